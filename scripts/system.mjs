@@ -1,0 +1,132 @@
+// Starts the whole local system: the media runner (a Node process using this machine's ffmpeg)
+// and wrangler dev (the Worker, Durable Objects and a local R2), wired together by RUNNER_URL.
+// Used by `npm start` and by the end-to-end tests, so both run exactly the same thing.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+const NODE = existsSync(path.join(BIN, 'node')) ? path.join(BIN, 'node') : process.execPath;
+
+/** Keep the local link-signing secret in .dev.vars (git-ignored) so links survive a restart. */
+export function ensureDevVars() {
+  const file = path.join(ROOT, '.dev.vars');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (/^LINK_SECRET=.+$/m.test(text)) return;
+  writeFileSync(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}LINK_SECRET=${randomBytes(32).toString('hex')}\n`);
+}
+
+function baseEnv(extra = {}) {
+  return {
+    ...process.env,
+    PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`,
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_LOG_PATH: path.join(ROOT, '.wrangler', 'logs'),
+    ...extra,
+  };
+}
+
+async function waitFor(url, ms, proc, name) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode} while starting`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  throw new Error(`${name} did not answer at ${url} within ${ms} ms`);
+}
+
+function pipeOutput(proc, name, log) {
+  if (!log) {
+    proc.stdout?.resume();
+    proc.stderr?.resume();
+    return;
+  }
+  const prefix = (chunk) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `[${name}] ${l}\n`)
+      .join('');
+  proc.stdout?.on('data', (c) => log(prefix(c)));
+  proc.stderr?.on('data', (c) => log(prefix(c)));
+}
+
+/** Start the media runner; resolves once /health answers. */
+export async function startRunner({ port = 8788, allowHosts = '', env = {}, log } = {}) {
+  const proc = spawn(NODE, [path.join(ROOT, 'containers/ffmpeg/src/main.ts')], {
+    cwd: ROOT,
+    env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', CLIPYARD_ALLOW_HOSTS: allowHosts, ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  pipeOutput(proc, 'runner', log);
+  await waitFor(`http://127.0.0.1:${port}/health`, 15_000, proc, 'runner');
+  return proc;
+}
+
+/** Start wrangler dev; resolves once the Worker answers. */
+export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', vars = {}, persistTo, log } = {}) {
+  ensureDevVars();
+  const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, ...vars };
+  const args = [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    '0',
+    '--show-interactive-dev-session=false',
+    '--enable-containers=false',
+    '--log-level',
+    'warn',
+  ];
+  for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  if (persistTo) {
+    mkdirSync(persistTo, { recursive: true });
+    args.push('--persist-to', persistTo);
+  }
+  const proc = spawn(NODE, [path.join(BIN, 'wrangler'), ...args], {
+    cwd: ROOT,
+    env: baseEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  pipeOutput(proc, 'worker', log);
+  await waitFor(`http://127.0.0.1:${port}/api/health`, 60_000, proc, 'wrangler dev');
+  return proc;
+}
+
+/** Stop a process (and, for wrangler, its workerd children) and wait for it to exit. */
+export async function stopProcess(proc, signal = 'SIGTERM') {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  try {
+    process.kill(-proc.pid, signal);
+  } catch {
+    try {
+      proc.kill(signal);
+    } catch {
+      /* gone */
+    }
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      proc.kill('SIGKILL');
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}

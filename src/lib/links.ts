@@ -1,0 +1,73 @@
+/**
+ * Signed, expiring download links: `/files/<key>?exp=<unix s>&sig=<hmac>`.
+ *
+ * HMAC-SHA256 over "<key>\n<exp>" with the link secret, base64url, compared in constant time.
+ * Pure (WebCrypto only), so it runs in the Worker, in objects and in Node tests alike.
+ */
+
+const encoder = new TextEncoder();
+
+async function hmac(secret: string, message: string): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
+}
+
+function base64url(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** Constant-time comparison of two strings of any length. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const ab = encoder.encode(a);
+  const bb = encoder.encode(b);
+  let diff = ab.length ^ bb.length;
+  const n = Math.max(ab.length, bb.length);
+  for (let i = 0; i < n; i++) diff |= (ab[i % ab.length] ?? 0) ^ (bb[i % bb.length] ?? 0);
+  return diff === 0;
+}
+
+/** Encode an object key for the path: each segment percent-encoded, slashes kept. */
+export function keyToPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+export async function signLink(
+  secret: string,
+  key: string,
+  ttlSeconds: number,
+  nowMs: number = Date.now(),
+): Promise<{ path: string; exp: number }> {
+  const exp = Math.floor(nowMs / 1000) + Math.max(1, Math.floor(ttlSeconds));
+  const sig = base64url(await hmac(secret, `${key}\n${exp}`));
+  return { path: `/files/${keyToPath(key)}?exp=${exp}&sig=${sig}`, exp };
+}
+
+export type LinkCheck = { ok: true } | { ok: false; code: 'link.invalid' | 'link.expired' };
+
+/**
+ * Verify a link against one or more secrets (the current one first, then any being rotated out).
+ * An expired link is reported as expired only when its signature is valid, so a forged link learns
+ * nothing about expiry.
+ */
+export async function verifyLink(
+  secrets: readonly string[],
+  key: string,
+  exp: string | null,
+  sig: string | null,
+  nowMs: number = Date.now(),
+): Promise<LinkCheck> {
+  if (!exp || !sig || !/^\d{1,12}$/.test(exp) || sig.length > 100) return { ok: false, code: 'link.invalid' };
+  let valid = false;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    const expected = base64url(await hmac(secret, `${key}\n${exp}`));
+    if (timingSafeEqual(expected, sig)) valid = true;
+  }
+  if (!valid) return { ok: false, code: 'link.invalid' };
+  if (Number(exp) * 1000 < nowMs) return { ok: false, code: 'link.expired' };
+  return { ok: true };
+}

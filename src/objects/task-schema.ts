@@ -1,0 +1,75 @@
+/**
+ * The task object's SQLite schema as an append-only list of numbered migrations.
+ *
+ * Applied in one transaction inside blockConcurrencyWhile; the applied version lives in
+ * `schema_migrations` because Durable Object SQLite has no PRAGMA user_version.
+ * Never edit a published migration: append a new one.
+ */
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the task, its steps, its outputs and its event log
+  `
+  CREATE TABLE task (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+    stage TEXT,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    max_attempts INTEGER NOT NULL,
+    run_at INTEGER,
+    last_error TEXT,
+    input TEXT NOT NULL,
+    input_key TEXT,
+    label TEXT,
+    body_hash TEXT NOT NULL,
+    current_step INTEGER NOT NULL DEFAULT 0,
+    job_id TEXT,
+    job_seq INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE steps (
+    idx INTEGER PRIMARY KEY,
+    op TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending','running','succeeded','failed','canceled')),
+    progress REAL NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    finished_at INTEGER
+  );
+  CREATE TABLE outputs (
+    name TEXT PRIMARY KEY,
+    step INTEGER NOT NULL,
+    r2_key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('status','step','progress','output','log')),
+    body TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Apply every migration newer than the stored version, all in one transaction. */
+export function migrate(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  storage.transactionSync(() => {
+    sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const row = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one();
+    const current = row.v ?? 0;
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      sql.exec(MIGRATIONS[v - 1]!);
+      sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', v, Date.now());
+    }
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Stable error codes and the error shape every layer speaks.
+ *
+ * Used by the Worker (HTTP errors), the task object (task.error), the runner (job error events)
+ * and the web page. Codes are dotted, lower-case and never change meaning once published.
+ */
+
+export const ERROR_CODES = [
+  // request shape (400)
+  'request.invalid_json',
+  'request.invalid',
+  'step.unknown_op',
+  'step.unknown_option',
+  'step.invalid',
+  'input.missing',
+  'input.invalid',
+  'input.url.invalid',
+  'input.url.scheme',
+  'input.url.private',
+  // who is asking (401)
+  'auth.required',
+  // lookups (404) and state (409)
+  'task.not_found',
+  'task.exists',
+  'task.illegal_transition',
+  'output.not_found',
+  'route.not_found',
+  // signed links (403)
+  'link.invalid',
+  'link.expired',
+  // the media source
+  'source.not_found',
+  'source.forbidden',
+  'source.rate_limited',
+  'source.server_error',
+  'source.http_error',
+  'source.unreachable',
+  'source.timeout',
+  'source.too_large',
+  // the media itself
+  'media.unsupported',
+  'media.corrupt',
+  'media.format_unavailable',
+  'media.no_audio',
+  'media.no_video',
+  // the runner
+  'runner.unreachable',
+  'runner.crashed',
+  'runner.job_lost',
+  'runner.stalled',
+  'runner.busy',
+  'job.timeout',
+  'job.canceled',
+  'job.not_found',
+  'job.output_too_large',
+  'storage.failed',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+/** An error that carries a stable code; thrown anywhere, rendered by the Worker's onError. */
+export class ClipyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { status?: number; retryable?: boolean } = {}) {
+    super(message);
+    this.name = 'ClipyardError';
+    this.code = code;
+    this.status = opts.status ?? 400;
+    this.retryable = opts.retryable ?? false;
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+const RPC_PREFIX = 'clipyard-error:';
+
+/**
+ * Errors crossing a Durable Object RPC boundary keep only their message, so a ClipyardError travels
+ * encoded in it; `fromRpcError` on the caller's side turns it back.
+ */
+export async function rpcErrors<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ClipyardError) {
+      throw new Error(RPC_PREFIX + JSON.stringify({ ...err.toBody(), status: err.status }));
+    }
+    throw err;
+  }
+}
+
+export function fromRpcError(err: unknown): ClipyardError | null {
+  if (err instanceof ClipyardError) return err;
+  if (!(err instanceof Error)) return null;
+  const at = err.message.indexOf(RPC_PREFIX);
+  if (at < 0) return null;
+  try {
+    const body = JSON.parse(err.message.slice(at + RPC_PREFIX.length)) as ErrorBody & { status: number };
+    if (!isErrorCode(body.code)) return null;
+    return new ClipyardError(body.code, body.message, { status: body.status, retryable: body.retryable });
+  } catch {
+    return null;
+  }
+}

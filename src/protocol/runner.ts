@@ -1,0 +1,120 @@
+/**
+ * The runner protocol: what the task object and the media runner (containers/ffmpeg) say to each other.
+ *
+ *   POST   /jobs                      start a job (JSON JobSpec; or the input file as the body with the
+ *                                     spec base64url-encoded in the `x-clipyard-job` header)
+ *   GET    /jobs/:id/events?after=N   NDJSON stream of RunnerEvent lines; a heartbeat at least every 5 s;
+ *                                     ends after the terminal `done` or `error` event
+ *   GET    /jobs/:id/outputs/:name    an output file, with Content-Length and Content-Type
+ *   DELETE /jobs/:id                  cancel: SIGTERM the process group, SIGKILL after a grace period,
+ *                                     remove the job's files (also used to clean up after success)
+ *   GET    /health                    RunnerHealth
+ *
+ * The object pulls; the runner never calls back. Sequence numbers here are per job and only used
+ * for re-attaching (`after`); the task object numbers its own event log.
+ */
+import type { ErrorCode } from './errors.ts';
+import type { Step } from './ops.ts';
+
+export const JOB_HEADER = 'x-clipyard-job';
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+
+export type JobInput =
+  /** The runner fetches the URL itself (with SSRF checks at connect time). */
+  | { kind: 'url'; url: string }
+  /** The input file is the body of POST /jobs; `filename` only hints the extension. */
+  | { kind: 'body'; filename: string; size?: number };
+
+export interface JobSpec {
+  jobId: string;
+  step: Step;
+  input: JobInput;
+  /** Optional per-job limits; the runner applies its own defaults when absent. */
+  limits?: { timeoutMs?: number; maxInputBytes?: number; maxOutputBytes?: number };
+}
+
+/** Processing stages a progress event may name; the web page shows them as words. */
+export const STAGES = [
+  'queued',
+  'starting',
+  'downloading',
+  'receiving',
+  'probing',
+  'extracting',
+  'transcoding',
+  'thumbnailing',
+  'storing',
+  'finishing',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export type RunnerEvent =
+  | {
+      seq: number;
+      type: 'progress';
+      stage: Stage;
+      /** 0-100 for this job, never decreasing. */
+      progress: number;
+      message?: string;
+      bytes?: number;
+      totalBytes?: number;
+      /** bytes/s while downloading; ffmpeg's speed factor (1.0 = realtime) while encoding */
+      speed?: number;
+      /** seconds left, when known */
+      eta?: number;
+    }
+  | { seq: number; type: 'log'; level: 'info' | 'warn'; message: string }
+  | { seq: number; type: 'output'; name: string; size: number; contentType: string; meta?: Record<string, unknown> }
+  | { seq: number; type: 'done' }
+  | { seq: number; type: 'error'; code: ErrorCode; message: string; retryable: boolean }
+  | { type: 'heartbeat'; at: number };
+
+export type RunnerEventType = RunnerEvent['type'];
+
+export interface RunnerHealth {
+  ok: boolean;
+  version: string;
+  ffmpeg: string | null;
+  ffprobe: string | null;
+  ytDlp: string | null;
+  activeJobs: number;
+  capacity: number;
+}
+
+/** Parse one NDJSON line from the runner; null on junk (never throws). */
+export function parseRunnerEvent(line: string): RunnerEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!value || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  switch (v.type) {
+    case 'heartbeat':
+      return typeof v.at === 'number' ? (v as RunnerEvent) : null;
+    case 'progress':
+    case 'log':
+    case 'output':
+    case 'done':
+    case 'error':
+      return typeof v.seq === 'number' && Number.isInteger(v.seq) && v.seq > 0 ? (v as RunnerEvent) : null;
+    default:
+      return null;
+  }
+}
+
+export function encodeJobHeader(spec: JobSpec): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(spec));
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+export function decodeJobHeader(value: string): unknown {
+  const b64 = value.replaceAll('-', '+').replaceAll('_', '/');
+  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}

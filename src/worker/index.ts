@@ -1,0 +1,41 @@
+/**
+ * The clipyard Worker: routes the public API to each task's Durable Object, serves signed
+ * downloads from R2, and re-exports the object classes. The web page is static assets (web/public).
+ */
+import { Hono } from 'hono';
+import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
+import { type AppEnv, requireTenant } from './auth.ts';
+import { files } from './routes/files.ts';
+import { health } from './routes/health.ts';
+import { tasks } from './routes/tasks.ts';
+
+export { MediaContainer } from '../objects/media-container.ts';
+export { TaskObject } from '../objects/task-object.ts';
+
+const app = new Hono<AppEnv>();
+
+app.use('/api/*', async (c, next) => {
+  await next();
+  c.header('cache-control', c.res.headers.get('cache-control') ?? 'no-store');
+});
+app.use('/api/tasks/*', requireTenant);
+app.use('/api/tasks', requireTenant);
+app.route('/api/tasks', tasks);
+app.route('/api/health', health);
+app.route('/files', files);
+
+app.notFound((c) =>
+  c.json({ error: { code: 'route.not_found', message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, retryable: false } }, 404),
+);
+
+app.onError((err, c) => {
+  const known = fromRpcError(err);
+  if (known) {
+    return c.json({ error: known.toBody() }, known.status as 400);
+  }
+  console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: new URL(c.req.url).pathname, error: String(err) }));
+  const internal = new ClipyardError('internal', 'something went wrong on our side', { status: 500, retryable: true });
+  return c.json({ error: internal.toBody() }, 500);
+});
+
+export default app satisfies ExportedHandler<Env>;

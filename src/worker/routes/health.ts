@@ -1,0 +1,41 @@
+/**
+ * GET /api/health: is storage answering, is the media runner reachable, and with which tools.
+ */
+import { Hono } from 'hono';
+import { runnerHealth } from '../../objects/runner.ts';
+import type { AppEnv } from '../auth.ts';
+
+export const health = new Hono<AppEnv>();
+
+health.get('/', async (c) => {
+  const started = Date.now();
+  const [storage, runner] = await Promise.all([
+    c.env.BUCKET.head('health/probe').then(
+      () => ({ ok: true }),
+      (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    ),
+    runnerHealth(c.env),
+  ]);
+  const ok = storage.ok && runner.reachable;
+  return c.json(
+    {
+      ok,
+      components: {
+        storage,
+        runner: {
+          ok: runner.reachable,
+          reachable: runner.reachable,
+          mode: runner.mode,
+          version: runner.health?.version ?? null,
+          ffmpeg: runner.health?.ffmpeg ?? null,
+          ytDlp: runner.health?.ytDlp ?? null,
+          activeJobs: runner.health?.activeJobs ?? null,
+          capacity: runner.health?.capacity ?? null,
+          ...(runner.error ? { error: runner.error } : {}),
+        },
+      },
+      tookMs: Date.now() - started,
+    },
+    ok ? 200 : 503,
+  );
+});

@@ -1,0 +1,117 @@
+/**
+ * /api/tasks: create, read, subscribe, cancel, retry, delete, and output links.
+ *
+ * Every handler reaches the task's own Durable Object by id; the object is the only place the task's
+ * state lives, so any isolate anywhere answers the same.
+ */
+import { Hono } from 'hono';
+import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
+import { checkUrl } from '../../lib/url-safety.ts';
+import { ClipyardError } from '../../protocol/errors.ts';
+import { createTaskSchema } from '../../protocol/task.ts';
+import { allowHosts } from '../../objects/config.ts';
+import type { AppEnv } from '../auth.ts';
+import { jsonBody } from '../validate.ts';
+
+export const tasks = new Hono<AppEnv>();
+
+function taskStub(env: Env, id: string) {
+  if (!isTaskId(id)) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+  return env.TASKS.getByName(id);
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function links(origin: string, id: string) {
+  return {
+    self: `${origin}/api/tasks/${id}`,
+    events: `${origin.replace(/^http/, 'ws')}/api/tasks/${id}/events`,
+    web: `${origin}/#task=${id}`,
+  };
+}
+
+tasks.post('/', async (c) => {
+  const body = await jsonBody(c.req.raw, createTaskSchema);
+  const tenant = c.get('tenant');
+  const origin = new URL(c.req.url).origin;
+  let inputKey: string | null = null;
+  if ('url' in body.input) {
+    const check = checkUrl(body.input.url, allowHosts(c.env));
+    if (!check.ok) throw new ClipyardError(check.code, check.message, { status: 400 });
+    body.input = { url: check.url.href };
+  } else if ('upload' in body.input) {
+    const key = `uploads/${tenant}/${body.input.upload}`;
+    if (!/^[a-z2-7]{20}$/.test(body.input.upload) || !(await c.env.BUCKET.head(key))) {
+      throw new ClipyardError('input.invalid', `no upload with id ${body.input.upload}`, { status: 400 });
+    }
+    inputKey = key;
+  } else {
+    const source = taskStub(c.env, body.input.task);
+    inputKey = (await source.outputKey(tenant, body.input.output)).key;
+  }
+  const idemKey = c.req.header('idempotency-key');
+  if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
+    throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
+  }
+  const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
+  const { snapshot, created } = await c.env.TASKS.getByName(id).create({
+    id,
+    tenant,
+    body,
+    inputKey,
+    bodyHash: await sha256Hex(JSON.stringify(body)),
+    origin,
+  });
+  return c.json({ id, status: snapshot.status, created, links: links(origin, id), task: snapshot }, created ? 202 : 200);
+});
+
+tasks.get('/:id', async (c) => {
+  const id = c.req.param('id');
+  const snapshot = await taskStub(c.env, id).get(c.get('tenant'), new URL(c.req.url).origin);
+  return c.json(snapshot);
+});
+
+tasks.get('/:id/events', async (c) => {
+  const id = c.req.param('id');
+  const stub = taskStub(c.env, id);
+  const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+  const sse = (c.req.header('accept') ?? '').includes('text/event-stream');
+  if (!upgrade && !sse) {
+    throw new ClipyardError('request.invalid', 'subscribe with a WebSocket upgrade or Accept: text/event-stream', {
+      status: 426,
+    });
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set('x-clipyard-tenant', c.get('tenant'));
+  headers.set('x-clipyard-origin', new URL(c.req.url).origin);
+  return stub.fetch(new Request(c.req.url, { method: 'GET', headers }));
+});
+
+tasks.post('/:id/cancel', async (c) => {
+  const snapshot = await taskStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin);
+  return c.json(snapshot);
+});
+
+tasks.post('/:id/retry', async (c) => {
+  const snapshot = await taskStub(c.env, c.req.param('id')).retry(c.get('tenant'), new URL(c.req.url).origin);
+  return c.json(snapshot, 202);
+});
+
+tasks.delete('/:id', async (c) => {
+  await taskStub(c.env, c.req.param('id')).remove(c.get('tenant'));
+  return c.body(null, 204);
+});
+
+tasks.get('/:id/outputs/:name', async (c) => {
+  const url = await taskStub(c.env, c.req.param('id')).outputLink(
+    c.get('tenant'),
+    c.req.param('name'),
+    new URL(c.req.url).origin,
+  );
+  if (!url) throw new ClipyardError('internal', 'download links are not configured (LINK_SECRET)', { status: 500 });
+  c.header('cache-control', 'no-store');
+  return c.redirect(url, 302);
+});

@@ -1,0 +1,71 @@
+/**
+ * Starts the real system once for the end-to-end suite: media fixtures generated with ffmpeg, a local
+ * media server, the runner and wrangler dev (with its own state directory), on free ports.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+// @ts-expect-error plain ESM helper shared with `npm start`
+import { startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
+import { startMediaServer } from './media-server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    baseUrl: string;
+    mediaBase: string;
+    runnerUrl: string;
+    mediaDir: string;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function makeFixtures(dir: string): void {
+  const ff = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
+  ff([
+    '-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest',
+    path.join(dir, 'clip.mp4'),
+  ]);
+  writeFileSync(path.join(dir, 'notmedia.txt'), 'this is not a media file\n'.repeat(100));
+}
+
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-e2e-'));
+  makeFixtures(dir);
+  const media = await startMediaServer(dir);
+  const [port, runnerPort] = [await freePort(), await freePort()];
+  const verbose = process.env.CLIPYARD_E2E_VERBOSE ? (s: string) => process.stderr.write(s) : undefined;
+  const runner = await startRunner({ port: runnerPort, allowHosts: '127.0.0.1', log: verbose });
+  const worker = await startWorker({
+    port,
+    runnerUrl: `http://127.0.0.1:${runnerPort}`,
+    allowHosts: '127.0.0.1',
+    persistTo: path.join(dir, 'state'),
+    vars: { RETRY_DELAYS_MS: '500,1000,2000', STALL_TIMEOUT_MS: '5000' },
+    log: verbose,
+  });
+  project.provide('baseUrl', `http://127.0.0.1:${port}`);
+  project.provide('mediaBase', media.base);
+  project.provide('runnerUrl', `http://127.0.0.1:${runnerPort}`);
+  project.provide('mediaDir', dir);
+  return async () => {
+    await stopProcess(worker);
+    await stopProcess(runner);
+    await media.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
