@@ -11,6 +11,7 @@ interface __BaseEnv_Env {
 	STALL_TIMEOUT_MS: string;
 	RETRY_DELAYS_MS: string;
 	MAX_ATTEMPTS: string;
+	MAX_UPLOAD_BYTES: string;
 	TASKS: DurableObjectNamespace<import("./src/worker/index").TaskObject>;
 	MEDIA: DurableObjectNamespace<import("./src/worker/index").MediaContainer>;
 }

@@ -509,7 +509,7 @@ export class TaskObject extends DurableObject<Env> {
     }
     const t = this.store.task()!;
     if ('url' in t.input) return { kind: 'url', url: t.input.url };
-    const filename = 'output' in t.input ? t.input.output : 'upload';
+    const filename = 'output' in t.input ? t.input.output : 'upload.bin';
     return { kind: 'r2', key: t.inputKey ?? '', filename };
   }
 

@@ -17,6 +17,9 @@ export const ERROR_CODES = [
   'input.url.invalid',
   'input.url.scheme',
   'input.url.private',
+  'upload.length_required',
+  'upload.too_large',
+  'upload.incomplete',
   // who is asking (401)
   'auth.required',
   // lookups (404) and state (409)

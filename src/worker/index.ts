@@ -8,6 +8,7 @@ import { type AppEnv, requireTenant } from './auth.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
 import { tasks } from './routes/tasks.ts';
+import { uploads } from './routes/uploads.ts';
 
 export { MediaContainer } from '../objects/media-container.ts';
 export { TaskObject } from '../objects/task-object.ts';
@@ -20,6 +21,8 @@ app.use('/api/*', async (c, next) => {
 });
 app.use('/api/tasks/*', requireTenant);
 app.use('/api/tasks', requireTenant);
+app.use('/api/uploads', requireTenant);
+app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
 app.route('/api/health', health);
 app.route('/files', files);

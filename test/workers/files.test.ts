@@ -105,3 +105,17 @@ describe('GET /files/<key>', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('POST /api/uploads', () => {
+  it('stores the body and refuses oversize or length-less uploads', async () => {
+    const ok = await call('/api/uploads?filename=a.mp4', { method: 'POST', body: BYTES });
+    expect(ok.status).toBe(201);
+    const { id, size } = (await ok.json()) as { id: string; size: number };
+    expect(size).toBe(1000);
+    const stored = await env.BUCKET.get(`uploads/local/${id}`);
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(BYTES);
+    const big = await call('/api/uploads', { method: 'POST', headers: { 'content-length': String(10 ** 10) }, body: BYTES });
+    expect(big.status).toBe(413);
+    expect(await codeOf(big)).toBe('upload.too_large');
+  });
+});
