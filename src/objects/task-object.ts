@@ -148,6 +148,7 @@ export class TaskObject extends DurableObject<Env> {
       this.emit({ kind: 'step', step: step.index, status: 'canceled', op: step.op });
     }
     this.emitStatus('canceled', 'canceled', { jobId: null, jobSeq: 0, stage: null });
+    this.sockets.closeAll('task ended');
     await this.scheduleAlarm();
     return this.snapshot(origin);
   }

@@ -13,18 +13,22 @@ function pathText(path: readonly PropertyKey[]): string {
   return out || 'body';
 }
 
-function codeFor(issue: Issue): ErrorCode {
+function codeFor(issue: Issue, data: unknown): ErrorCode {
   const [head] = issue.path;
   if (head === 'steps') {
     if (issue.code === 'unrecognized_keys') return 'step.unknown_option';
     if (issue.code === 'invalid_union' && issue.path.at(-1) === 'op') return 'step.unknown_op';
     return 'step.invalid';
   }
-  if (head === 'input') return issue.code === 'invalid_union' && issue.input === undefined ? 'input.missing' : 'input.invalid';
+  if (head === 'input') return inputMissing(data) ? 'input.missing' : 'input.invalid';
   return 'request.invalid';
 }
 
-function messageFor(issue: Issue): string {
+function inputMissing(data: unknown): boolean {
+  return !data || typeof data !== 'object' || (data as { input?: unknown }).input === undefined;
+}
+
+function messageFor(issue: Issue, data: unknown): string {
   const where = pathText(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `"${k}"`).join(', ');
@@ -34,7 +38,7 @@ function messageFor(issue: Issue): string {
     return `${where}: unknown op; expected one of ${(issue as { options?: unknown[] }).options?.join(', ') ?? 'a known op'}`;
   }
   if (issue.code === 'invalid_union' && issue.path[0] === 'input') {
-    return issue.input === undefined
+    return inputMissing(data)
       ? 'input: missing; give {"url": ...}, {"upload": id} or {"task": id, "output": name}'
       : 'input: expected {"url": ...}, {"upload": id} or {"task": id, "output": name}';
   }
@@ -46,7 +50,7 @@ export function validate<S extends z.ZodType>(schema: S, data: unknown): z.outpu
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new ClipyardError(codeFor(issue), messageFor(issue), { status: 400 });
+  throw new ClipyardError(codeFor(issue, data), messageFor(issue, data), { status: 400 });
 }
 
 /** Read the request body as JSON (request.invalid_json when it is not) and validate it. */

@@ -6,7 +6,7 @@
  * Input URLs choose the behaviour:
  *   .../busy/...   POST /jobs answers 503 runner.busy (retryable)
  *   .../gone/...   events answer 404 (the runner forgot the job)
- *   anything else  the job is accepted and stays running, sending heartbeats, for 20 s
+ *   anything else  the job is accepted and stays running, sending heartbeats, for 10 s
  */
 const jobs = new Map<string, string>();
 
@@ -40,11 +40,13 @@ export async function fakeRunner(request: Request): Promise<Response> {
           ),
         );
         timer = setInterval(() => {
-          if (Date.now() - started > 20_000) {
+          if (Date.now() - started > 10_000) {
             clearInterval(timer);
             controller.close();
           } else beat();
         }, 300);
+        // never keep the test process alive for a stream nobody reads any more
+        timer.unref?.();
       },
       cancel() {
         clearInterval(timer);
