@@ -13,6 +13,7 @@ interface __BaseEnv_Env {
 	MAX_ATTEMPTS: string;
 	MAX_UPLOAD_BYTES: string;
 	TASKS: DurableObjectNamespace<import("./src/worker/index").TaskObject>;
+	TENANTS: DurableObjectNamespace<import("./src/worker/index").TenantObject>;
 	MEDIA: DurableObjectNamespace<import("./src/worker/index").MediaContainer>;
 }
 declare namespace Cloudflare {

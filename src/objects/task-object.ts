@@ -22,6 +22,7 @@ import { type Runner, runnerFor } from './runner.ts';
 import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
+import type { TaskIndexEntry } from './tenant-object.ts';
 import { type NewEvent, TaskStore } from './task-store.ts';
 
 /** Ops whose output is a side product: the next step reads the same input they did. */
@@ -121,6 +122,7 @@ export class TaskObject extends DurableObject<Env> {
       bodyHash: init.bodyHash,
       now,
     });
+    this.reportToTenant();
     // The work starts from the alarm, after this call has answered.
     await this.ctx.storage.setAlarm(now);
     return { snapshot: await this.snapshot(init.origin), created: true };
@@ -183,6 +185,7 @@ export class TaskObject extends DurableObject<Env> {
     const keys = this.store.outputs().map((o) => o.key);
     if (keys.length > 0) await this.env.BUCKET.delete(keys);
     this.sockets.closeAll('task deleted');
+    await this.env.TENANTS.getByName(t.tenant).forget(t.id);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);
@@ -274,6 +277,7 @@ export class TaskObject extends DurableObject<Env> {
           retryable: true,
         });
       } else {
+        this.reportToTenant(this.lastContactAt);
         await runnerFor(this.env, t.id)
           .keepAlive()
           .catch(() => {});
@@ -490,7 +494,35 @@ export class TaskObject extends DurableObject<Env> {
   private emitStatus(...args: Parameters<TaskStore['transition']>): TaskEvent {
     const e = this.store.transition(...args);
     this.sockets.broadcast(e);
+    this.reportToTenant();
     return e;
+  }
+
+  /** Tell the tenant's index where this task stands (never blocks the task on it). */
+  private reportToTenant(updatedAt?: number): void {
+    const t = this.store.task();
+    if (!t) return;
+    const entry: TaskIndexEntry = {
+      id: t.id,
+      status: t.status,
+      label: t.label,
+      source: 'url' in t.input ? t.input.url : 'upload' in t.input ? `upload:${t.input.upload}` : `task:${t.input.task}/${t.input.output}`,
+      ops: this.store
+        .steps()
+        .map((s) => s.op)
+        .join(','),
+      progress: t.progress,
+      message: t.message,
+      attempt: t.attempt,
+      seq: t.seq,
+      createdAt: t.createdAt,
+      updatedAt: updatedAt ?? t.updatedAt,
+    };
+    this.ctx.waitUntil(
+      this.env.TENANTS.getByName(t.tenant)
+        .record(entry)
+        .catch((err: unknown) => console.warn(JSON.stringify({ level: 'warn', msg: 'tenant index update failed', task: t.id, error: String(err) }))),
+    );
   }
 
   /** Overall progress of the steps already done: where a new attempt starts. */

@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
-import { type AppEnv, requireTenant } from './auth.ts';
+import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
 import { tasks } from './routes/tasks.ts';
@@ -12,6 +12,7 @@ import { uploads } from './routes/uploads.ts';
 
 export { MediaContainer } from '../objects/media-container.ts';
 export { TaskObject } from '../objects/task-object.ts';
+export { TenantObject } from '../objects/tenant-object.ts';
 
 const app = new Hono<AppEnv>();
 
@@ -22,6 +23,7 @@ app.use('/api/*', async (c, next) => {
 app.use('/api/tasks/*', requireTenant);
 app.use('/api/tasks', requireTenant);
 app.use('/api/uploads', requireTenant);
+app.use('/api/health', optionalTenant);
 app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
 app.route('/api/health', health);

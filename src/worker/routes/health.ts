@@ -2,6 +2,7 @@
  * GET /api/health: is storage answering, is the media runner reachable, and with which tools.
  */
 import { Hono } from 'hono';
+import { taskConfig } from '../../objects/config.ts';
 import { runnerHealth } from '../../objects/runner.ts';
 import type { AppEnv } from '../auth.ts';
 
@@ -9,12 +10,17 @@ export const health = new Hono<AppEnv>();
 
 health.get('/', async (c) => {
   const started = Date.now();
-  const [storage, runner] = await Promise.all([
+  const [storage, runner, queue] = await Promise.all([
     c.env.BUCKET.head('health/probe').then(
       () => ({ ok: true }),
       (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
     ),
     runnerHealth(c.env),
+    c.get('tenant')
+      ? c.env.TENANTS.getByName(c.get('tenant'))
+          .counts(taskConfig(c.env).stallTimeoutMs)
+          .catch(() => null)
+      : Promise.resolve(null),
   ]);
   const ok = storage.ok && runner.reachable;
   return c.json(
@@ -34,6 +40,7 @@ health.get('/', async (c) => {
           ...(runner.error ? { error: runner.error } : {}),
         },
       },
+      queue,
       tookMs: Date.now() - started,
     },
     ok ? 200 : 503,

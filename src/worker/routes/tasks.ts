@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
-import { createTaskSchema } from '../../protocol/task.ts';
+import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 import { allowHosts } from '../../objects/config.ts';
 import type { AppEnv } from '../auth.ts';
 import { jsonBody } from '../validate.ts';
@@ -66,6 +66,21 @@ tasks.post('/', async (c) => {
     origin,
   });
   return c.json({ id, status: snapshot.status, created, links: links(origin, id), task: snapshot }, created ? 202 : 200);
+});
+
+tasks.get('/', async (c) => {
+  const status = c.req.query('status');
+  if (status && !(TASK_STATUSES as readonly string[]).includes(status)) {
+    throw new ClipyardError('request.invalid', `status is one of ${TASK_STATUSES.join(', ')}`, { status: 400 });
+  }
+  const limit = Number(c.req.query('limit') ?? 50);
+  const page = await c.env.TENANTS.getByName(c.get('tenant')).list({
+    status: status as TaskStatus | undefined,
+    q: c.req.query('q')?.slice(0, 200),
+    limit: Number.isFinite(limit) ? limit : 50,
+    cursor: c.req.query('cursor'),
+  });
+  return c.json(page);
 });
 
 tasks.get('/:id', async (c) => {

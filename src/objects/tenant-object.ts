@@ -1,0 +1,154 @@
+/**
+ * TenantObject: one per tenant (API key, or `local`). Keeps the index of the tenant's tasks so they
+ * can be listed newest first, filtered by status, and counted for /api/health.
+ *
+ * Each task object reports its status changes here (with its event seq, so a late report never
+ * overwrites a newer one). The task objects stay the source of truth for each task; this index is
+ * what a list page shows and may lag a task by one report.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { TASK_STATUSES, type TaskStatus } from '../protocol/task.ts';
+
+export interface TaskIndexEntry {
+  id: string;
+  status: TaskStatus;
+  label: string | null;
+  source: string;
+  ops: string;
+  progress: number;
+  message: string;
+  attempt: number;
+  seq: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TaskListQuery {
+  status?: TaskStatus | undefined;
+  q?: string | undefined;
+  limit?: number | undefined;
+  /** opaque cursor from a previous page */
+  cursor?: string | undefined;
+}
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+    label TEXT,
+    source TEXT NOT NULL,
+    ops TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+  CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+  `,
+];
+
+type Row = Record<string, SqlStorageValue>;
+
+function toEntry(r: Row): TaskIndexEntry {
+  return {
+    id: String(r.id),
+    status: r.status as TaskStatus,
+    label: r.label == null ? null : String(r.label),
+    source: String(r.source),
+    ops: String(r.ops),
+    progress: Number(r.progress),
+    message: String(r.message),
+    attempt: Number(r.attempt),
+    seq: Number(r.seq),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export class TenantObject extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      ctx.storage.transactionSync(() => {
+        sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+        const current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
+        for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+          sql.exec(MIGRATIONS[v - 1]!);
+          sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', v, Date.now());
+        }
+      });
+    });
+  }
+
+  /** Record a task's latest state; ignored when a newer report is already stored. */
+  async record(entry: TaskIndexEntry): Promise<void> {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
+         message = excluded.message, attempt = excluded.attempt, seq = excluded.seq, updated_at = excluded.updated_at
+       WHERE excluded.seq >= tasks.seq`,
+      entry.id,
+      entry.status,
+      entry.label,
+      entry.source.slice(0, 500),
+      entry.ops,
+      entry.progress,
+      entry.message.slice(0, 500),
+      entry.attempt,
+      entry.seq,
+      entry.createdAt,
+      entry.updatedAt,
+    );
+  }
+
+  /** Forget a deleted task. */
+  async forget(id: string): Promise<void> {
+    this.ctx.storage.sql.exec('DELETE FROM tasks WHERE id = ?', id);
+  }
+
+  /** Newest first, optionally by status or a substring of the source URL / label. */
+  async list(query: TaskListQuery): Promise<{ tasks: TaskIndexEntry[]; cursor: string | null }> {
+    const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), 200);
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (query.status && (TASK_STATUSES as readonly string[]).includes(query.status)) {
+      where.push('status = ?');
+      args.push(query.status);
+    }
+    if (query.q) {
+      where.push("(instr(lower(source), lower(?)) > 0 OR instr(lower(coalesce(label, '')), lower(?)) > 0)");
+      args.push(query.q, query.q);
+    }
+    const cursor = query.cursor ? /^(\d{1,15})_([a-z2-7]{20})$/.exec(query.cursor) : null;
+    if (cursor) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      args.push(Number(cursor[1]), Number(cursor[1]), cursor[2]!);
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const rows = this.ctx.storage.sql.exec<Row>(sql, ...args, limit + 1).toArray();
+    const tasks = rows.slice(0, limit).map(toEntry);
+    const last = tasks.at(-1);
+    return { tasks, cursor: rows.length > limit && last ? `${last.createdAt}_${last.id}` : null };
+  }
+
+  /** Tasks by status, and running tasks whose last report is older than `stallMs`. */
+  async counts(stallMs: number): Promise<Record<TaskStatus | 'stalled', number>> {
+    const out = Object.fromEntries([...TASK_STATUSES, 'stalled'].map((s) => [s, 0])) as Record<TaskStatus | 'stalled', number>;
+    for (const r of this.ctx.storage.sql.exec<{ status: TaskStatus; n: number }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status')) {
+      out[r.status] = Number(r.n);
+    }
+    out.stalled = Number(
+      this.ctx.storage.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE status = 'running' AND updated_at < ?", Date.now() - stallMs)
+        .one().n,
+    );
+    return out;
+  }
+}
