@@ -207,6 +207,16 @@ export class TaskObject extends DurableObject<Env> {
     return { key: o.key, contentType: o.contentType };
   }
 
+  /**
+   * Does this task still own an R2 object (a live, unexpired output)? Asked by the cron sweep;
+   * a task that no longer exists owns nothing.
+   */
+  async ownsKey(key: string, now: number): Promise<boolean> {
+    const t = this.store.task();
+    if (!t) return false;
+    return this.store.outputs().some((o) => o.key === key && o.expiresAt > now);
+  }
+
   // ---- subscriptions ----------------------------------------------------------------------------
 
   /** WebSocket upgrade or SSE stream; the Worker has authenticated and set x-clipyard-tenant. */

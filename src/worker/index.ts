@@ -8,6 +8,7 @@ import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
 import { tasks } from './routes/tasks.ts';
+import { sweep } from './sweep.ts';
 import { uploads } from './routes/uploads.ts';
 
 export { MediaContainer } from '../objects/media-container.ts';
@@ -43,4 +44,12 @@ app.onError((err, c) => {
   return c.json({ error: internal.toBody() }, 500);
 });
 
-export default app satisfies ExportedHandler<Env>;
+export default {
+  fetch: app.fetch,
+  /** Cron: sweep R2 objects that no task owns any more (see sweep.ts). */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(
+      sweep(env).then((r) => console.log(JSON.stringify({ level: 'info', msg: 'sweep', ...r }))),
+    );
+  },
+} satisfies ExportedHandler<Env>;
