@@ -287,12 +287,14 @@ export class TaskObject extends DurableObject<Env> {
           retryable: true,
         });
       } else {
+        this.store.compact();
         this.reportToTenant(this.lastContactAt);
         await runnerFor(this.env, t.id)
           .keepAlive()
           .catch(() => {});
       }
     } else if (isTerminal(t.status)) {
+      this.store.compact();
       await this.expireOutputs(now);
     }
     await this.scheduleAlarm();

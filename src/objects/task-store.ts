@@ -330,6 +330,25 @@ export class TaskStore {
     };
   }
 
+  /**
+   * Keep the log bounded: once it holds more than `maxRows` events, progress events older than the
+   * newest `keepRecent` are deleted, except the last progress event of each step. Status, step, output
+   * and log events are never removed, so replaying what is left (after the snapshot every subscriber
+   * gets first) still ends in the right state; seq numbers are never reused.
+   */
+  compact(maxRows = 2_000, keepRecent = 500): number {
+    const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+    if (count <= maxRows) return 0;
+    const t = this.task();
+    if (!t) return 0;
+    const cursor = this.sql.exec(
+      `DELETE FROM events WHERE kind = 'progress' AND seq <= ?
+         AND seq NOT IN (SELECT MAX(seq) FROM events WHERE kind = 'progress' GROUP BY json_extract(body, '$.step'))`,
+      t.seq - keepRecent,
+    );
+    return cursor.rowsWritten;
+  }
+
   private insertEvent(event: NewEvent, now: number): TaskEvent {
     const row = this.sql.exec<{ seq: number }>('UPDATE task SET seq = seq + 1 RETURNING seq').one();
     const seq = Number(row.seq);
