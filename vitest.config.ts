@@ -18,6 +18,7 @@ export default defineConfig({
           RETRY_DELAYS_MS: '50,50,50',
           STALL_TIMEOUT_MS: '1000',
           MAX_ATTEMPTS: '3',
+          MAX_CONCURRENT_TASKS: '1000',
         },
         outboundService: fakeRunner,
       },

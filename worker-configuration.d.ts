@@ -12,6 +12,7 @@ interface __BaseEnv_Env {
 	RETRY_DELAYS_MS: string;
 	MAX_ATTEMPTS: string;
 	MAX_UPLOAD_BYTES: string;
+	MAX_CONCURRENT_TASKS: string;
 	TASKS: DurableObjectNamespace<import("./src/worker/index").TaskObject>;
 	TENANTS: DurableObjectNamespace<import("./src/worker/index").TenantObject>;
 	MEDIA: DurableObjectNamespace<import("./src/worker/index").MediaContainer>;

@@ -10,6 +10,7 @@ export interface TaskConfig {
   linkTtlSeconds: number;
   outputTtlMs: number;
   allowHosts: string[];
+  maxConcurrentTasks: number;
 }
 
 function num(raw: string | undefined, fallback: number, min = 0): number {
@@ -25,6 +26,7 @@ export function taskConfig(env: Env): TaskConfig {
     linkTtlSeconds: num(env.LINK_TTL_SECONDS, 3_600, 1),
     outputTtlMs: num(env.OUTPUT_TTL_SECONDS, 86_400, 1) * 1_000,
     allowHosts: allowHosts(env),
+    maxConcurrentTasks: num(env.MAX_CONCURRENT_TASKS, 4, 1),
   };
 }
 

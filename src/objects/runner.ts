@@ -28,7 +28,7 @@ class HttpRunner implements Runner {
     try {
       return await fetch(`${this.base}${path}`, init);
     } catch (err) {
-      throw new ClipyardError('runner.unreachable', `media runner at ${this.base} is unreachable: ${String(err)}`, {
+      throw new ClipyardError('runner.unreachable', `waiting for a media runner (${this.base} is not answering)`, {
         status: 503,
         retryable: true,
       });
@@ -50,7 +50,7 @@ class ContainerRunner implements Runner {
     try {
       return await this.stub.fetch(new Request(`http://runner${path}`, init));
     } catch (err) {
-      throw new ClipyardError('runner.unreachable', `media container is unreachable: ${String(err)}`, {
+      throw new ClipyardError('runner.unreachable', `waiting for a media runner (the container did not answer: ${String(err)})`, {
         status: 503,
         retryable: true,
       });

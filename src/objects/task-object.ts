@@ -32,6 +32,8 @@ const PROGRESS_INTERVAL_MS = 50;
 /** The watchdog never sleeps longer than this while a job runs. */
 const MAX_WATCHDOG_TICK_MS = 10_000;
 const CANCEL_TIMEOUT_MS = 5_000;
+/** A queued task without a slot looks again this often, in case a wake-up was lost. */
+const QUEUED_RECHECK_MS = 30_000;
 
 export interface CreateTaskInit {
   id: string;
@@ -207,6 +209,17 @@ export class TaskObject extends DurableObject<Env> {
     return { key: o.key, contentType: o.contentType };
   }
 
+  /** Asked by the tenant before it reclaims a slot: is this task still queued, running or retrying? */
+  async needsSlot(): Promise<boolean> {
+    const t = this.store.task();
+    return t !== null && !isTerminal(t.status);
+  }
+
+  /** A slot freed up: look again now. */
+  async wake(): Promise<void> {
+    if (this.store.task()?.status === 'queued') await this.ctx.storage.setAlarm(Date.now());
+  }
+
   /**
    * Does this task still own an R2 object (a live, unexpired output)? Asked by the cron sweep;
    * a task that no longer exists owns nothing.
@@ -262,8 +275,20 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     const cfg = this.config;
     if (t.status === 'queued') {
-      this.emitStatus('running', 'starting', { stage: 'starting' });
-      this.startDrive();
+      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks);
+      const now2 = this.store.task();
+      if (!now2 || now2.status !== 'queued') {
+        if (grant.granted) this.releaseSlot();
+      } else if (grant.granted) {
+        this.emitStatus('running', 'starting', { stage: 'starting' });
+        this.startDrive();
+      } else {
+        const message = `waiting for a free slot (${grant.ahead} ahead, ${cfg.maxConcurrentTasks} run at once)`;
+        if (now2.message !== message) this.emit({ kind: 'log', step: null, level: 'info', message }, { message });
+        // The tenant wakes us when a slot frees; this later look is only a safety net.
+        await this.ctx.storage.setAlarm(Date.now() + QUEUED_RECHECK_MS);
+        return;
+      }
     } else if (t.status === 'retrying' && (t.runAt ?? 0) <= now) {
       this.emitStatus('running', `retrying (attempt ${t.attempt + 1} of ${t.maxAttempts})`, {
         attempt: t.attempt + 1,
@@ -507,7 +532,19 @@ export class TaskObject extends DurableObject<Env> {
     const e = this.store.transition(...args);
     this.sockets.broadcast(e);
     this.reportToTenant();
+    if (isTerminal(args[0])) this.releaseSlot();
     return e;
+  }
+
+  /** Give the tenant's concurrency slot back, so the next task in line starts. */
+  private releaseSlot(): void {
+    const t = this.store.task();
+    if (!t) return;
+    this.ctx.waitUntil(
+      this.env.TENANTS.getByName(t.tenant)
+        .release(t.id)
+        .catch(() => {}),
+    );
   }
 
   /** Tell the tenant's index where this task stands (never blocks the task on it). */

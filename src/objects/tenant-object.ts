@@ -1,6 +1,11 @@
 /**
  * TenantObject: one per tenant (API key, or `local`). Keeps the index of the tenant's tasks so they
- * can be listed newest first, filtered by status, and counted for /api/health.
+ * can be listed newest first, filtered by status, and counted for /api/health; and hands out the
+ * tenant's concurrency slots, first come first served.
+ *
+ * Slots: a task asks for one before it runs and gives it back when it ends. A task that finds none
+ * free waits in a FIFO and is woken (its alarm set) when one frees. A slot whose holder crashed,
+ * was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
  *
  * Each task object reports its status changes here (with its event seq, so a late report never
  * overwrites a newer one). The task objects stay the source of truth for each task; this index is
@@ -48,6 +53,10 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
   CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+  `,
+  `
+  CREATE TABLE slots (task_id TEXT PRIMARY KEY, acquired_at INTEGER NOT NULL);
+  CREATE TABLE waiting (task_id TEXT PRIMARY KEY, enqueued_at INTEGER NOT NULL);
   `,
 ];
 
@@ -107,9 +116,104 @@ export class TenantObject extends DurableObject<Env> {
     );
   }
 
-  /** Forget a deleted task. */
+  /** Forget a deleted task (and any slot or place in line it had). */
   async forget(id: string): Promise<void> {
     this.ctx.storage.sql.exec('DELETE FROM tasks WHERE id = ?', id);
+    await this.release(id);
+  }
+
+  /**
+   * Take a concurrency slot for `taskId`, or join the line. Returns the grant, or how many tasks are
+   * ahead in line. Calling it again while holding a slot is harmless.
+   */
+  async acquire(taskId: string, limit: number): Promise<{ granted: true } | { granted: false; ahead: number }> {
+    const sql = this.ctx.storage.sql;
+    if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) return { granted: true };
+    if (this.freeSlots(limit) <= 0) await this.reclaim();
+    const grant = (): boolean => {
+      const free = this.freeSlots(limit);
+      if (free <= 0) return false;
+      // FIFO: only the first `free` tasks in line may take a slot; newcomers when nobody waits
+      const ahead = sql
+        .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', free)
+        .toArray()
+        .map((r) => r.task_id);
+      const waitingCount = Number(sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM waiting').one().n);
+      if (!ahead.includes(taskId) && waitingCount >= free) return false;
+      this.ctx.storage.transactionSync(() => {
+        sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, Date.now());
+        sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+      });
+      return true;
+    };
+    if (grant()) return { granted: true };
+    sql.exec('INSERT OR IGNORE INTO waiting (task_id, enqueued_at) VALUES (?, ?)', taskId, Date.now());
+    const me = sql.exec<{ enqueued_at: number }>('SELECT enqueued_at FROM waiting WHERE task_id = ?', taskId).one();
+    const ahead = Number(
+      sql
+        .exec<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM waiting WHERE enqueued_at < ? OR (enqueued_at = ? AND task_id < ?)',
+          me.enqueued_at,
+          me.enqueued_at,
+          taskId,
+        )
+        .one().n,
+    );
+    return { granted: false, ahead };
+  }
+
+  /** Give a slot back (or leave the line) and wake the next tasks in line. */
+  async release(taskId: string): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
+      sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+    });
+    await this.wakeWaiting();
+  }
+
+  /** Slots held, and the line. */
+  async slotState(): Promise<{ running: string[]; waiting: string[] }> {
+    const sql = this.ctx.storage.sql;
+    return {
+      running: sql.exec<{ task_id: string }>('SELECT task_id FROM slots ORDER BY acquired_at').toArray().map((r) => r.task_id),
+      waiting: sql
+        .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id')
+        .toArray()
+        .map((r) => r.task_id),
+    };
+  }
+
+  private freeSlots(limit: number): number {
+    const used = Number(this.ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM slots').one().n);
+    return limit - used;
+  }
+
+  /** Ask every holder whether it still needs its slot; free the slots of those that do not. */
+  private async reclaim(): Promise<void> {
+    const holders = this.ctx.storage.sql.exec<{ task_id: string }>('SELECT task_id FROM slots').toArray();
+    await Promise.all(
+      holders.map(async ({ task_id }) => {
+        const needs = await this.env.TASKS.getByName(task_id)
+          .needsSlot()
+          .catch(() => true);
+        if (!needs) this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', task_id);
+      }),
+    );
+  }
+
+  /** Wake the first waiting tasks (as many as there might be slots for); they call acquire again. */
+  private async wakeWaiting(): Promise<void> {
+    const next = this.ctx.storage.sql
+      .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT 8')
+      .toArray();
+    await Promise.all(
+      next.map(({ task_id }) =>
+        this.env.TASKS.getByName(task_id)
+          .wake()
+          .catch(() => {}),
+      ),
+    );
   }
 
   /** Newest first, optionally by status or a substring of the source URL / label. */

@@ -1,0 +1,41 @@
+/** Concurrency slots per tenant: a fixed number run at once, the rest wait first come first served. */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { newTaskId } from '../../src/lib/ids.ts';
+import { createTask } from './helpers.ts';
+
+describe('tenant slots', () => {
+  it('grants up to the limit, queues the rest in order, and hands freed slots to the head of the line', async () => {
+    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+    // real task objects, so the tenant can ask holders whether they still need their slot
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] })).json.id);
+    const [a, b, c, d, e] = ids as [string, string, string, string, string];
+    expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
+    expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
+    expect(await tenant.acquire(b, 2)).toEqual({ granted: true });
+    expect(await tenant.acquire(c, 2)).toEqual({ granted: false, ahead: 0 });
+    await new Promise((r) => setTimeout(r, 2));
+    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 1 });
+    await tenant.release(a);
+    // d asks first, but c is ahead of it
+    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 1 });
+    expect(await tenant.acquire(c, 2)).toEqual({ granted: true });
+    expect(await tenant.slotState()).toEqual({ running: [b, c], waiting: [d] });
+
+    // a holder that ended without releasing (here: canceled, then deleted) gets its slot reclaimed
+    await env.TASKS.getByName(b).remove('local');
+    expect(await tenant.acquire(e, 2)).toEqual({ granted: false, ahead: 1 });
+    expect(await tenant.acquire(d, 2)).toEqual({ granted: true });
+    expect((await tenant.slotState()).running).toEqual([c, d]);
+  });
+
+  it('never grants a slot to an id nobody holds when the limit is 1', async () => {
+    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+    const ghost = newTaskId();
+    expect(await tenant.acquire(ghost, 1)).toEqual({ granted: true });
+    // the ghost task object does not exist, so it does not need its slot: the next task gets it
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    expect(await tenant.acquire(json.id, 1)).toEqual({ granted: true });
+  });
+});
