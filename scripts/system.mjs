@@ -16,7 +16,10 @@ export function ensureDevVars() {
   const file = path.join(ROOT, '.dev.vars');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   if (/^LINK_SECRET=.+$/m.test(text)) return;
-  writeFileSync(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}LINK_SECRET=${randomBytes(32).toString('hex')}\n`);
+  writeFileSync(
+    file,
+    `${text}${text && !text.endsWith('\n') ? '\n' : ''}LINK_SECRET=${randomBytes(32).toString('hex')}\n`,
+  );
 }
 
 function baseEnv(extra = {}) {

@@ -15,7 +15,7 @@ export function overallProgress(ops: readonly Op[], stepIndex: number, stepProgr
   if (total <= 0) return 0;
   let done = 0;
   for (let i = 0; i < Math.min(stepIndex, ops.length); i++) done += weights[i]!;
-  const current = stepIndex < ops.length ? weights[stepIndex]! * clamp(stepProgress, 0, 100) / 100 : 0;
+  const current = stepIndex < ops.length ? (weights[stepIndex]! * clamp(stepProgress, 0, 100)) / 100 : 0;
   return round1(((done + current) / total) * 100);
 }
 

@@ -27,7 +27,7 @@ class HttpRunner implements Runner {
   async fetch(path: string, init?: RequestInit): Promise<Response> {
     try {
       return await fetch(`${this.base}${path}`, init);
-    } catch (err) {
+    } catch {
       throw new ClipyardError('runner.unreachable', `waiting for a media runner (${this.base} is not answering)`, {
         status: 503,
         retryable: true,
@@ -50,10 +50,14 @@ class ContainerRunner implements Runner {
     try {
       return await this.stub.fetch(new Request(`http://runner${path}`, init));
     } catch (err) {
-      throw new ClipyardError('runner.unreachable', `waiting for a media runner (the container did not answer: ${String(err)})`, {
-        status: 503,
-        retryable: true,
-      });
+      throw new ClipyardError(
+        'runner.unreachable',
+        `waiting for a media runner (the container did not answer: ${String(err)})`,
+        {
+          status: 503,
+          retryable: true,
+        },
+      );
     }
   }
 

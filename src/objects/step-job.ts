@@ -73,7 +73,8 @@ async function startJob(o: StepJobOptions): Promise<ErrorBody | null> {
     });
   } else {
     const object = await o.bucket.get(o.input.key);
-    if (!object) return { code: 'input.missing', message: `input ${o.input.filename} is no longer stored`, retryable: false };
+    if (!object)
+      return { code: 'input.missing', message: `input ${o.input.filename} is no longer stored`, retryable: false };
     spec.input = { kind: 'body', filename: o.input.filename, size: object.size };
     res = await o.runner.fetch('/jobs', {
       method: 'POST',
@@ -113,7 +114,11 @@ export async function runStepJob(o: StepJobOptions, hooks: StepJobHooks): Promis
       await res.body?.cancel();
       return {
         kind: 'error',
-        error: { code: 'runner.job_lost', message: 'the media runner no longer knows this job (it restarted?)', retryable: true },
+        error: {
+          code: 'runner.job_lost',
+          message: 'the media runner no longer knows this job (it restarted?)',
+          retryable: true,
+        },
       };
     }
     if (!res.ok || !res.body) return { kind: 'error', error: await errorFromResponse(res) };
@@ -155,7 +160,11 @@ export async function runStepJob(o: StepJobOptions, hooks: StepJobHooks): Promis
     if (o.signal.aborted) return { kind: 'aborted' };
     return {
       kind: 'error',
-      error: errorFrom(err, { code: 'runner.crashed', message: `lost the media runner: ${String(err)}`, retryable: true }),
+      error: errorFrom(err, {
+        code: 'runner.crashed',
+        message: `lost the media runner: ${String(err)}`,
+        retryable: true,
+      }),
     };
   }
 }
@@ -176,7 +185,9 @@ export async function storeOutput(
     signal,
   });
   if (!res.ok || !res.body) {
-    throw new ClipyardError('runner.crashed', `could not fetch output ${runnerName} (${res.status})`, { retryable: true });
+    throw new ClipyardError('runner.crashed', `could not fetch output ${runnerName} (${res.status})`, {
+      retryable: true,
+    });
   }
   const size = Number(res.headers.get('content-length'));
   if (!Number.isFinite(size) || size < 0) {

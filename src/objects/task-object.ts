@@ -22,8 +22,8 @@ import { type Runner, runnerFor } from './runner.ts';
 import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
-import type { TaskIndexEntry } from './tenant-object.ts';
 import { type NewEvent, TaskStore } from './task-store.ts';
+import type { TaskIndexEntry } from './tenant-object.ts';
 
 /** Ops whose output is a side product: the next step reads the same input they did. */
 const PASSTHROUGH_OPS = new Set(['probe', 'thumbnail']);
@@ -277,7 +277,7 @@ export class TaskObject extends DurableObject<Env> {
     if (t.status === 'queued') {
       const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks);
       const now2 = this.store.task();
-      if (!now2 || now2.status !== 'queued') {
+      if (now2?.status !== 'queued') {
         if (grant.granted) this.releaseSlot();
       } else if (grant.granted) {
         this.emitStatus('running', 'starting', { stage: 'starting' });
@@ -333,7 +333,8 @@ export class TaskObject extends DurableObject<Env> {
     let at: number | null = null;
     if (t.status === 'queued') at = now;
     else if (t.status === 'retrying') at = t.runAt ?? now;
-    else if (t.status === 'running') at = now + Math.min(MAX_WATCHDOG_TICK_MS, Math.max(250, this.config.stallTimeoutMs / 3));
+    else if (t.status === 'running')
+      at = now + Math.min(MAX_WATCHDOG_TICK_MS, Math.max(250, this.config.stallTimeoutMs / 3));
     else {
       const expiries = this.store.outputs().map((o) => o.expiresAt);
       if (expiries.length > 0) at = Math.min(...expiries);
@@ -463,8 +464,19 @@ export class TaskObject extends DurableObject<Env> {
       const size = await storeOutput(runner, this.env.BUCKET, jobId, event.name, key, contentType, signal);
       if (!this.alive(token)) return;
       const now = Date.now();
-      this.store.addOutput({ name, step: stepIndex, key, size, contentType, createdAt: now, expiresAt: now + this.config.outputTtlMs });
-      this.emit({ kind: 'output', step: stepIndex, output: { name, step: stepIndex, size, contentType } }, { jobSeq: event.seq });
+      this.store.addOutput({
+        name,
+        step: stepIndex,
+        key,
+        size,
+        contentType,
+        createdAt: now,
+        expiresAt: now + this.config.outputTtlMs,
+      });
+      this.emit(
+        { kind: 'output', step: stepIndex, output: { name, step: stepIndex, size, contentType } },
+        { jobSeq: event.seq },
+      );
     } else {
       // done / error: the outcome is handled by drive(); record that the runner seq was consumed.
       this.store.patch({ jobSeq: event.seq });
@@ -478,10 +490,24 @@ export class TaskObject extends DurableObject<Env> {
     const steps = this.store.steps();
     const stepIndex = t.currentStep;
     const stepProgress = Math.max(steps[stepIndex]?.progress ?? 0, Math.min(100, event.progress));
-    const overall = Math.max(t.progress, overallProgress(steps.map((s) => s.op), stepIndex, stepProgress));
+    const overall = Math.max(
+      t.progress,
+      overallProgress(
+        steps.map((s) => s.op),
+        stepIndex,
+        stepProgress,
+      ),
+    );
     this.store.setStepProgress(stepIndex, stepProgress);
     const message = event.message ?? event.stage;
-    const e: NewEvent = { kind: 'progress', step: stepIndex, stage: event.stage, progress: overall, stepProgress, message };
+    const e: NewEvent = {
+      kind: 'progress',
+      step: stepIndex,
+      stage: event.stage,
+      progress: overall,
+      stepProgress,
+      message,
+    };
     if (event.bytes !== undefined) e.bytes = event.bytes;
     if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
     if (event.speed !== undefined) e.speed = event.speed;
@@ -492,7 +518,7 @@ export class TaskObject extends DurableObject<Env> {
   /** A failed attempt: retry after a backoff when the error allows it, else fail the task. */
   private failAttempt(error: ErrorBody): void {
     const t = this.store.task();
-    if (!t || t.status !== 'running') return;
+    if (t?.status !== 'running') return;
     const retryable = isRetryable(error);
     const step = this.store.steps().find((s) => s.status === 'running');
     if (retryable && t.attempt < t.maxAttempts) {
@@ -555,7 +581,12 @@ export class TaskObject extends DurableObject<Env> {
       id: t.id,
       status: t.status,
       label: t.label,
-      source: 'url' in t.input ? t.input.url : 'upload' in t.input ? `upload:${t.input.upload}` : `task:${t.input.task}/${t.input.output}`,
+      source:
+        'url' in t.input
+          ? t.input.url
+          : 'upload' in t.input
+            ? `upload:${t.input.upload}`
+            : `task:${t.input.task}/${t.input.output}`,
       ops: this.store
         .steps()
         .map((s) => s.op)
@@ -570,7 +601,11 @@ export class TaskObject extends DurableObject<Env> {
     this.ctx.waitUntil(
       this.env.TENANTS.getByName(t.tenant)
         .record(entry)
-        .catch((err: unknown) => console.warn(JSON.stringify({ level: 'warn', msg: 'tenant index update failed', task: t.id, error: String(err) }))),
+        .catch((err: unknown) =>
+          console.warn(
+            JSON.stringify({ level: 'warn', msg: 'tenant index update failed', task: t.id, error: String(err) }),
+          ),
+        ),
     );
   }
 
@@ -578,7 +613,11 @@ export class TaskObject extends DurableObject<Env> {
   private resumeProgress(): number {
     const steps = this.store.steps();
     const first = steps.findIndex((s) => s.status !== 'succeeded');
-    return overallProgress(steps.map((s) => s.op), first < 0 ? steps.length : first, 0);
+    return overallProgress(
+      steps.map((s) => s.op),
+      first < 0 ? steps.length : first,
+      0,
+    );
   }
 
   private inputFor(stepIndex: number): StepInput {
@@ -604,10 +643,13 @@ export class TaskObject extends DurableObject<Env> {
 
   private async deleteRunnerJob(jobId: string): Promise<void> {
     try {
-      const res = await runnerFor(this.env, this.store.task()?.id ?? 'task').fetch(`/jobs/${encodeURIComponent(jobId)}`, {
-        method: 'DELETE',
-        signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
-      });
+      const res = await runnerFor(this.env, this.store.task()?.id ?? 'task').fetch(
+        `/jobs/${encodeURIComponent(jobId)}`,
+        {
+          method: 'DELETE',
+          signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+        },
+      );
       await res.body?.cancel();
     } catch {
       /* the runner is gone: nothing left to stop there */
@@ -637,4 +679,3 @@ export class TaskObject extends DurableObject<Env> {
     return s;
   }
 }
-

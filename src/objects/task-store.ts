@@ -5,7 +5,10 @@
  * `transition()` or `appendEvent()`, which write the state and the numbered event in one transaction,
  * so the event log can never disagree with the status.
  */
+
+import { canTransition } from '../lib/task-status.ts';
 import type { ErrorBody } from '../protocol/errors.ts';
+import { ClipyardError } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
 import type { Stage } from '../protocol/runner.ts';
 import type {
@@ -17,8 +20,6 @@ import type {
   TaskSnapshot,
   TaskStatus,
 } from '../protocol/task.ts';
-import { ClipyardError } from '../protocol/errors.ts';
-import { canTransition } from '../lib/task-status.ts';
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -206,7 +207,12 @@ export class TaskStore {
         init.now,
       );
       init.steps.forEach((step, i) => {
-        this.sql.exec("INSERT INTO steps (idx, op, params, status) VALUES (?, ?, ?, 'pending')", i, step.op, JSON.stringify(step));
+        this.sql.exec(
+          "INSERT INTO steps (idx, op, params, status) VALUES (?, ?, ?, 'pending')",
+          i,
+          step.op,
+          JSON.stringify(step),
+        );
       });
       return this.insertEvent({ kind: 'status', status: 'queued', message: 'waiting to start', attempt: 1 }, init.now);
     });
@@ -246,7 +252,13 @@ export class TaskStore {
     if (progress === undefined) {
       this.sql.exec(`UPDATE steps SET status = ?, ${col} = ? WHERE idx = ?`, status, now, index);
     } else {
-      this.sql.exec(`UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`, status, progress, now, index);
+      this.sql.exec(
+        `UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`,
+        status,
+        progress,
+        now,
+        index,
+      );
     }
   }
 
@@ -352,7 +364,13 @@ export class TaskStore {
   private insertEvent(event: NewEvent, now: number): TaskEvent {
     const row = this.sql.exec<{ seq: number }>('UPDATE task SET seq = seq + 1 RETURNING seq').one();
     const seq = Number(row.seq);
-    this.sql.exec('INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)', seq, now, event.kind, JSON.stringify(event));
+    this.sql.exec(
+      'INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)',
+      seq,
+      now,
+      event.kind,
+      JSON.stringify(event),
+    );
     return { ...event, seq, at: now } as TaskEvent;
   }
 }

@@ -84,7 +84,9 @@ export class TenantObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       const sql = ctx.storage.sql;
       ctx.storage.transactionSync(() => {
-        sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+        sql.exec(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+        );
         const current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
         for (let v = current + 1; v <= MIGRATIONS.length; v++) {
           sql.exec(MIGRATIONS[v - 1]!);
@@ -176,7 +178,10 @@ export class TenantObject extends DurableObject<Env> {
   async slotState(): Promise<{ running: string[]; waiting: string[] }> {
     const sql = this.ctx.storage.sql;
     return {
-      running: sql.exec<{ task_id: string }>('SELECT task_id FROM slots ORDER BY acquired_at').toArray().map((r) => r.task_id),
+      running: sql
+        .exec<{ task_id: string }>('SELECT task_id FROM slots ORDER BY acquired_at')
+        .toArray()
+        .map((r) => r.task_id),
       waiting: sql
         .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id')
         .toArray()
@@ -244,13 +249,21 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Tasks by status, and running tasks whose last report is older than `stallMs`. */
   async counts(stallMs: number): Promise<Record<TaskStatus | 'stalled', number>> {
-    const out = Object.fromEntries([...TASK_STATUSES, 'stalled'].map((s) => [s, 0])) as Record<TaskStatus | 'stalled', number>;
-    for (const r of this.ctx.storage.sql.exec<{ status: TaskStatus; n: number }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status')) {
+    const out = Object.fromEntries([...TASK_STATUSES, 'stalled'].map((s) => [s, 0])) as Record<
+      TaskStatus | 'stalled',
+      number
+    >;
+    for (const r of this.ctx.storage.sql.exec<{ status: TaskStatus; n: number }>(
+      'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+    )) {
       out[r.status] = Number(r.n);
     }
     out.stalled = Number(
       this.ctx.storage.sql
-        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE status = 'running' AND updated_at < ?", Date.now() - stallMs)
+        .exec<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM tasks WHERE status = 'running' AND updated_at < ?",
+          Date.now() - stallMs,
+        )
         .one().n,
     );
     return out;

@@ -21,7 +21,12 @@ export const probeStep = z.strictObject({ op: z.literal('probe') });
 export const downloadStep = z.strictObject({
   op: z.literal('download'),
   /** yt-dlp format selector for sites; ignored for direct files. */
-  format: z.string().min(1).max(100).regex(/^[\w+/\[\]<>=:.,*-]+$/, 'format selector has odd characters').optional(),
+  format: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[\w+/[\]<>=:.,*-]+$/, 'format selector has odd characters')
+    .optional(),
 });
 
 export const audioStep = z.strictObject({
@@ -45,7 +50,13 @@ export const thumbnailStep = z.strictObject({
   format: z.enum(IMAGE_FORMATS).default('jpg'),
 });
 
-export const stepSchema = z.discriminatedUnion('op', [probeStep, downloadStep, audioStep, transcodeStep, thumbnailStep]);
+export const stepSchema = z.discriminatedUnion('op', [
+  probeStep,
+  downloadStep,
+  audioStep,
+  transcodeStep,
+  thumbnailStep,
+]);
 
 export type Step = z.infer<typeof stepSchema>;
 export type Op = Step['op'];

@@ -77,7 +77,16 @@ export interface TaskSnapshot {
 }
 
 export type TaskEvent =
-  | { seq: number; at: number; kind: 'status'; status: TaskStatus; message: string; attempt: number; error?: ErrorBody; nextRetryAt?: number }
+  | {
+      seq: number;
+      at: number;
+      kind: 'status';
+      status: TaskStatus;
+      message: string;
+      attempt: number;
+      error?: ErrorBody;
+      nextRetryAt?: number;
+    }
   | { seq: number; at: number; kind: 'step'; step: number; status: StepStatus; op: string }
   | {
       seq: number;

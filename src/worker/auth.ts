@@ -4,8 +4,8 @@
  * named `local`.
  */
 import { createMiddleware } from 'hono/factory';
-import { ClipyardError } from '../protocol/errors.ts';
 import { timingSafeEqual } from '../lib/links.ts';
+import { ClipyardError } from '../protocol/errors.ts';
 
 export type AppEnv = { Bindings: Env; Variables: { tenant: string } };
 

@@ -8,8 +8,8 @@ import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
 import { tasks } from './routes/tasks.ts';
-import { sweep } from './sweep.ts';
 import { uploads } from './routes/uploads.ts';
+import { sweep } from './sweep.ts';
 
 export { MediaContainer } from '../objects/media-container.ts';
 export { TaskObject } from '../objects/task-object.ts';
@@ -31,7 +31,16 @@ app.route('/api/health', health);
 app.route('/files', files);
 
 app.notFound((c) =>
-  c.json({ error: { code: 'route.not_found', message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, retryable: false } }, 404),
+  c.json(
+    {
+      error: {
+        code: 'route.not_found',
+        message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}`,
+        retryable: false,
+      },
+    },
+    404,
+  ),
 );
 
 app.onError((err, c) => {
@@ -39,7 +48,9 @@ app.onError((err, c) => {
   if (known) {
     return c.json({ error: known.toBody() }, known.status as 400);
   }
-  console.error(JSON.stringify({ level: 'error', msg: 'unhandled', path: new URL(c.req.url).pathname, error: String(err) }));
+  console.error(
+    JSON.stringify({ level: 'error', msg: 'unhandled', path: new URL(c.req.url).pathname, error: String(err) }),
+  );
   const internal = new ClipyardError('internal', 'something went wrong on our side', { status: 500, retryable: true });
   return c.json({ error: internal.toBody() }, 500);
 });
@@ -48,8 +59,6 @@ export default {
   fetch: app.fetch,
   /** Cron: sweep R2 objects that no task owns any more (see sweep.ts). */
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(
-      sweep(env).then((r) => console.log(JSON.stringify({ level: 'info', msg: 'sweep', ...r }))),
-    );
+    ctx.waitUntil(sweep(env).then((r) => console.log(JSON.stringify({ level: 'info', msg: 'sweep', ...r }))));
   },
 } satisfies ExportedHandler<Env>;

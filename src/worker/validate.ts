@@ -54,9 +54,14 @@ export function validate<S extends z.ZodType>(schema: S, data: unknown): z.outpu
 }
 
 /** Read the request body as JSON (request.invalid_json when it is not) and validate it. */
-export async function jsonBody<S extends z.ZodType>(request: Request, schema: S, maxBytes = 256 * 1024): Promise<z.output<S>> {
+export async function jsonBody<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  maxBytes = 256 * 1024,
+): Promise<z.output<S>> {
   const text = await request.text();
-  if (text.length > maxBytes) throw new ClipyardError('request.invalid', `body larger than ${maxBytes} bytes`, { status: 413 });
+  if (text.length > maxBytes)
+    throw new ClipyardError('request.invalid', `body larger than ${maxBytes} bytes`, { status: 413 });
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -16,7 +16,10 @@ export async function api(pathname: string, init: RequestInit = {}): Promise<Res
   return fetch(`${baseUrl()}${pathname}`, { redirect: 'manual', ...init });
 }
 
-export async function createTask(body: unknown, headers: Record<string, string> = {}): Promise<{ id: string; status: string }> {
+export async function createTask(
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ id: string; status: string }> {
   const res = await api('/api/tasks', {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -67,7 +70,11 @@ export async function waitForStatus(id: string, statuses: string[], timeoutMs = 
   }
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -87,7 +94,15 @@ export function ffprobeBytes(bytes: Uint8Array, ext: string): Probe {
   try {
     const file = path.join(dir, `file.${ext}`);
     writeFileSync(file, bytes);
-    const out = execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]);
+    const out = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      file,
+    ]);
     return JSON.parse(out.toString()) as Probe;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -95,7 +110,10 @@ export function ffprobeBytes(bytes: Uint8Array, ext: string): Probe {
 }
 
 /** Download an output the way a user would: follow the API's redirect to the signed link. */
-export async function downloadOutput(id: string, name: string): Promise<{ res: Response; bytes: Uint8Array; link: string }> {
+export async function downloadOutput(
+  id: string,
+  name: string,
+): Promise<{ res: Response; bytes: Uint8Array; link: string }> {
   const redirect = await api(`/api/tasks/${id}/outputs/${encodeURIComponent(name)}`);
   if (redirect.status !== 302) throw new Error(`output link answered ${redirect.status}: ${await redirect.text()}`);
   const link = redirect.headers.get('location')!;

@@ -13,7 +13,12 @@ export interface MediaServer {
   close(): Promise<void>;
 }
 
-const TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.txt': 'text/plain', '.mp3': 'audio/mpeg', '.wav': 'audio/wav' };
+const TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4',
+  '.txt': 'text/plain',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+};
 
 export async function startMediaServer(dir: string): Promise<MediaServer> {
   const counters = new Map<string, number>();

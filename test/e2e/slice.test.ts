@@ -128,7 +128,11 @@ describe('every op through the public API', () => {
   });
 
   it('download keeps the file; transcode to 480p mp4; thumbnail of the 480p copy', async () => {
-    const s = await run([{ op: 'download' }, { op: 'transcode', height: 480 }, { op: 'thumbnail', time: 2, width: 320 }]);
+    const s = await run([
+      { op: 'download' },
+      { op: 'transcode', height: 480 },
+      { op: 'thumbnail', time: 2, width: 320 },
+    ]);
     expect(s.status, s.error?.message).toBe('succeeded');
     expect(s.steps.map((x) => x.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     const names = s.outputs.map((o) => o.name).sort();
@@ -150,7 +154,9 @@ describe('every op through the public API', () => {
     expect(probe.streams.find((x) => x.codec_type === 'video')!.height).toBe(360);
     const t = await run([{ op: 'thumbnail', format: 'webp' }]);
     expect(t.status).toBe('succeeded');
-    expect(ffprobeBytes((await downloadOutput(t.id, 'thumbnail.webp')).bytes, 'webp').streams[0]!.codec_name).toBe('webp');
+    expect(ffprobeBytes((await downloadOutput(t.id, 'thumbnail.webp')).bytes, 'webp').streams[0]!.codec_name).toBe(
+      'webp',
+    );
   });
 
   it('m4a, opus and wav audio', async () => {
@@ -187,10 +193,12 @@ describe('bad input', () => {
       status: 400,
       error: { code: 'input.missing' },
     });
-    expect(await post(JSON.stringify({ input: { url: 'ftp://example.com/a.mp4' }, steps: [{ op: 'audio' }] }))).toMatchObject(
-      { status: 400, error: { code: 'input.url.scheme' } },
-    );
-    expect(await post(JSON.stringify({ input: { url: 'http://10.0.0.7/a.mp4' }, steps: [{ op: 'audio' }] }))).toMatchObject({
+    expect(
+      await post(JSON.stringify({ input: { url: 'ftp://example.com/a.mp4' }, steps: [{ op: 'audio' }] })),
+    ).toMatchObject({ status: 400, error: { code: 'input.url.scheme' } });
+    expect(
+      await post(JSON.stringify({ input: { url: 'http://10.0.0.7/a.mp4' }, steps: [{ op: 'audio' }] })),
+    ).toMatchObject({
       status: 400,
       error: { code: 'input.url.private' },
     });
@@ -252,7 +260,10 @@ describe('other inputs', () => {
     const first = await createTask({ input: { upload: upload.id }, steps: [{ op: 'transcode', height: 360 }] });
     const s1 = await waitForStatus(first.id, ['succeeded', 'failed'], 90_000);
     expect(s1.status, s1.error?.message).toBe('succeeded');
-    const second = await createTask({ input: { task: first.id, output: 'video.mp4' }, steps: [{ op: 'audio', format: 'mp3' }] });
+    const second = await createTask({
+      input: { task: first.id, output: 'video.mp4' },
+      steps: [{ op: 'audio', format: 'mp3' }],
+    });
     const s2 = await waitForStatus(second.id, ['succeeded', 'failed'], 90_000);
     expect(s2.status, s2.error?.message).toBe('succeeded');
     const probe = ffprobeBytes((await downloadOutput(second.id, 'audio.mp3')).bytes, 'mp3');
@@ -260,9 +271,11 @@ describe('other inputs', () => {
   });
 
   it('refuses an upload over the limit before reading it, and an unknown upload id', async () => {
-    const res = await api('/api/uploads', { method: 'POST', headers: { 'content-length': String(10 ** 12) }, body: 'x' }).catch(
-      () => null,
-    );
+    const res = await api('/api/uploads', {
+      method: 'POST',
+      headers: { 'content-length': String(10 ** 12) },
+      body: 'x',
+    }).catch(() => null);
     // Node's fetch may refuse to send a lying Content-Length; the workerd test covers the 413 itself
     if (res) expect([400, 413]).toContain(res.status);
     const bad = await api('/api/tasks', {

@@ -42,10 +42,22 @@ describe('retry policy', () => {
     expect(backoffDelayMs(2, [100, 200])).toBe(100);
   });
   it('retries transient failures and never the ones the same input repeats', () => {
-    for (const code of ['source.rate_limited', 'source.server_error', 'source.timeout', 'runner.crashed', 'runner.stalled'] as const) {
+    for (const code of [
+      'source.rate_limited',
+      'source.server_error',
+      'source.timeout',
+      'runner.crashed',
+      'runner.stalled',
+    ] as const) {
       expect(isRetryable({ code, retryable: false }), code).toBe(true);
     }
-    for (const code of ['source.not_found', 'source.forbidden', 'media.unsupported', 'media.format_unavailable', 'job.canceled'] as const) {
+    for (const code of [
+      'source.not_found',
+      'source.forbidden',
+      'media.unsupported',
+      'media.format_unavailable',
+      'job.canceled',
+    ] as const) {
       expect(isRetryable({ code, retryable: true }), code).toBe(false);
     }
     expect(isRetryable({ code: 'internal', retryable: true })).toBe(true);
@@ -135,7 +147,9 @@ describe('download filenames', () => {
     expect(sanitizeFilename('../../etc/passwd')).toBe('passwd');
     expect(sanitizeFilename('a"b\r\nc.mp3')).toBe('abc.mp3');
     expect(sanitizeFilename('...')).toBe('download');
-    expect(contentDisposition('café ☕.mp3')).toBe(`attachment; filename="caf_ _.mp3"; filename*=UTF-8''caf%C3%A9%20%E2%98%95.mp3`);
+    expect(contentDisposition('café ☕.mp3')).toBe(
+      `attachment; filename="caf_ _.mp3"; filename*=UTF-8''caf%C3%A9%20%E2%98%95.mp3`,
+    );
   });
 });
 
@@ -146,9 +160,18 @@ describe('signed links', () => {
     const sig = new URL(path, 'http://x').searchParams.get('sig');
     expect(await verifyLink(['s1'], 'tasks/x/a.mp3', String(exp), sig, now)).toEqual({ ok: true });
     expect(await verifyLink(['s2', 's1'], 'tasks/x/a.mp3', String(exp), sig, now)).toEqual({ ok: true });
-    expect(await verifyLink(['s2'], 'tasks/x/a.mp3', String(exp), sig, now)).toEqual({ ok: false, code: 'link.invalid' });
-    expect(await verifyLink(['s1'], 'tasks/x/b.mp3', String(exp), sig, now)).toEqual({ ok: false, code: 'link.invalid' });
-    expect(await verifyLink(['s1'], 'tasks/x/a.mp3', String(exp), sig, now + 61_000)).toEqual({ ok: false, code: 'link.expired' });
+    expect(await verifyLink(['s2'], 'tasks/x/a.mp3', String(exp), sig, now)).toEqual({
+      ok: false,
+      code: 'link.invalid',
+    });
+    expect(await verifyLink(['s1'], 'tasks/x/b.mp3', String(exp), sig, now)).toEqual({
+      ok: false,
+      code: 'link.invalid',
+    });
+    expect(await verifyLink(['s1'], 'tasks/x/a.mp3', String(exp), sig, now + 61_000)).toEqual({
+      ok: false,
+      code: 'link.expired',
+    });
     expect(await verifyLink(['s1'], 'tasks/x/a.mp3', '1e9', sig, now)).toEqual({ ok: false, code: 'link.invalid' });
     expect(await verifyLink(['s1'], 'tasks/x/a.mp3', null, null, now)).toEqual({ ok: false, code: 'link.invalid' });
   });

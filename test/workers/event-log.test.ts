@@ -7,16 +7,37 @@ import { createTask } from './helpers.ts';
 
 describe('event log compaction', () => {
   it('drops old progress events only, keeps the last per step and every status/step/output event', async () => {
-    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }, { op: 'audio' }] });
+    const { json } = await createTask({
+      input: { url: 'http://127.0.0.1:1/a.mp4' },
+      steps: [{ op: 'probe' }, { op: 'audio' }],
+    });
     await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
       const store = new TaskStore(state.storage);
       for (let i = 0; i < 1500; i++) {
-        store.appendEvent({ kind: 'progress', step: 0, stage: 'probing', progress: i / 30, stepProgress: i / 15, message: 'p' });
+        store.appendEvent({
+          kind: 'progress',
+          step: 0,
+          stage: 'probing',
+          progress: i / 30,
+          stepProgress: i / 15,
+          message: 'p',
+        });
       }
-      store.appendEvent({ kind: 'output', step: 0, output: { name: 'probe.json', step: 0, size: 10, contentType: 'application/json' } });
+      store.appendEvent({
+        kind: 'output',
+        step: 0,
+        output: { name: 'probe.json', step: 0, size: 10, contentType: 'application/json' },
+      });
       store.appendEvent({ kind: 'step', step: 0, status: 'succeeded', op: 'probe' });
       for (let i = 0; i < 1500; i++) {
-        store.appendEvent({ kind: 'progress', step: 1, stage: 'extracting', progress: 50 + i / 30, stepProgress: i / 15, message: 'p' });
+        store.appendEvent({
+          kind: 'progress',
+          step: 1,
+          stage: 'extracting',
+          progress: 50 + i / 30,
+          stepProgress: i / 15,
+          message: 'p',
+        });
       }
       const before = store.eventsAfter(0, 100_000);
       const removed = store.compact(2_000, 500);

@@ -27,12 +27,14 @@ export async function fakeRunner(request: Request): Promise<Response> {
   const events = /^\/jobs\/([^/]+)\/events$/.exec(url.pathname);
   if (events) {
     const src = jobs.get(decodeURIComponent(events[1]!));
-    if (!src || src.includes('/gone/')) return json(404, { error: { code: 'job.not_found', message: 'no', retryable: false } });
+    if (!src || src.includes('/gone/'))
+      return json(404, { error: { code: 'job.not_found', message: 'no', retryable: false } });
     let timer: ReturnType<typeof setInterval> | undefined;
     const started = Date.now();
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        const beat = () => controller.enqueue(new TextEncoder().encode(`${JSON.stringify({ type: 'heartbeat', at: Date.now() })}\n`));
+        const beat = () =>
+          controller.enqueue(new TextEncoder().encode(`${JSON.stringify({ type: 'heartbeat', at: Date.now() })}\n`));
         beat();
         controller.enqueue(
           new TextEncoder().encode(
@@ -59,7 +61,15 @@ export async function fakeRunner(request: Request): Promise<Response> {
     return new Response(null, { status: 204 });
   }
   if (url.pathname === '/health') {
-    return json(200, { ok: true, version: 'fake', ffmpeg: null, ffprobe: null, ytDlp: null, activeJobs: jobs.size, capacity: 4 });
+    return json(200, {
+      ok: true,
+      version: 'fake',
+      ffmpeg: null,
+      ffprobe: null,
+      ytDlp: null,
+      activeJobs: jobs.size,
+      capacity: 4,
+    });
   }
   return json(404, { error: { code: 'route.not_found', message: 'no', retryable: false } });
 }

@@ -65,7 +65,9 @@ describe('GET /files/<key>', () => {
     expect(await codeOf(laterExp)).toBe('link.invalid');
 
     const other = await putFile('other.mp3');
-    const retargeted = await call(path.replace(encodeURIComponent(key.split('/')[1]!), other.split('/')[1]!).replace('audio.mp3', 'other.mp3'));
+    const retargeted = await call(
+      path.replace(encodeURIComponent(key.split('/')[1]!), other.split('/')[1]!).replace('audio.mp3', 'other.mp3'),
+    );
     expect(retargeted.status).toBe(403);
 
     const expired = await signLink(env.LINK_SECRET, key, 1, Date.now() - 60_000);
@@ -114,7 +116,11 @@ describe('POST /api/uploads', () => {
     expect(size).toBe(1000);
     const stored = await env.BUCKET.get(`uploads/local/${id}`);
     expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(BYTES);
-    const big = await call('/api/uploads', { method: 'POST', headers: { 'content-length': String(10 ** 10) }, body: BYTES });
+    const big = await call('/api/uploads', {
+      method: 'POST',
+      headers: { 'content-length': String(10 ** 10) },
+      body: BYTES,
+    });
     expect(big.status).toBe(413);
     expect(await codeOf(big)).toBe('upload.too_large');
   });

@@ -9,7 +9,8 @@ describe('tenant slots', () => {
     const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
     // real task objects, so the tenant can ask holders whether they still need their slot
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] })).json.id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] })).json.id);
     const [a, b, c, d, e] = ids as [string, string, string, string, string];
     expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
     expect(await tenant.acquire(a, 2)).toEqual({ granted: true });

@@ -24,7 +24,10 @@ describe('GET /api/tasks', () => {
     const marker = crypto.randomUUID().slice(0, 8);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const { json } = await createTask({ input: { url: `http://127.0.0.1:1/${marker}/${i}.mp4` }, steps: [{ op: 'probe' }] });
+      const { json } = await createTask({
+        input: { url: `http://127.0.0.1:1/${marker}/${i}.mp4` },
+        steps: [{ op: 'probe' }],
+      });
       ids.push(json.id);
       await new Promise((r) => setTimeout(r, 3));
     }

@@ -20,29 +20,64 @@ async function waitStatus(id: string, status: string): Promise<TaskSnapshot> {
 }
 
 async function errorOf(res: Response) {
-  return { status: res.status, ...((await res.json()) as { error: { code: string; message: string; retryable: boolean } }) };
+  return {
+    status: res.status,
+    ...((await res.json()) as { error: { code: string; message: string; retryable: boolean } }),
+  };
 }
 
 describe('POST /api/tasks validation', () => {
   const cases: [string, string, string][] = [
     ['malformed JSON', '{"input":', 'request.invalid_json'],
-    ['unknown op', JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'melt' }] }), 'step.unknown_op'],
+    [
+      'unknown op',
+      JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'melt' }] }),
+      'step.unknown_op',
+    ],
     [
       'unknown option',
       JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'audio', volume: 11 }] }),
       'step.unknown_option',
     ],
-    ['bad option value', JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'audio', format: 'aac' }] }), 'step.invalid'],
-    ['bad height', JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'transcode', height: 500 }] }), 'step.invalid'],
+    [
+      'bad option value',
+      JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'audio', format: 'aac' }] }),
+      'step.invalid',
+    ],
+    [
+      'bad height',
+      JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'transcode', height: 500 }] }),
+      'step.invalid',
+    ],
     ['no steps', JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [] }), 'step.invalid'],
     ['missing input', JSON.stringify({ steps: [{ op: 'audio' }] }), 'input.missing'],
     ['odd input', JSON.stringify({ input: { file: '/etc/passwd' }, steps: [{ op: 'audio' }] }), 'input.invalid'],
-    ['unknown field', JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'audio' }], x: 1 }), 'request.invalid'],
-    ['ftp URL', JSON.stringify({ input: { url: 'ftp://example.com/a.mp4' }, steps: [{ op: 'audio' }] }), 'input.url.scheme'],
-    ['file URL', JSON.stringify({ input: { url: 'file:///etc/passwd' }, steps: [{ op: 'audio' }] }), 'input.url.scheme'],
+    [
+      'unknown field',
+      JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'audio' }], x: 1 }),
+      'request.invalid',
+    ],
+    [
+      'ftp URL',
+      JSON.stringify({ input: { url: 'ftp://example.com/a.mp4' }, steps: [{ op: 'audio' }] }),
+      'input.url.scheme',
+    ],
+    [
+      'file URL',
+      JSON.stringify({ input: { url: 'file:///etc/passwd' }, steps: [{ op: 'audio' }] }),
+      'input.url.scheme',
+    ],
     ['not a URL', JSON.stringify({ input: { url: 'hello' }, steps: [{ op: 'audio' }] }), 'input.url.invalid'],
-    ['private URL', JSON.stringify({ input: { url: 'http://192.168.1.1/a.mp4' }, steps: [{ op: 'audio' }] }), 'input.url.private'],
-    ['metadata URL', JSON.stringify({ input: { url: 'http://169.254.169.254/latest' }, steps: [{ op: 'audio' }] }), 'input.url.private'],
+    [
+      'private URL',
+      JSON.stringify({ input: { url: 'http://192.168.1.1/a.mp4' }, steps: [{ op: 'audio' }] }),
+      'input.url.private',
+    ],
+    [
+      'metadata URL',
+      JSON.stringify({ input: { url: 'http://169.254.169.254/latest' }, steps: [{ op: 'audio' }] }),
+      'input.url.private',
+    ],
   ];
   for (const [name, body, code] of cases) {
     it(`${name} -> 400 ${code}`, async () => {
@@ -58,7 +93,10 @@ describe('POST /api/tasks validation', () => {
   it('names the offending option', async () => {
     const res = await call('/api/tasks', {
       method: 'POST',
-      body: JSON.stringify({ input: { url: 'https://example.com/a.mp4' }, steps: [{ op: 'thumbnail' }, { op: 'audio', volume: 11 }] }),
+      body: JSON.stringify({
+        input: { url: 'https://example.com/a.mp4' },
+        steps: [{ op: 'thumbnail' }, { op: 'audio', volume: 11 }],
+      }),
     });
     expect((await errorOf(res)).error.message).toMatch(/steps\[1\].*volume/);
   });
@@ -70,7 +108,9 @@ describe('creating a task', () => {
     expect(res.status).toBe(202);
     expect(json.status).toBe('queued');
     expect(json.task.progress).toBe(0);
-    expect(json.task.steps).toEqual([{ index: 0, op: 'audio', params: { format: 'mp3' }, status: 'pending', progress: 0, outputs: [] }]);
+    expect(json.task.steps).toEqual([
+      { index: 0, op: 'audio', params: { format: 'mp3' }, status: 'pending', progress: 0, outputs: [] },
+    ]);
     const snap = (await (await call(`/api/tasks/${json.id}`)).json()) as TaskSnapshot;
     expect(snap).toMatchObject({ id: json.id, attempt: 1 });
     expect(['queued', 'running']).toContain(snap.status);

@@ -5,8 +5,8 @@
 import { Hono } from 'hono';
 import { contentDisposition } from '../../lib/filenames.ts';
 import { verifyLink } from '../../lib/links.ts';
-import { ClipyardError } from '../../protocol/errors.ts';
 import { linkSecrets } from '../../objects/config.ts';
+import { ClipyardError } from '../../protocol/errors.ts';
 import type { AppEnv } from '../auth.ts';
 
 export const files = new Hono<AppEnv>();
@@ -39,7 +39,8 @@ files.on(['GET', 'HEAD'], '/*', async (c) => {
   }
   const check = await verifyLink(linkSecrets(c.env), key, url.searchParams.get('exp'), url.searchParams.get('sig'));
   if (!check.ok) {
-    const message = check.code === 'link.expired' ? 'this download link has expired' : 'this download link is not valid';
+    const message =
+      check.code === 'link.expired' ? 'this download link has expired' : 'this download link is not valid';
     throw new ClipyardError(check.code, message, { status: 403 });
   }
   const head = await c.env.BUCKET.head(key);

@@ -7,9 +7,9 @@
 import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
+import { allowHosts } from '../../objects/config.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
 import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
-import { allowHosts } from '../../objects/config.ts';
 import type { AppEnv } from '../auth.ts';
 import { jsonBody } from '../validate.ts';
 
@@ -65,7 +65,10 @@ tasks.post('/', async (c) => {
     bodyHash: await sha256Hex(JSON.stringify(body)),
     origin,
   });
-  return c.json({ id, status: snapshot.status, created, links: links(origin, id), task: snapshot }, created ? 202 : 200);
+  return c.json(
+    { id, status: snapshot.status, created, links: links(origin, id), task: snapshot },
+    created ? 202 : 200,
+  );
 });
 
 tasks.get('/', async (c) => {

@@ -23,9 +23,12 @@ uploads.post('/', async (c) => {
   }
   const length = Number(lengthHeader);
   if (length > max) {
-    throw new ClipyardError('upload.too_large', `uploads are limited to ${max} bytes; this one is ${length}`, { status: 413 });
+    throw new ClipyardError('upload.too_large', `uploads are limited to ${max} bytes; this one is ${length}`, {
+      status: 413,
+    });
   }
-  if (length === 0 || !c.req.raw.body) throw new ClipyardError('upload.incomplete', 'the upload is empty', { status: 400 });
+  if (length === 0 || !c.req.raw.body)
+    throw new ClipyardError('upload.incomplete', 'the upload is empty', { status: 400 });
   const filename = sanitizeFilename(c.req.query('filename') ?? c.req.header('x-filename') ?? 'upload', 'upload');
   const id = newTaskId();
   const key = `uploads/${c.get('tenant')}/${id}`;
