@@ -7,6 +7,7 @@ import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
 import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
+import { openapi } from './routes/openapi.ts';
 import { tasks } from './routes/tasks.ts';
 import { uploads } from './routes/uploads.ts';
 import { sweep } from './sweep.ts';
@@ -29,6 +30,7 @@ app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
 app.route('/api/health', health);
 app.route('/files', files);
+app.route('/', openapi);
 
 app.notFound((c) =>
   c.json(
