@@ -58,6 +58,19 @@ export const ERROR_CODES = [
   'job.output_too_large',
   'storage.failed',
   'internal',
+  // hostile input, tenants and limits (appended)
+  'input.url.credentials',
+  'auth.invalid',
+  'rate.limited',
+  'quota.tasks',
+  'quota.output_bytes',
+  'upload.not_found',
+  'upload.bad_part',
+  'socket.origin',
+  'media.too_long',
+  'media.resolution_too_high',
+  'media.unsafe_reference',
+  'source.too_many_redirects',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
