@@ -1,0 +1,197 @@
+/**
+ * ffmpeg argument builders: pure functions from a validated step to an argument array.
+ *
+ * Every input is opened with a protocol whitelist (local files only) and a demuxer whitelist (plain
+ * media containers: no playlists, no concat lists, no device inputs), so a crafted file cannot make
+ * ffmpeg read other files or reach the network. Covered by test/runner/ffmpeg-args.test.ts.
+ */
+import type { Step } from '../../../src/protocol/ops.ts';
+
+type StepOf<O extends Step['op']> = Extract<Step, { op: O }>;
+
+/** Demuxers a media input may use. Playlists (hls, dash), concat lists and devices are absent. */
+export const INPUT_FORMATS = [
+  'mov,mp4,m4a,3gp,3g2,mj2',
+  'matroska,webm',
+  'avi',
+  'flv',
+  'mpegts',
+  'mpeg',
+  'mpegvideo',
+  'mp3',
+  'aac',
+  'ogg',
+  'wav',
+  'w64',
+  'flac',
+  'asf',
+  'h264',
+  'hevc',
+  'm4v',
+  'mjpeg',
+  'gif',
+  'amr',
+  'aiff',
+  'caf',
+  'ac3',
+  'eac3',
+  'dts',
+  'wv',
+  'ape',
+  'mxf',
+  'rm',
+  'nut',
+  'ivf',
+  'image2',
+  'png_pipe',
+  'jpeg_pipe',
+  'webp_pipe',
+  'bmp_pipe',
+  'matroska',
+  'webm',
+  'mov',
+  'mp4',
+  'm4a',
+];
+
+/** Options that go before every `-i` of an untrusted file. */
+export function safeInput(file: string): string[] {
+  return [
+    '-protocol_whitelist',
+    'file',
+    '-format_whitelist',
+    [...new Set(INPUT_FORMATS.flatMap((f) => f.split(',')))].join(','),
+    '-i',
+    file,
+  ];
+}
+
+/** Common head: quiet, machine-readable progress on stdout, never ask questions. */
+export function ffmpegHead(): string[] {
+  return ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-nostats', '-stats_period', '0.25', '-progress', 'pipe:1'];
+}
+
+export function ffprobeArgs(file: string): string[] {
+  return ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...safeInput(file)];
+}
+
+const AUDIO_CODECS: Record<StepOf<'audio'>['format'], string[]> = {
+  mp3: ['-c:a', 'libmp3lame'],
+  m4a: ['-c:a', 'aac', '-movflags', '+faststart'],
+  opus: ['-c:a', 'libopus'],
+  wav: ['-c:a', 'pcm_s16le'],
+  flac: ['-c:a', 'flac'],
+};
+
+const DEFAULT_BITRATE: Record<StepOf<'audio'>['format'], string | null> = {
+  mp3: '192k',
+  m4a: '160k',
+  opus: '128k',
+  wav: null,
+  flac: null,
+};
+
+export function audioArgs(step: StepOf<'audio'>, input: string, output: string): string[] {
+  const bitrate = step.bitrate ?? DEFAULT_BITRATE[step.format];
+  return [
+    ...ffmpegHead(),
+    ...safeInput(input),
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-sn',
+    '-dn',
+    ...AUDIO_CODECS[step.format],
+    ...(bitrate ? ['-b:a', bitrate] : []),
+    output,
+  ];
+}
+
+const X264_QUALITY = { low: ['veryfast', '28'], medium: ['veryfast', '23'], high: ['medium', '20'] } as const;
+const VP9_QUALITY = { low: ['8', '40'], medium: ['6', '34'], high: ['4', '30'] } as const;
+
+export function transcodeArgs(
+  step: StepOf<'transcode'>,
+  input: string,
+  output: string,
+  hasAudio: boolean,
+  sourceHeight: number | null,
+): string[] {
+  const height = step.height ?? (sourceHeight && sourceHeight > 1080 ? 1080 : null);
+  const scale = height ? ['-vf', `scale=-2:${height}`] : [];
+  const audio = hasAudio ? ['-map', '0:a:0?'] : [];
+  if (step.format === 'webm') {
+    const [cpu, crf] = VP9_QUALITY[step.quality];
+    return [
+      ...ffmpegHead(),
+      ...safeInput(input),
+      '-map',
+      '0:v:0',
+      ...audio,
+      ...scale,
+      '-c:v',
+      'libvpx-vp9',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      cpu,
+      '-row-mt',
+      '1',
+      '-b:v',
+      '0',
+      '-crf',
+      crf,
+      '-pix_fmt',
+      'yuv420p',
+      ...(hasAudio ? ['-c:a', 'libopus', '-b:a', '128k'] : []),
+      output,
+    ];
+  }
+  const [preset, crf] = X264_QUALITY[step.quality];
+  return [
+    ...ffmpegHead(),
+    ...safeInput(input),
+    '-map',
+    '0:v:0',
+    ...audio,
+    ...scale,
+    '-c:v',
+    'libx264',
+    '-preset',
+    preset,
+    '-crf',
+    crf,
+    '-pix_fmt',
+    'yuv420p',
+    ...(hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : []),
+    '-movflags',
+    '+faststart',
+    output,
+  ];
+}
+
+/** Default thumbnail time: 10% in, at most 10 s. A time past the end is pulled back inside. */
+export function thumbnailTime(requested: number | undefined, duration: number | null): number {
+  if (duration === null || duration <= 0) return requested ?? 0;
+  const latest = Math.max(0, duration - 0.1);
+  return Math.min(requested ?? Math.min(10, duration * 0.1), latest);
+}
+
+export function thumbnailArgs(step: StepOf<'thumbnail'>, input: string, output: string, time: number): string[] {
+  const filters = step.width ? [`scale=${step.width}:-2`] : [];
+  return [
+    ...ffmpegHead(),
+    '-ss',
+    time.toFixed(3),
+    ...safeInput(input),
+    '-map',
+    '0:v:0',
+    '-frames:v',
+    '1',
+    ...(filters.length ? ['-vf', filters.join(',')] : []),
+    ...(step.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '85'] : ['-q:v', '3']),
+    '-update',
+    '1',
+    output,
+  ];
+}

@@ -1,0 +1,33 @@
+/**
+ * What an op handler gets: the job, the runner's settings, its validated step, the sniffed input, and
+ * two ways to speak: progress (a 0-1 fraction of this op's own work) and finished output files.
+ *
+ * One handler per op lives next to this file; ops/index.ts maps op names to handlers.
+ */
+import type { Step } from '../../../../src/protocol/ops.ts';
+import type { Stage } from '../../../../src/protocol/runner.ts';
+import type { RunnerConfig } from '../config.ts';
+import type { Job } from '../job.ts';
+import type { MediaInfo } from '../media.ts';
+
+export interface OpInput {
+  path: string;
+  /** extension of the input file, without the dot ('bin' when unknown) */
+  ext: string;
+  info: MediaInfo;
+}
+
+export interface OpContext<S extends Step = Step> {
+  job: Job;
+  config: RunnerConfig;
+  step: S;
+  input: OpInput;
+  /** Report this op's progress as a 0-1 fraction (mapped into the job's overall 0-100). */
+  progress(stage: Stage, fraction: number, extra?: { message?: string; speed?: number; eta?: number }): void;
+  /** Announce a finished output file under `name` (its size is checked against the output limit). */
+  output(file: string, name: string, meta?: Record<string, unknown>): Promise<void>;
+  /** Milliseconds left of the job's wall-clock limit. */
+  timeLeftMs(): number;
+}
+
+export type OpHandler<S extends Step = Step> = (ctx: OpContext<S>) => Promise<void>;

@@ -1,0 +1,129 @@
+/**
+ * One job from start to end: get the input (download it with byte progress, or use the uploaded
+ * body), sniff it with ffprobe, run the op's handler, announce its outputs, and finish with `done` or
+ * a coded `error`. Progress is one 0-100 figure for the whole job: the download takes the first part
+ * of the bar when there is one.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { contentTypeFor } from '../../../src/protocol/ops.ts';
+import type { Stage } from '../../../src/protocol/runner.ts';
+import type { RunnerConfig } from './config.ts';
+import { type FetchLimits, openSource, saveResponse } from './fetch-input.ts';
+import { type Job, JobError } from './job.ts';
+import { probeMedia } from './media.ts';
+import { handlerFor } from './ops/index.ts';
+import type { OpContext, OpInput } from './ops/op-context.ts';
+import { downloadWithYtDlp } from './ytdlp.ts';
+
+/** Share of the bar the download takes, by op (the op itself takes the rest). */
+const DOWNLOAD_SHARE: Record<string, number> = { download: 0.9, probe: 0.8, thumbnail: 0.7 };
+const DEFAULT_DOWNLOAD_SHARE = 0.3;
+
+/** A safe extension from a URL path or a file name; 'bin' when there is none. */
+export function extensionOf(name: string): string {
+  const m = /\.([a-z0-9]{1,5})$/i.exec(name.split(/[?#]/)[0] ?? '');
+  return m ? m[1]!.toLowerCase() : 'bin';
+}
+
+export function inputPath(job: Job, ext: string): string {
+  return path.join(job.dir, `input.${ext}`);
+}
+
+function fetchLimits(config: RunnerConfig, job: Job): FetchLimits {
+  return {
+    maxInputBytes: Math.min(config.maxInputBytes, job.spec.limits?.maxInputBytes ?? Number.POSITIVE_INFINITY),
+    connectTimeoutMs: 30_000,
+    idleTimeoutMs: 60_000,
+    allowHosts: config.allowHosts,
+  };
+}
+
+/** Download a URL input into the job directory; returns its path. */
+async function fetchUrlInput(
+  job: Job,
+  config: RunnerConfig,
+  url: string,
+  report: (stage: Stage, fraction: number, extra?: Record<string, number | string>) => void,
+  timeLeftMs: () => number,
+): Promise<string> {
+  const limits = fetchLimits(config, job);
+  report('downloading', 0, { message: `connecting to ${new URL(url).host}` });
+  const { res, url: finalUrl } = await openSource(url, limits, job.signal);
+  const type = String(res.headers['content-type'] ?? '').toLowerCase();
+  const onBytes = (p: { bytes: number; totalBytes?: number; speed?: number; eta?: number }) =>
+    report('downloading', p.totalBytes ? p.bytes / p.totalBytes : 0, {
+      message: 'downloading',
+      ...p,
+    });
+  if (type.startsWith('text/html') || type.startsWith('application/xhtml')) {
+    res.destroy();
+    // A web page, not a file: a site yt-dlp may know.
+    const format = job.spec.step.op === 'download' ? job.spec.step.format : undefined;
+    try {
+      return await downloadWithYtDlp(job, finalUrl, format, limits.maxInputBytes, timeLeftMs(), onBytes);
+    } catch (err) {
+      if (err instanceof JobError && err.code === 'internal') {
+        throw new JobError('media.unsupported', 'the URL is a web page, not a media file (yt-dlp is not installed)');
+      }
+      throw err;
+    }
+  }
+  const file = inputPath(job, extensionOf(new URL(finalUrl).pathname));
+  await saveResponse(job, res, finalUrl, file, limits, onBytes);
+  return file;
+}
+
+/** Run the job to its end; never throws (failures become the job's error event). */
+export async function runJob(job: Job, config: RunnerConfig, bodyInput: string | null): Promise<void> {
+  const deadline = job.createdAt + Math.min(config.jobTimeoutMs, job.spec.limits?.timeoutMs ?? Number.POSITIVE_INFINITY);
+  const timeLeftMs = () => {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new JobError('job.timeout', 'the job ran past its time limit');
+    return left;
+  };
+  const timer = setTimeout(() => job.controller.abort(), Math.max(0, deadline - Date.now()));
+  const step = job.spec.step;
+  const share = bodyInput ? 0 : (DOWNLOAD_SHARE[step.op] ?? DEFAULT_DOWNLOAD_SHARE);
+  let span: [number, number] = [0, share * 100];
+  const report = (stage: Stage, fraction: number, extra: Record<string, number | string> = {}) => {
+    const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+    job.reportProgress({ stage, progress: span[0] + (span[1] - span[0]) * f, ...extra });
+  };
+  try {
+    const file =
+      bodyInput ??
+      (job.spec.input.kind === 'url'
+        ? await fetchUrlInput(job, config, job.spec.input.url, report, timeLeftMs)
+        : (() => {
+            throw new JobError('input.invalid', 'the job has no input');
+          })());
+    span = [share * 100, 100];
+    report('probing', 0, { message: 'reading the media' });
+    const info = await probeMedia(job, file);
+    const input: OpInput = { path: file, ext: extensionOf(file), info };
+    const ctx: OpContext = {
+      job,
+      config,
+      step,
+      input,
+      progress: (stage, fraction, extra = {}) => report(stage, fraction, extra as Record<string, number | string>),
+      output: async (out, name, meta) => {
+        const { size } = await stat(out);
+        const max = Math.min(config.maxOutputBytes, job.spec.limits?.maxOutputBytes ?? Number.POSITIVE_INFINITY);
+        if (size > max) throw new JobError('job.output_too_large', `${name} is ${size} bytes; the limit is ${max}`);
+        job.addOutput({ name, path: out, size, contentType: contentTypeFor(name) }, meta);
+      },
+      timeLeftMs,
+    };
+    await handlerFor(step)(ctx);
+    report('finishing', 1, { message: 'done' });
+    job.succeed();
+  } catch (err) {
+    if (job.signal.aborted && Date.now() >= deadline) job.fail(new JobError('job.timeout', 'the job ran past its time limit'));
+    else if (err instanceof JobError) job.fail(err);
+    else job.fail(new JobError('runner.crashed', `the media runner hit a bug: ${String(err)}`, true));
+  } finally {
+    clearTimeout(timer);
+  }
+}
