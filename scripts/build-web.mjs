@@ -42,6 +42,7 @@ if (watch) {
   console.log('build-web: watching web/src');
 } else {
   const result = await esbuild.build({ ...options, metafile: true });
-  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-  console.log(`build-web: web/public written (${Math.round(bytes / 1024)} KiB)`);
+  const bytes =
+    result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.js'))]?.bytes ?? 0;
+  console.log(`build-web: web/public written (app.js ${Math.round(bytes / 1024)} KiB)`);
 }

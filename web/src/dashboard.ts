@@ -1,0 +1,211 @@
+/**
+ * The dashboard: the tenant's tasks (filter by status, search by URL, bulk retry/cancel), refreshed
+ * every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
+ * and a small chart of tasks finished per 5 minutes over the last hour.
+ */
+import type { TaskStatus } from '../../src/protocol/task.ts';
+import { ApiError, cancelTask, request, retryTask } from './api.ts';
+import { $, h, progressBar, setAttr, setText, show } from './dom.ts';
+import { formatAgo, STATUS_LABELS, sourceName } from './format.ts';
+import { renderHealth } from './health.ts';
+import { renderThroughput } from './throughput.ts';
+
+/** What GET /api/tasks lists for each task (the tenant index entry). */
+export interface TaskEntry {
+  id: string;
+  status: TaskStatus;
+  label: string | null;
+  source: string;
+  ops: string;
+  progress: number;
+  message: string;
+  attempt: number;
+  seq: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const LIST_REFRESH_MS = 2_000;
+const HEALTH_REFRESH_MS = 5_000;
+const TERMINAL: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
+
+interface Row {
+  el: HTMLTableRowElement;
+  check: HTMLInputElement;
+  status: HTMLElement;
+  bar: ReturnType<typeof progressBar>;
+  message: HTMLElement;
+  when: HTMLElement;
+  entry: TaskEntry;
+}
+
+export class Dashboard {
+  private readonly body = $('#task-rows');
+  private readonly empty = $('#tasks-empty');
+  private readonly statusFilter = $('#filter-status') as HTMLSelectElement;
+  private readonly search = $('#filter-q') as HTMLInputElement;
+  private readonly selectAll = $('#select-all') as HTMLInputElement;
+  private readonly bulkStatus = $('#bulk-status');
+  private readonly listError = $('#list-error');
+  private rows = new Map<string, Row>();
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private searchTimer: ReturnType<typeof setTimeout> | null = null;
+  private loading = false;
+  private generation = 0;
+
+  private readonly onAuthNeeded: () => void;
+
+  constructor(onAuthNeeded: () => void) {
+    this.onAuthNeeded = onAuthNeeded;
+    this.statusFilter.addEventListener('change', () => void this.refreshList(true));
+    this.search.addEventListener('input', () => {
+      if (this.searchTimer) clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => void this.refreshList(true), 250);
+    });
+    this.selectAll.addEventListener('change', () => {
+      for (const r of this.rows.values()) r.check.checked = this.selectAll.checked;
+      this.syncBulk();
+    });
+    $('#bulk-retry').addEventListener('click', () => void this.bulk('retry'));
+    $('#bulk-cancel').addEventListener('click', () => void this.bulk('cancel'));
+  }
+
+  /** Start refreshing (the view is shown). */
+  open(): void {
+    this.close();
+    void this.refreshList(false);
+    void this.refreshHealth();
+    this.timers.push(setInterval(() => void this.refreshList(false), LIST_REFRESH_MS));
+    this.timers.push(setInterval(() => void this.refreshHealth(), HEALTH_REFRESH_MS));
+  }
+
+  /** Stop refreshing (another view is shown). */
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private query(): string {
+    const params = new URLSearchParams({ limit: '100' });
+    if (this.statusFilter.value) params.set('status', this.statusFilter.value);
+    const q = this.search.value.trim();
+    if (q) params.set('q', q);
+    return params.toString();
+  }
+
+  async refreshList(filtersChanged: boolean): Promise<void> {
+    if (this.loading && !filtersChanged) return;
+    this.loading = true;
+    const generation = ++this.generation;
+    try {
+      const page = await request<{ tasks: TaskEntry[]; cursor: string | null }>(`/api/tasks?${this.query()}`);
+      if (generation !== this.generation) return;
+      this.renderRows(page.tasks);
+      show(this.listError, false);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      setText(this.listError, `Could not load tasks: ${err instanceof Error ? err.message : String(err)}`);
+      show(this.listError, true);
+      if (err instanceof ApiError && err.status === 401) this.onAuthNeeded();
+    } finally {
+      if (generation === this.generation) this.loading = false;
+    }
+  }
+
+  private async refreshHealth(): Promise<void> {
+    await renderHealth($('#health'));
+    try {
+      const all = await request<{ tasks: TaskEntry[] }>('/api/tasks?limit=200');
+      renderThroughput($('#throughput'), all.tasks);
+    } catch {
+      /* the list shows the error */
+    }
+  }
+
+  private renderRows(tasks: TaskEntry[]): void {
+    const keep = new Set(tasks.map((t) => t.id));
+    for (const [id, row] of this.rows) {
+      if (!keep.has(id)) {
+        row.el.remove();
+        this.rows.delete(id);
+      }
+    }
+    let previous: HTMLTableRowElement | null = null;
+    for (const t of tasks) {
+      const row = this.rows.get(t.id) ?? this.newRow(t);
+      this.updateRow(row, t);
+      const expected: Element | null = previous ? previous.nextElementSibling : this.body.firstElementChild;
+      if (expected !== row.el) {
+        if (previous) previous.after(row.el);
+        else this.body.prepend(row.el);
+      }
+      previous = row.el;
+    }
+    show(this.empty, tasks.length === 0);
+    this.syncBulk();
+  }
+
+  private newRow(t: TaskEntry): Row {
+    const check = h('input', { type: 'checkbox', 'aria-label': `select ${sourceName(t.source, t.label)}` });
+    check.addEventListener('change', () => this.syncBulk());
+    const status = h('span', { class: 'state' });
+    const bar = progressBar(`progress of ${t.id}`, true);
+    const message = h('span', { class: 'row-message' });
+    const when = h('time', {});
+    const el = h(
+      'tr',
+      { 'data-id': t.id },
+      h('td', {}, check),
+      h(
+        'td',
+        { class: 'source' },
+        h('a', { href: `#task=${t.id}`, title: t.source, text: sourceName(t.source, t.label) }),
+      ),
+      h('td', { class: 'ops', text: t.ops }),
+      h('td', {}, status),
+      h('td', { class: 'row-progress' }, bar.el),
+      h('td', { class: 'message-cell' }, message),
+      h('td', { class: 'when' }, when),
+    );
+    const row: Row = { el, check, status, bar, message, when, entry: t };
+    this.rows.set(t.id, row);
+    return row;
+  }
+
+  private updateRow(row: Row, t: TaskEntry): void {
+    row.entry = t;
+    setAttr(row.el, 'data-status', t.status);
+    row.status.className = `state state-${t.status}`;
+    setText(row.status, STATUS_LABELS[t.status]);
+    row.bar.set(t.progress);
+    setText(row.message, t.message);
+    setAttr(row.message, 'title', t.message);
+    setText(row.when, formatAgo(t.createdAt));
+    setAttr(row.when, 'datetime', new Date(t.createdAt).toISOString());
+  }
+
+  private selected(): TaskEntry[] {
+    return [...this.rows.values()].filter((r) => r.check.checked).map((r) => r.entry);
+  }
+
+  private syncBulk(): void {
+    const sel = this.selected();
+    ($('#bulk-retry') as HTMLButtonElement).disabled = !sel.some(
+      (t) => t.status === 'failed' || t.status === 'canceled',
+    );
+    ($('#bulk-cancel') as HTMLButtonElement).disabled = !sel.some((t) => !TERMINAL.has(t.status));
+    this.selectAll.checked = sel.length > 0 && sel.length === this.rows.size;
+  }
+
+  private async bulk(action: 'retry' | 'cancel'): Promise<void> {
+    const targets = this.selected().filter((t) =>
+      action === 'retry' ? t.status === 'failed' || t.status === 'canceled' : !TERMINAL.has(t.status),
+    );
+    const results = await Promise.allSettled(targets.map((t) => (action === 'retry' ? retryTask : cancelTask)(t.id)));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    const verb = action === 'retry' ? 'retried' : 'canceled';
+    setText(this.bulkStatus, `${targets.length - failed} ${verb}${failed ? `, ${failed} refused` : ''}`);
+    for (const r of this.rows.values()) r.check.checked = false;
+    await this.refreshList(true);
+  }
+}

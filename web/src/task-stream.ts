@@ -1,0 +1,172 @@
+/**
+ * One task's live subscription: a WebSocket to /api/tasks/:id/events that reconnects by itself and
+ * resumes with `after=<last seq>`, so a dropped connection loses nothing. The server closes the socket
+ * with 1000 once the task has ended; any other close is a drop, retried with a short backoff.
+ *
+ * Owners get every new TaskView and every connection state change; the page shows both.
+ */
+import { eventsUrl, getTask } from './api.ts';
+import { applyEvent, applySnapshot, newView, type TaskView } from './task-model.ts';
+import { parseWire } from './wire.ts';
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'gone';
+
+const RECONNECT_DELAYS_MS = [250, 1_000, 2_000, 4_000, 8_000];
+const PING_INTERVAL_MS = 20_000;
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+
+export interface StreamListener {
+  view(view: TaskView): void;
+  connection(state: ConnectionState, detail: string): void;
+}
+
+export class TaskStream {
+  readonly id: string;
+  view: TaskView;
+  state: ConnectionState = 'connecting';
+  /** how many times the socket dropped and was reopened (shown, and read by the browser tests) */
+  reconnects = 0;
+  private socket: WebSocket | null = null;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private ping: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  private readonly listener: StreamListener;
+
+  constructor(view: TaskView, listener: StreamListener) {
+    this.id = view.snap.id;
+    this.view = view;
+    this.listener = listener;
+  }
+
+  static forSnapshot(snap: TaskView['snap'], listener: StreamListener): TaskStream {
+    return new TaskStream(newView(snap), listener);
+  }
+
+  /** Open (or reopen) the socket, unless the task has ended and nothing more can come. */
+  start(): void {
+    this.stopped = false;
+    this.clearTimers();
+    const old = this.socket;
+    this.socket = null;
+    old?.close(1000, 'resubscribing');
+    this.open();
+  }
+
+  /** Close for good (the card was removed). */
+  stop(): void {
+    this.stopped = true;
+    this.clearTimers();
+    this.socket?.close(1000, 'closed by the page');
+    this.socket = null;
+  }
+
+  /** Drop the connection as a network failure would; the stream recovers by itself. For tests, too. */
+  drop(): void {
+    this.socket?.close(4000, 'dropped');
+  }
+
+  /** Reconnect now (the browser came back online, or the user asked). */
+  reconnectNow(): void {
+    if (this.stopped || this.state === 'ended' || this.state === 'gone') return;
+    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
+    this.clearTimers();
+    this.open();
+  }
+
+  /** Take a snapshot fetched elsewhere (after a button press), unless events already moved past it. */
+  offer(snap: TaskView['snap']): void {
+    if (snap.seq < this.view.lastSeq) return;
+    this.update(applySnapshot(this.view, snap));
+  }
+
+  private setState(state: ConnectionState, detail = ''): void {
+    this.state = state;
+    this.listener.connection(state, detail);
+  }
+
+  private update(view: TaskView): void {
+    this.view = view;
+    this.listener.view(view);
+  }
+
+  private open(): void {
+    const ws = new WebSocket(eventsUrl(this.id, this.view.lastSeq));
+    this.socket = ws;
+    if (this.state !== 'reconnecting') this.setState('connecting');
+    ws.addEventListener('open', () => {
+      if (this.socket !== ws) return;
+      this.failures = 0;
+      this.setState('live');
+      this.ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), PING_INTERVAL_MS);
+    });
+    ws.addEventListener('message', (m) => {
+      if (this.socket !== ws) return;
+      const msg = parseWire(m.data);
+      if (!msg) return;
+      if (msg.type === 'snapshot') {
+        this.update(applySnapshot(this.view, msg.snapshot));
+        return;
+      }
+      const before = this.view.snap.attempt;
+      this.update(applyEvent(this.view, msg.event));
+      if (msg.event.kind === 'status' && msg.event.attempt !== before) void this.refresh();
+    });
+    ws.addEventListener('close', (e) => {
+      if (this.socket !== ws) return;
+      this.socket = null;
+      this.clearTimers();
+      if (this.stopped) return;
+      if (e.code === 1000 && TERMINAL.has(this.view.snap.status)) {
+        this.setState('ended');
+        // Events carry no download links; the snapshot has fresh signed ones.
+        void this.refresh();
+        return;
+      }
+      void this.afterDrop(e.code);
+    });
+  }
+
+  private async afterDrop(code: number): Promise<void> {
+    this.failures++;
+    if (this.failures >= 2) {
+      // Repeated failures to even connect: ask over HTTP why (deleted task, missing key).
+      try {
+        const snap = await getTask(this.id);
+        this.offer(snap);
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status === 404) {
+          this.setState('gone', 'this task no longer exists');
+          return;
+        }
+        if (status === 401) {
+          this.setState('reconnecting', 'an API key is needed (set one with the key button)');
+        }
+      }
+    }
+    if (this.stopped) return;
+    const delay = RECONNECT_DELAYS_MS[Math.min(this.failures - 1, RECONNECT_DELAYS_MS.length - 1)]!;
+    this.reconnects++;
+    this.setState('reconnecting', `connection lost (code ${code}); reconnecting in ${Math.ceil(delay / 1000)} s`);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.stopped) this.open();
+    }, delay);
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      this.offer(await getTask(this.id));
+    } catch {
+      /* the socket carries on; the next snapshot will do */
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.ping) clearInterval(this.ping);
+    this.timer = null;
+    this.ping = null;
+  }
+}
