@@ -54,7 +54,8 @@ function safeLookup(): LookupFunction {
 /** Map a source's HTTP status to an error a user can act on. */
 export function sourceError(status: number, url: string): JobError {
   const where = new URL(url).host;
-  if (status === 404 || status === 410) return new JobError('source.not_found', `${where} answered ${status}: not found`);
+  if (status === 404 || status === 410)
+    return new JobError('source.not_found', `${where} answered ${status}: not found`);
   if (status === 401 || status === 403) return new JobError('source.forbidden', `${where} refused access (${status})`);
   if (status === 429) return new JobError('source.rate_limited', `${where} is rate limiting us (429)`, true);
   if (status >= 500) return new JobError('source.server_error', `${where} answered ${status}`, true);
@@ -74,7 +75,9 @@ function request(url: URL, limits: FetchLimits, signal: AbortSignal): Promise<In
       },
       resolve,
     );
-    req.setTimeout(limits.connectTimeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.setTimeout(limits.connectTimeoutMs, () =>
+      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+    );
     req.once('error', reject);
   });
 }
@@ -157,7 +160,8 @@ export function saveResponse(
       reject(err);
     };
     const idle = setInterval(() => {
-      if (Date.now() - lastDataAt > limits.idleTimeoutMs) fail(new JobError('source.timeout', 'the source stopped sending', true));
+      if (Date.now() - lastDataAt > limits.idleTimeoutMs)
+        fail(new JobError('source.timeout', 'the source stopped sending', true));
     }, 1_000);
     res.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
@@ -171,7 +175,9 @@ export function saveResponse(
       const eta = totalBytes && speed > 0 ? Math.max(0, Math.round((totalBytes - bytes) / speed)) : undefined;
       onProgress({ bytes, speed, ...(totalBytes ? { totalBytes } : {}), ...(eta !== undefined ? { eta } : {}) });
     });
-    res.on('error', (err) => fail(job.signal.aborted ? new JobError('job.canceled', 'canceled') : networkError(err, url)));
+    res.on('error', (err) =>
+      fail(job.signal.aborted ? new JobError('job.canceled', 'canceled') : networkError(err, url)),
+    );
     res.on('aborted', () => fail(new JobError('source.unreachable', 'the source closed the connection early', true)));
     out.on('error', (err) => fail(new JobError('runner.crashed', `could not write the input: ${err.message}`, true)));
     res.pipe(out);

@@ -68,7 +68,18 @@ export function safeInput(file: string): string[] {
 
 /** Common head: quiet, machine-readable progress on stdout, never ask questions. */
 export function ffmpegHead(): string[] {
-  return ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-nostats', '-stats_period', '0.25', '-progress', 'pipe:1'];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'error',
+    '-nostats',
+    '-stats_period',
+    '0.25',
+    '-progress',
+    'pipe:1',
+  ];
 }
 
 export function ffprobeArgs(file: string): string[] {

@@ -76,7 +76,8 @@ async function fetchUrlInput(
 
 /** Run the job to its end; never throws (failures become the job's error event). */
 export async function runJob(job: Job, config: RunnerConfig, bodyInput: string | null): Promise<void> {
-  const deadline = job.createdAt + Math.min(config.jobTimeoutMs, job.spec.limits?.timeoutMs ?? Number.POSITIVE_INFINITY);
+  const deadline =
+    job.createdAt + Math.min(config.jobTimeoutMs, job.spec.limits?.timeoutMs ?? Number.POSITIVE_INFINITY);
   const timeLeftMs = () => {
     const left = deadline - Date.now();
     if (left <= 0) throw new JobError('job.timeout', 'the job ran past its time limit');
@@ -120,7 +121,8 @@ export async function runJob(job: Job, config: RunnerConfig, bodyInput: string |
     report('finishing', 1, { message: 'done' });
     job.succeed();
   } catch (err) {
-    if (job.signal.aborted && Date.now() >= deadline) job.fail(new JobError('job.timeout', 'the job ran past its time limit'));
+    if (job.signal.aborted && Date.now() >= deadline)
+      job.fail(new JobError('job.timeout', 'the job ran past its time limit'));
     else if (err instanceof JobError) job.fail(err);
     else job.fail(new JobError('runner.crashed', `the media runner hit a bug: ${String(err)}`, true));
   } finally {

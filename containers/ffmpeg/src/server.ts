@@ -222,7 +222,10 @@ export class RunnerServer {
 
   private output(job: Job, name: string, res: ServerResponse): void {
     const file = job.outputs.get(name);
-    if (!file) return sendError(res, 404, 'output.not_found', `job ${job.id} has no output ${name}`);
+    if (!file) {
+      sendError(res, 404, 'output.not_found', `job ${job.id} has no output ${name}`);
+      return;
+    }
     res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.size });
     createReadStream(file.path)
       .on('error', () => res.destroy())

@@ -44,7 +44,11 @@ export function runTool(job: Job, command: string, args: string[], opts: RunOpti
       stdio: ['ignore', 'pipe', 'pipe'],
       // A clean environment: nothing of the runner's configuration leaks into the tools. (The cast:
       // `wrangler types` widens NodeJS.ProcessEnv with the Worker's vars, which a child never needs.)
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: opts.cwd, LANG: 'C.UTF-8' } as unknown as NodeJS.ProcessEnv,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: opts.cwd,
+        LANG: 'C.UTF-8',
+      } as unknown as NodeJS.ProcessEnv,
     });
     job.processes.add(child);
     let stdout = '';

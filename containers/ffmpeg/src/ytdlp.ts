@@ -38,9 +38,11 @@ export function parseYtDlpProgress(
 export function ytDlpError(stderr: string): JobError {
   const msg = (/ERROR:\s*(.+)/.exec(stderr)?.[1] ?? stderr.trim().split('\n').at(-1) ?? '').slice(0, 300);
   if (/Requested format is not available/i.test(stderr)) return new JobError('media.format_unavailable', msg);
-  if (/Unsupported URL/i.test(stderr)) return new JobError('media.unsupported', `not a media page yt-dlp knows (${msg})`);
+  if (/Unsupported URL/i.test(stderr))
+    return new JobError('media.unsupported', `not a media page yt-dlp knows (${msg})`);
   if (/HTTP Error 404|not found|Video unavailable|removed/i.test(stderr)) return new JobError('source.not_found', msg);
-  if (/HTTP Error 403|HTTP Error 401|Sign in|private video|login/i.test(stderr)) return new JobError('source.forbidden', msg);
+  if (/HTTP Error 403|HTTP Error 401|Sign in|private video|login/i.test(stderr))
+    return new JobError('source.forbidden', msg);
   if (/HTTP Error 429|Too Many Requests/i.test(stderr)) return new JobError('source.rate_limited', msg, true);
   if (/HTTP Error 5\d\d/i.test(stderr)) return new JobError('source.server_error', msg, true);
   if (/timed out|Connection reset|Temporary failure|Unable to download webpage/i.test(stderr)) {
