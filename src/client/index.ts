@@ -1,0 +1,285 @@
+/**
+ * The typed clipyard client (`import { Clipyard } from 'clipyard/client'`): create tasks, watch them
+ * live over the WebSocket (reconnecting with `after`), wait with progress callbacks, download
+ * outputs, cancel, retry, delete, upload inputs. Used by the CLI (src/cli) and by anyone's code;
+ * runs in Node 22+, browsers and Workers (only standard fetch and WebSocket).
+ *
+ * Request and response types come from src/protocol, the same ones the server is built on.
+ */
+import type { z } from 'zod';
+import type { createTaskSchema, TaskEvent, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
+import { isTerminalStatus } from '../protocol/task.ts';
+import { apiError, ClipyardApiError, ClipyardConnectionError } from './errors.ts';
+import { type SubscribeOptions, subscribe } from './subscribe.ts';
+import { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+
+export type { ErrorBody, ErrorCode } from '../protocol/errors.ts';
+export type { Step } from '../protocol/ops.ts';
+export type { OutputInfo, TaskEvent, TaskInput, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
+export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
+export { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+
+/** The body of POST /api/tasks, as a caller writes it (options with defaults may be left out). */
+export type TaskRequest = z.input<typeof createTaskSchema>;
+
+export interface CreatedTask {
+  id: string;
+  status: TaskStatus;
+  /** false when an Idempotency-Key matched a task created earlier */
+  created: boolean;
+  links: { self: string; events: string; web: string };
+  task: TaskSnapshot;
+}
+
+export interface TaskListEntry {
+  id: string;
+  status: TaskStatus;
+  label: string | null;
+  source: string;
+  ops: string;
+  progress: number;
+  message: string;
+  attempt: number;
+  seq: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Upload {
+  id: string;
+  size: number;
+  filename: string;
+  input: { upload: string };
+}
+
+export interface ClipyardOptions {
+  /** the server, e.g. `https://clipyard.example.com` (default http://127.0.0.1:8787) */
+  url?: string;
+  /** one of the server's API_KEYS, when it has them */
+  apiKey?: string;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+}
+
+export interface WatchOptions extends Omit<SubscribeOptions, 'WebSocket' | 'beforeReconnect'> {}
+
+export interface WaitOptions extends WatchOptions {
+  /** called with the task's state after every snapshot and event */
+  onProgress?: (progress: TaskProgress) => void;
+  /** called with every event, once, in order */
+  onEvent?: (event: TaskEvent) => void;
+  /** give up (throwing a TimeoutError) after this long */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:8787';
+
+export class Clipyard {
+  readonly url: string;
+  private readonly apiKey: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+  private readonly WebSocketImpl: typeof WebSocket | undefined;
+
+  constructor(options: ClipyardOptions = {}) {
+    this.url = (options.url ?? DEFAULT_URL).replace(/\/+$/, '');
+    this.apiKey = options.apiKey || undefined;
+    this.fetchImpl = options.fetch ?? ((...args) => fetch(...args));
+    this.WebSocketImpl = options.WebSocket;
+  }
+
+  /** Create a task; answers at once (202), the work runs in the background. */
+  async create(body: TaskRequest, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<CreatedTask> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+    return this.json<CreatedTask>('POST', '/api/tasks', {
+      body: JSON.stringify(body),
+      headers,
+      signal: opts.signal,
+    });
+  }
+
+  /** The task's snapshot: status, stage, progress, steps, outputs with fresh signed links, error. */
+  get(id: string, opts: { signal?: AbortSignal } = {}): Promise<TaskSnapshot> {
+    return this.json('GET', `/api/tasks/${enc(id)}`, opts);
+  }
+
+  /** This tenant's tasks, newest first; pass the returned cursor for the next page. */
+  list(
+    query: { status?: TaskStatus; q?: string; limit?: number; cursor?: string } = {},
+  ): Promise<{ tasks: TaskListEntry[]; cursor: string | null }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.size ? `?${params}` : '';
+    return this.json('GET', `/api/tasks${qs}`);
+  }
+
+  /** Stop the runner's processes; the task ends `canceled`. */
+  cancel(id: string): Promise<TaskSnapshot> {
+    return this.json('POST', `/api/tasks/${enc(id)}/cancel`);
+  }
+
+  /** Run a failed or canceled task again from its first unfinished step. */
+  retry(id: string): Promise<TaskSnapshot> {
+    return this.json('POST', `/api/tasks/${enc(id)}/retry`);
+  }
+
+  /** Delete the task, its outputs and their links. */
+  async delete(id: string): Promise<void> {
+    const res = await this.request('DELETE', `/api/tasks/${enc(id)}`);
+    if (!res.ok) throw await apiError(res, 'DELETE /api/tasks/:id');
+  }
+
+  /** Upload an input file; use the answer's `input` as a task input. */
+  upload(
+    file: Blob | Uint8Array | ArrayBuffer,
+    filename: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Upload> {
+    const body = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
+    return this.json('POST', `/api/uploads?filename=${enc(filename)}`, {
+      body,
+      headers: { 'content-type': 'application/octet-stream' },
+      signal: opts.signal,
+    });
+  }
+
+  /** A fresh signed link to an output (valid for the server's LINK_TTL_SECONDS). */
+  async outputUrl(id: string, name: string): Promise<string> {
+    const res = await this.request('GET', `/api/tasks/${enc(id)}/outputs/${enc(name)}`, { redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) return new URL(location, this.url).href;
+    throw await apiError(res, 'GET /api/tasks/:id/outputs/:name');
+  }
+
+  /** Download an output: the Response of its signed link (stream `body`, or `arrayBuffer()`). */
+  async download(id: string, name: string, opts: { signal?: AbortSignal; range?: string } = {}): Promise<Response> {
+    const link = await this.outputUrl(id, name);
+    let res: Response;
+    try {
+      res = await this.fetchImpl(link, {
+        signal: opts.signal,
+        ...(opts.range ? { headers: { range: opts.range } } : {}),
+      });
+    } catch (err) {
+      throw new ClipyardConnectionError(link, err);
+    }
+    if (!res.ok) throw await apiError(res, 'GET /files');
+    return res;
+  }
+
+  /** Server health: storage and runner status, with the caller's queue counts. */
+  async health(): Promise<{ ok: boolean; components: Record<string, unknown>; queue: Record<string, number> | null }> {
+    const res = await this.request('GET', '/api/health');
+    if (res.status !== 200 && res.status !== 503) throw await apiError(res, 'GET /api/health');
+    return (await res.json()) as {
+      ok: boolean;
+      components: Record<string, unknown>;
+      queue: Record<string, number> | null;
+    };
+  }
+
+  /**
+   * Every wire message of a task: a snapshot on each (re)connect, then each event once, in order.
+   * Reconnects with `after` when the connection drops; ends when the server closes because the task ended.
+   */
+  watch(id: string, opts: WatchOptions = {}): AsyncGenerator<WireMessage> {
+    const base = this.url.replace(/^http/, 'ws');
+    const key = this.apiKey ? `&key=${enc(this.apiKey)}` : '';
+    return subscribe((after) => `${base}/api/tasks/${enc(id)}/events?after=${after}${key}`, {
+      ...opts,
+      ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
+      // A task that is gone (404) or a key that is refused (401) will not come back: stop there.
+      beforeReconnect: async () => {
+        try {
+          await this.get(id, { signal: opts.signal });
+        } catch (err) {
+          if (err instanceof ClipyardApiError && !err.retryable) throw err;
+        }
+      },
+    });
+  }
+
+  /**
+   * Wait until the task ends, reporting progress on the way; resolves with its final snapshot
+   * (status `succeeded`, `failed` or `canceled`; a failed task's snapshot carries its `error`).
+   */
+  async wait(id: string, opts: WaitOptions = {}): Promise<TaskSnapshot> {
+    const signal = combine(opts.signal, opts.timeoutMs);
+    let state: TaskSnapshot | null = null;
+    let live: Extract<TaskEvent, { kind: 'progress' }> | undefined;
+    let after = opts.after ?? 0;
+    for (;;) {
+      for await (const m of this.watch(id, { ...opts, after, signal })) {
+        if (m.type === 'snapshot') {
+          // The snapshot is the state as of its seq; replayed events up to that seq are already in it.
+          if (!state || m.snapshot.seq >= state.seq) state = m.snapshot;
+        } else {
+          after = m.event.seq;
+          opts.onEvent?.(m.event);
+          if (m.event.kind === 'progress') live = m.event;
+          if (state) state = applyEvent(state, m.event);
+        }
+        if (state) opts.onProgress?.(progressOf(state, live));
+      }
+      // The server closed normally: the task ended (or was deleted, which get() reports as 404).
+      const final = await this.get(id, { signal });
+      if (isTerminalStatus(final.status)) {
+        if (!state || final.seq > state.seq || final.status !== state.status) opts.onProgress?.(progressOf(final));
+        return final;
+      }
+      state = final;
+    }
+  }
+
+  /** Create a task and wait for it: the final snapshot. */
+  async run(body: TaskRequest, opts: WaitOptions & { idempotencyKey?: string } = {}): Promise<TaskSnapshot> {
+    const created = await this.create(body, opts);
+    return this.wait(created.id, opts);
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------
+
+  private async request(
+    method: string,
+    path: string,
+    init: {
+      body?: BodyInit;
+      headers?: Record<string, string>;
+      signal?: AbortSignal | undefined;
+      redirect?: 'manual' | 'follow';
+    } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    try {
+      return await this.fetchImpl(`${this.url}${path}`, {
+        method,
+        headers,
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+        ...(init.redirect ? { redirect: init.redirect } : {}),
+      });
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      throw new ClipyardConnectionError(this.url, err);
+    }
+  }
+
+  private async json<T>(
+    method: string,
+    path: string,
+    init: { body?: BodyInit; headers?: Record<string, string>; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const res = await this.request(method, path, init);
+    if (!res.ok) throw await apiError(res, `${method} ${path.split('?')[0]}`);
+    return (await res.json()) as T;
+  }
+}
+
+const enc = encodeURIComponent;
+
+function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
+  const timeout = timeoutMs !== undefined ? AbortSignal.timeout(timeoutMs) : undefined;
+  if (signal && timeout) return AbortSignal.any([signal, timeout]);
+  return signal ?? timeout;
+}

@@ -1,0 +1,127 @@
+/**
+ * A task's live event stream over a WebSocket that survives drops: on any close other than the
+ * server's normal 1000 ("the task ended") it reconnects with `after=<last seq>`, so the caller sees
+ * every event exactly once and in order, then the live tail.
+ *
+ * Works with any standard WebSocket (browsers, Workers, Node 22+).
+ */
+import { parseWireMessage, type WireMessage } from '../protocol/task.ts';
+
+/** The client keeps the socket warm through idle proxies; the task object answers 'ping' for free. */
+const PING_INTERVAL_MS = 25_000;
+const DEFAULT_RECONNECT_DELAYS_MS = [250, 500, 1_000, 2_000, 5_000];
+
+export interface SubscribeOptions {
+  /** start after this seq (0: the whole log) */
+  after?: number;
+  signal?: AbortSignal;
+  /** waits between reconnect attempts; the last one repeats */
+  reconnectDelaysMs?: number[];
+  /** consecutive failed connections before giving up (default 20) */
+  maxReconnects?: number;
+  /** asked before each reconnect; throw to stop (e.g. the task no longer exists) */
+  beforeReconnect?: (drop: { code: number; failures: number }) => Promise<void>;
+  WebSocket?: typeof WebSocket;
+}
+
+type Item = { kind: 'message'; message: WireMessage } | { kind: 'closed'; code: number; opened: boolean };
+
+/** One connection as a pull queue of messages ending with its close. */
+function connect(url: string, WS: typeof WebSocket, signal?: AbortSignal) {
+  const ws = new WS(url);
+  const buffer: Item[] = [];
+  let wake: (() => void) | null = null;
+  let opened = false;
+  let done = false;
+  const push = (item: Item) => {
+    if (done) return;
+    if (item.kind === 'closed') done = true;
+    buffer.push(item);
+    wake?.();
+  };
+  const ping = setInterval(() => {
+    if (ws.readyState === WS.OPEN) ws.send('ping');
+  }, PING_INTERVAL_MS);
+  const onAbort = () => ws.close(1000, 'client done');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  ws.addEventListener('open', () => {
+    opened = true;
+  });
+  ws.addEventListener('message', (m) => {
+    const message = parseWireMessage(m.data);
+    if (message) push({ kind: 'message', message });
+  });
+  ws.addEventListener('close', (e) => push({ kind: 'closed', code: e.code, opened }));
+  ws.addEventListener('error', () => push({ kind: 'closed', code: 1006, opened }));
+  return {
+    async next(): Promise<Item> {
+      while (buffer.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      return buffer.shift()!;
+    },
+    close(): void {
+      clearInterval(ping);
+      signal?.removeEventListener('abort', onAbort);
+      if (ws.readyState === WS.CONNECTING || ws.readyState === WS.OPEN) ws.close(1000, 'client done');
+    },
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Every wire message for a task: a snapshot on each (re)connect, and each event once, in seq order.
+ * Ends when the server closes normally (the task ended); throws when reconnecting keeps failing.
+ */
+export async function* subscribe(urlFor: (after: number) => string, opts: SubscribeOptions = {}) {
+  const WS = opts.WebSocket ?? globalThis.WebSocket;
+  if (!WS) throw new Error('no WebSocket implementation: pass one as the WebSocket option (Node 22+ has it built in)');
+  const delays = opts.reconnectDelaysMs?.length ? opts.reconnectDelaysMs : DEFAULT_RECONNECT_DELAYS_MS;
+  const maxReconnects = opts.maxReconnects ?? 20;
+  let after = opts.after ?? 0;
+  let failures = 0;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const conn = connect(urlFor(after), WS, opts.signal);
+    let closed: Extract<Item, { kind: 'closed' }>;
+    try {
+      for (;;) {
+        const item = await conn.next();
+        if (item.kind === 'closed') {
+          closed = item;
+          break;
+        }
+        failures = 0;
+        const m = item.message;
+        if (m.type === 'event') {
+          if (m.event.seq <= after) continue;
+          after = m.event.seq;
+        }
+        yield m;
+      }
+    } finally {
+      conn.close();
+    }
+    opts.signal?.throwIfAborted();
+    if (closed.code === 1000 && closed.opened) return;
+    failures += 1;
+    if (failures > maxReconnects) {
+      throw new Error(`the event stream dropped ${failures} times in a row (last close code ${closed.code})`);
+    }
+    await opts.beforeReconnect?.({ code: closed.code, failures });
+    await sleep(delays[Math.min(failures - 1, delays.length - 1)]!, opts.signal);
+  }
+}
