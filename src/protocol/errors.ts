@@ -71,6 +71,11 @@ export const ERROR_CODES = [
   'media.resolution_too_high',
   'media.unsafe_reference',
   'source.too_many_redirects',
+  // batches (appended)
+  'batch.not_found',
+  'batch.too_many',
+  'batch.exists',
+  'batch.not_finished',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
