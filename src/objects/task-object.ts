@@ -17,8 +17,9 @@ import { ClipyardError, type ErrorBody, rpcErrors } from '../protocol/errors.ts'
 import { contentTypeFor } from '../protocol/ops.ts';
 import type { RunnerEvent } from '../protocol/runner.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.ts';
-import { linkSecrets, type TaskConfig, taskConfig } from './config.ts';
+import { linkSecrets, mediaLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
+import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
 import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
@@ -255,8 +256,9 @@ export class TaskObject extends DurableObject<Env> {
     return this.sockets.openEventStream(snapshot, replay, ended);
   }
 
-  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
-    if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (!noteClientMessage(ws, message, Date.now())) ws.close(CLOSE_TOO_BIG, 'message too big');
+    else if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -274,6 +276,7 @@ export class TaskObject extends DurableObject<Env> {
     if (!t) return;
     const now = Date.now();
     const cfg = this.config;
+    dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
     if (t.status === 'queued') {
       const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks);
       const now2 = this.store.task();
@@ -460,8 +463,23 @@ export class TaskObject extends DurableObject<Env> {
       const name = this.outputName(stepIndex, event.name);
       const key = `tasks/${this.store.task()!.id}/${name}`;
       const contentType = event.contentType || contentTypeFor(name);
+      // The runner enforces the output limit; this is the backstop for one that did not.
+      const { maxOutputBytes } = mediaLimits(this.env);
+      const tooLarge = (bytes: number) =>
+        new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
+      if (event.size > maxOutputBytes) throw tooLarge(event.size);
       this.store.patch({ stage: 'storing', message: `saving ${name}` });
       const size = await storeOutput(runner, this.env.BUCKET, jobId, event.name, key, contentType, signal);
+      if (size > maxOutputBytes) {
+        await this.env.BUCKET.delete(key);
+        throw tooLarge(size);
+      }
+      const tenant = this.store.task()!.tenant;
+      this.ctx.waitUntil(
+        this.env.TENANTS.getByName(tenant)
+          .addOutputBytes(size)
+          .catch(() => {}),
+      );
       if (!this.alive(token)) return;
       const now = Date.now();
       this.store.addOutput({

@@ -5,11 +5,13 @@
 import { Hono } from 'hono';
 import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
 import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
+import { rateLimitByIp, rateLimitByKey, TooManyRequests } from './rate-limit.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
 import { openapi } from './routes/openapi.ts';
 import { tasks } from './routes/tasks.ts';
 import { uploads } from './routes/uploads.ts';
+import { checkSocketOrigin } from './socket-origin.ts';
 import { sweep } from './sweep.ts';
 
 export { MediaContainer } from '../objects/media-container.ts';
@@ -22,9 +24,11 @@ app.use('/api/*', async (c, next) => {
   await next();
   c.header('cache-control', c.res.headers.get('cache-control') ?? 'no-store');
 });
-app.use('/api/tasks/*', requireTenant);
-app.use('/api/tasks', requireTenant);
-app.use('/api/uploads', requireTenant);
+app.use('/api/*', rateLimitByIp);
+// '/x/*' also matches '/x' itself, so each prefix is mounted once (twice would count requests twice).
+app.use('/api/tasks/*', requireTenant, rateLimitByKey);
+app.use('/api/tasks/:id/events', checkSocketOrigin);
+app.use('/api/uploads/*', requireTenant, rateLimitByKey);
 app.use('/api/health', optionalTenant);
 app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
@@ -47,6 +51,7 @@ app.notFound((c) =>
 
 app.onError((err, c) => {
   const known = fromRpcError(err);
+  if (err instanceof TooManyRequests) c.header('retry-after', String(err.retryAfterSeconds));
   if (known) {
     return c.json({ error: known.toBody() }, known.status as 400);
   }
