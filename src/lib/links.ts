@@ -30,9 +30,17 @@ export function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/**
+ * A key as storage sees it: lone surrogates (which UTF-8 cannot carry, and encodeURIComponent
+ * refuses) become U+FFFD, as they do when the key is written to R2.
+ */
+export function wellFormedKey(key: string): string {
+  return key.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 /** Encode an object key for the path: each segment percent-encoded, slashes kept. */
 export function keyToPath(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
+  return wellFormedKey(key).split('/').map(encodeURIComponent).join('/');
 }
 
 export async function signLink(
@@ -42,7 +50,7 @@ export async function signLink(
   nowMs: number = Date.now(),
 ): Promise<{ path: string; exp: number }> {
   const exp = Math.floor(nowMs / 1000) + Math.max(1, Math.floor(ttlSeconds));
-  const sig = base64url(await hmac(secret, `${key}\n${exp}`));
+  const sig = base64url(await hmac(secret, `${wellFormedKey(key)}\n${exp}`));
   return { path: `/files/${keyToPath(key)}?exp=${exp}&sig=${sig}`, exp };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Numbers and lists from the Worker's vars, parsed once per use with safe defaults.
  */
+import type { DailyLimits } from '../lib/quota.ts';
 import { parseDelays } from '../lib/retry-policy.ts';
 
 export interface TaskConfig {
@@ -40,4 +41,50 @@ export function allowHosts(env: Env): string[] {
 /** The current link secret first, then the one being rotated out (if any). */
 export function linkSecrets(env: Env): string[] {
   return [env.LINK_SECRET, env.LINK_SECRET_PREVIOUS].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** Daily quotas per tenant (0 = no limit). */
+export function dailyLimits(env: Env): DailyLimits {
+  return {
+    tasksPerDay: num(env.MAX_TASKS_PER_DAY, 1_000),
+    outputBytesPerDay: num(env.MAX_OUTPUT_BYTES_PER_DAY, 20 * 1024 ** 3),
+  };
+}
+
+/**
+ * Media limits per task. The runner enforces them (each with its own error code); the Worker sends
+ * them with every job so one configuration governs both, and checks output sizes again itself.
+ */
+export interface MediaLimits {
+  /** Largest input, downloaded or uploaded (source.too_large / upload.too_large). */
+  maxInputBytes: number;
+  /** Largest single output (job.output_too_large). */
+  maxOutputBytes: number;
+  /** Longest input media, in seconds (media.too_long). */
+  maxDurationSeconds: number;
+  /** Longest side of a video frame or image, in pixels (media.resolution_too_high). */
+  maxVideoSidePx: number;
+  /** Wall-clock limit of one job, download and ffmpeg included (job.timeout). */
+  timeoutMs: number;
+}
+
+export function mediaLimits(env: Env): MediaLimits {
+  return {
+    maxInputBytes: num(env.MAX_INPUT_BYTES, 2 * 1024 ** 3, 1),
+    maxOutputBytes: num(env.MAX_OUTPUT_BYTES, 2 * 1024 ** 3, 1),
+    maxDurationSeconds: num(env.MAX_DURATION_SECONDS, 4 * 3_600, 1),
+    maxVideoSidePx: num(env.MAX_VIDEO_SIDE_PX, 4_096, 16),
+    timeoutMs: num(env.JOB_TIMEOUT_MS, 2 * 3_600_000, 1_000),
+  };
+}
+
+/** WebSocket subscriber limits: allowed page origins (empty = any) and the idle timeout. */
+export function socketConfig(env: Env): { allowedOrigins: string[]; idleTimeoutMs: number } {
+  return {
+    allowedOrigins: (env.ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim().toLowerCase().replace(/\/+$/, ''))
+      .filter(Boolean),
+    idleTimeoutMs: num(env.WS_IDLE_TIMEOUT_MS, 300_000, 1_000),
+  };
 }

@@ -7,12 +7,18 @@
  * free waits in a FIFO and is woken (its alarm set) when one frees. A slot whose holder crashed,
  * was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
  *
+ * Quotas: a daily count of created tasks and of stored output bytes (UTC days). The Worker asks
+ * `admit` before creating a task (an id already admitted is free, so an Idempotency-Key replay never
+ * counts twice); task objects add their outputs' sizes as they store them.
+ *
  * Each task object reports its status changes here (with its event seq, so a late report never
  * overwrites a newer one). The task objects stay the source of truth for each task; this index is
  * what a list page shows and may lag a task by one report.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
 import { TASK_STATUSES, type TaskStatus } from '../protocol/task.ts';
+import { TenantUsage } from './tenant-usage.ts';
 
 export interface TaskIndexEntry {
   id: string;
@@ -58,6 +64,14 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE slots (task_id TEXT PRIMARY KEY, acquired_at INTEGER NOT NULL);
   CREATE TABLE waiting (task_id TEXT PRIMARY KEY, enqueued_at INTEGER NOT NULL);
   `,
+  `
+  CREATE TABLE usage (
+    day TEXT PRIMARY KEY,
+    tasks INTEGER NOT NULL DEFAULT 0 CHECK (tasks >= 0),
+    output_bytes INTEGER NOT NULL DEFAULT 0 CHECK (output_bytes >= 0)
+  );
+  CREATE TABLE admitted (task_id TEXT PRIMARY KEY, day TEXT NOT NULL);
+  `,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -79,8 +93,11 @@ function toEntry(r: Row): TaskIndexEntry {
 }
 
 export class TenantObject extends DurableObject<Env> {
+  private readonly quota: TenantUsage;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.quota = new TenantUsage(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       const sql = ctx.storage.sql;
       ctx.storage.transactionSync(() => {
@@ -219,6 +236,31 @@ export class TenantObject extends DurableObject<Env> {
           .catch(() => {}),
       ),
     );
+  }
+
+  // ---- daily quotas (see tenant-usage.ts) -------------------------------------------------------
+
+  /** Today's usage (UTC). */
+  async usage(nowMs: number = Date.now()): Promise<DailyUsage> {
+    return this.quota.usage(nowMs);
+  }
+
+  /**
+   * Count a new task against today's quota, or refuse it (quota.tasks / quota.output_bytes with the
+   * seconds until the quota resets). A task id already admitted is admitted again for free.
+   */
+  async admit(taskId: string, limits: DailyLimits, nowMs: number = Date.now()): Promise<Admission> {
+    return this.quota.admit(taskId, limits, nowMs);
+  }
+
+  /** Give back an admission whose task was never created (its create failed). */
+  async unadmit(taskId: string): Promise<void> {
+    this.quota.unadmit(taskId);
+  }
+
+  /** Count bytes a task stored as output today. */
+  async addOutputBytes(bytes: number, nowMs: number = Date.now()): Promise<void> {
+    this.quota.addOutputBytes(bytes, nowMs);
   }
 
   /** Newest first, optionally by status or a substring of the source URL / label. */

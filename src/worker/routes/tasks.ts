@@ -8,9 +8,11 @@ import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
 import { allowHosts } from '../../objects/config.ts';
+import type { TaskObject } from '../../objects/task-object.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
 import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
+import { admitTask } from '../rate-limit.ts';
 import { jsonBody } from '../validate.ts';
 
 export const tasks = new Hono<AppEnv>();
@@ -57,14 +59,22 @@ tasks.post('/', async (c) => {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
   }
   const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
-  const { snapshot, created } = await c.env.TASKS.getByName(id).create({
-    id,
-    tenant,
-    body,
-    inputKey,
-    bodyHash: await sha256Hex(JSON.stringify(body)),
-    origin,
-  });
+  const giveBack = await admitTask(c.env, tenant, id);
+  let result: Awaited<ReturnType<TaskObject['create']>>;
+  try {
+    result = await c.env.TASKS.getByName(id).create({
+      id,
+      tenant,
+      body,
+      inputKey,
+      bodyHash: await sha256Hex(JSON.stringify(body)),
+      origin,
+    });
+  } catch (err) {
+    await giveBack();
+    throw err;
+  }
+  const { snapshot, created } = result;
   return c.json(
     { id, status: snapshot.status, created, links: links(origin, id), task: snapshot },
     created ? 202 : 200,

@@ -1,0 +1,90 @@
+/**
+ * Request rate limits and the 429 answers of quotas.
+ *
+ * Two Workers rate limiting bindings (wrangler.toml `[[ratelimits]]`): RATE_LIMIT_IP counts every
+ * /api request per client address before authentication (so guessing keys is slow too), and
+ * RATE_LIMIT_KEY counts per tenant once a key has matched. Loopback clients (a local `npm start`,
+ * the end-to-end tests) are not counted per IP, and the keyless `local` tenant has no key to count.
+ * The bindings are approximate by design (counted per Cloudflare location), which is what a rate
+ * limit for fairness needs; the exact daily quotas live in the TenantObject.
+ */
+import { createMiddleware } from 'hono/factory';
+import { isIpAddress, isPrivateAddress } from '../lib/url-safety.ts';
+import { dailyLimits } from '../objects/config.ts';
+import { ClipyardError, type ErrorCode } from '../protocol/errors.ts';
+import type { AppEnv } from './auth.ts';
+
+/** The rate limit bindings count per this many seconds (their `period`). */
+const RATE_PERIOD_SECONDS = 60;
+
+/** A 429 with the seconds to wait; the Worker's onError turns it into a `Retry-After` header. */
+export class TooManyRequests extends ClipyardError {
+  readonly retryAfterSeconds: number;
+
+  constructor(code: ErrorCode, message: string, retryAfterSeconds: number, retryable: boolean) {
+    super(code, message, { status: 429, retryable });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
+function clientIp(headers: Headers): string | null {
+  const ip = headers.get('cf-connecting-ip')?.trim();
+  return ip && isIpAddress(ip) ? ip : null;
+}
+
+/** True for addresses the per-IP limit skips: the machine itself or its own network. */
+function isLocalClient(ip: string): boolean {
+  return isPrivateAddress(ip);
+}
+
+async function allowed(limiter: RateLimit | undefined, key: string): Promise<boolean> {
+  if (!limiter) return true;
+  try {
+    return (await limiter.limit({ key })).success;
+  } catch {
+    // A limiter that cannot answer must not take the API down with it.
+    return true;
+  }
+}
+
+/** Per client IP, on every /api request, before authentication. */
+export const rateLimitByIp = createMiddleware<AppEnv>(async (c, next) => {
+  const ip = clientIp(c.req.raw.headers);
+  if (ip && !isLocalClient(ip) && !(await allowed(c.env.RATE_LIMIT_IP, `ip:${ip}`))) {
+    throw new TooManyRequests(
+      'rate.limited',
+      'too many requests from this address; slow down and retry shortly',
+      RATE_PERIOD_SECONDS,
+      true,
+    );
+  }
+  return next();
+});
+
+/** Per API key (tenant), after authentication; the keyless `local` tenant is not limited. */
+export const rateLimitByKey = createMiddleware<AppEnv>(async (c, next) => {
+  const tenant = c.get('tenant');
+  if (tenant && tenant !== 'local' && !(await allowed(c.env.RATE_LIMIT_KEY, `key:${tenant}`))) {
+    throw new TooManyRequests(
+      'rate.limited',
+      'too many requests with this API key; slow down and retry shortly',
+      RATE_PERIOD_SECONDS,
+      true,
+    );
+  }
+  return next();
+});
+
+/**
+ * Count a task against the tenant's daily quota before it is created, or throw the 429
+ * (quota.tasks / quota.output_bytes) with the seconds until midnight UTC. Returns a function that
+ * gives the admission back, for when the create then fails.
+ */
+export async function admitTask(env: Env, tenant: string, taskId: string): Promise<() => Promise<void>> {
+  const stub = env.TENANTS.getByName(tenant);
+  const verdict = await stub.admit(taskId, dailyLimits(env));
+  if (!verdict.ok) throw new TooManyRequests(verdict.code, verdict.message, verdict.retryAfterSeconds, false);
+  return async () => {
+    if (verdict.counted) await stub.unadmit(taskId).catch(() => {});
+  };
+}
