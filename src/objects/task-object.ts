@@ -17,6 +17,7 @@ import { ClipyardError, type ErrorBody, rpcErrors } from '../protocol/errors.ts'
 import { contentTypeFor } from '../protocol/ops.ts';
 import type { RunnerEvent } from '../protocol/runner.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.ts';
+import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, mediaLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
 import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
@@ -44,6 +45,8 @@ export interface CreateTaskInit {
   inputKey: string | null;
   bodyHash: string;
   origin: string;
+  /** the batch this task is created in (it reports its status and progress there) */
+  batch?: string;
 }
 
 type ProgressEvent = Extract<RunnerEvent, { type: 'progress' }>;
@@ -51,6 +54,7 @@ type ProgressEvent = Extract<RunnerEvent, { type: 'progress' }>;
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly sockets: TaskSockets;
+  private readonly batch: BatchReporter;
   /** Bumped whenever the running job is abandoned, so a stale drive loop stops writing. */
   private token = 0;
   private driving: AbortController | null = null;
@@ -62,6 +66,7 @@ export class TaskObject extends DurableObject<Env> {
     this.store = new TaskStore(ctx.storage);
     this.sockets = new TaskSockets(ctx);
     this.progress = new Throttle(PROGRESS_INTERVAL_MS, ({ token, event }) => this.recordProgress(token, event));
+    this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 
@@ -95,6 +100,11 @@ export class TaskObject extends DurableObject<Env> {
     return rpcErrors(() => this.outputLinkImpl(tenant, name, origin));
   }
 
+  /** Where this task stands, for the batch it belongs to (null once the task is gone). */
+  async batchReport() {
+    return childReportOf(this.store)?.report ?? null;
+  }
+
   async outputKey(tenant: string, name: string) {
     return rpcErrors(() => this.outputKeyImpl(tenant, name));
   }
@@ -123,6 +133,7 @@ export class TaskObject extends DurableObject<Env> {
       maxAttempts: init.body.maxAttempts ?? this.config.maxAttempts,
       label: init.body.label ?? null,
       bodyHash: init.bodyHash,
+      batchId: init.batch ?? null,
       now,
     });
     this.reportToTenant();
@@ -531,6 +542,7 @@ export class TaskObject extends DurableObject<Env> {
     if (event.speed !== undefined) e.speed = event.speed;
     if (event.eta !== undefined) e.eta = event.eta;
     this.emit(e, { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) });
+    this.batch.progressed();
   }
 
   /** A failed attempt: retry after a backoff when the error allows it, else fail the task. */
@@ -576,6 +588,7 @@ export class TaskObject extends DurableObject<Env> {
     const e = this.store.transition(...args);
     this.sockets.broadcast(e);
     this.reportToTenant();
+    this.batch.statusChanged();
     if (isTerminal(args[0])) this.releaseSlot();
     return e;
   }

@@ -56,6 +56,10 @@ const MIGRATIONS: readonly string[] = [
     body TEXT NOT NULL
   );
   `,
+  // 2: the batch a task was created in (null for a task created on its own)
+  `
+  ALTER TABLE task ADD COLUMN batch_id TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

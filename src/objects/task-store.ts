@@ -39,6 +39,8 @@ export interface TaskRow {
   inputKey: string | null;
   label: string | null;
   bodyHash: string;
+  /** the batch this task was created in, which it reports its progress to */
+  batchId: string | null;
   currentStep: number;
   jobId: string | null;
   jobSeq: number;
@@ -125,6 +127,7 @@ export class TaskStore {
       inputKey: r.input_key == null ? null : String(r.input_key),
       label: r.label == null ? null : String(r.label),
       bodyHash: String(r.body_hash),
+      batchId: r.batch_id == null ? null : String(r.batch_id),
       currentStep: Number(r.current_step),
       jobId: r.job_id == null ? null : String(r.job_id),
       jobSeq: Number(r.job_seq),
@@ -190,12 +193,13 @@ export class TaskStore {
     maxAttempts: number;
     label: string | null;
     bodyHash: string;
+    batchId?: string | null;
     now: number;
   }): TaskEvent {
     return this.storage.transactionSync(() => {
       this.sql.exec(
-        `INSERT INTO task (id, tenant, status, message, max_attempts, input, input_key, label, body_hash, created_at, updated_at)
-         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO task (id, tenant, status, message, max_attempts, input, input_key, label, body_hash, batch_id, created_at, updated_at)
+         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, ?)`,
         init.id,
         init.tenant,
         init.maxAttempts,
@@ -203,6 +207,7 @@ export class TaskStore {
         init.inputKey,
         init.label,
         init.bodyHash,
+        init.batchId ?? null,
         init.now,
         init.now,
       );

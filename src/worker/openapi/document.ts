@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { stepSchema } from '../../protocol/ops.ts';
 import { createTaskSchema, inputSchema, TASK_STATUSES } from '../../protocol/task.ts';
+import { batchPaths } from './batch-paths.ts';
 import {
   createdTaskSchema,
   errorBodySchema,
@@ -250,6 +251,7 @@ function paths(): Json {
         },
       },
     },
+    ...batchPaths(),
     '/api/uploads': {
       post: {
         operationId: 'createUpload',
@@ -367,6 +369,7 @@ export function openApiDocument(serverUrl?: string): OpenApiDocument {
     security: [{}, { bearerAuth: [] }, { queryKey: [] }],
     tags: [
       { name: 'tasks', description: 'create, watch, cancel, retry, delete tasks and fetch their outputs' },
+      { name: 'batches', description: 'many tasks at once: aggregate progress, events and one zip of outputs' },
       { name: 'uploads', description: 'input files' },
       { name: 'files', description: 'signed downloads' },
       { name: 'system', description: 'health and this document' },

@@ -1,0 +1,167 @@
+/**
+ * /api/batches: many tasks at once. Create (up to MAX_BATCH_TASKS task bodies, each validated and
+ * checked like POST /api/tasks before anything is created), the batch's snapshot, its event stream,
+ * and a zip of all its outputs.
+ *
+ * Each handler reaches the batch's own Durable Object by id; the children are ordinary tasks.
+ */
+import { Hono } from 'hono';
+import { isTaskId, newTaskId } from '../../lib/ids.ts';
+import { checkUrl } from '../../lib/url-safety.ts';
+import type { NewChild } from '../../objects/batch-store.ts';
+import { allowHosts } from '../../objects/config.ts';
+import { createBatchSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from '../../protocol/batch.ts';
+import { ClipyardError, fromRpcError } from '../../protocol/errors.ts';
+import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
+import type { AppEnv } from '../auth.ts';
+import { jsonBody, validate } from '../validate.ts';
+import { archiveResponse } from './batch-archive.ts';
+
+export const batches = new Hono<AppEnv>();
+
+const encoder = new TextEncoder();
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  return Array.from(await sha256(text), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** An id in the task id alphabet derived from `text` (unguessable when `text` holds a random id). */
+async function derivedId(text: string): Promise<string> {
+  return Array.from((await sha256(text)).slice(0, 20), (b) => ALPHABET[b & 31]).join('');
+}
+
+function batchStub(env: Env, id: string) {
+  if (!isTaskId(id)) throw new ClipyardError('batch.not_found', 'no such batch', { status: 404 });
+  return env.BATCHES.getByName(id);
+}
+
+function links(origin: string, id: string) {
+  return {
+    self: `${origin}/api/batches/${id}`,
+    events: `${origin.replace(/^http/, 'ws')}/api/batches/${id}/events`,
+    archive: `${origin}/api/batches/${id}/archive`,
+  };
+}
+
+/** Re-say a task's validation error for the task at `index`, keeping its code. */
+function forTask(index: number, thrown: unknown): unknown {
+  const err = fromRpcError(thrown);
+  if (!err) return thrown;
+  const at = `tasks[${index}]`;
+  const m = err.message;
+  const message = m.startsWith('body') ? at + m.slice(4) : m.startsWith('[') ? at + m : `${at}.${m}`;
+  return new ClipyardError(err.code, message, { status: err.status, retryable: err.retryable });
+}
+
+/** Check one task's input the way POST /api/tasks does; returns its R2 key when it has one. */
+async function resolveInput(env: Env, tenant: string, body: CreateTaskBody): Promise<string | null> {
+  if ('url' in body.input) {
+    const check = checkUrl(body.input.url, allowHosts(env));
+    if (!check.ok) throw new ClipyardError(check.code, `input.url: ${check.message}`, { status: 400 });
+    body.input = { url: check.url.href };
+    return null;
+  }
+  if ('upload' in body.input) {
+    const key = `uploads/${tenant}/${body.input.upload}`;
+    if (!/^[a-z2-7]{20}$/.test(body.input.upload) || !(await env.BUCKET.head(key))) {
+      throw new ClipyardError('input.invalid', `input: no upload with id ${body.input.upload}`, { status: 400 });
+    }
+    return key;
+  }
+  if (!isTaskId(body.input.task)) {
+    throw new ClipyardError('input.invalid', `input: no task with id ${body.input.task}`, { status: 400 });
+  }
+  const source = env.TASKS.getByName(body.input.task);
+  return (await source.outputKey(tenant, body.input.output)).key;
+}
+
+batches.post('/', async (c) => {
+  const envelope = await jsonBody(c.req.raw, createBatchSchema, MAX_BATCH_BODY_BYTES);
+  const tenant = c.get('tenant');
+  const origin = new URL(c.req.url).origin;
+  if (envelope.tasks.length === 0) {
+    throw new ClipyardError('request.invalid', 'tasks: give at least one task body', { status: 400 });
+  }
+  if (envelope.tasks.length > MAX_BATCH_TASKS) {
+    throw new ClipyardError(
+      'batch.too_many',
+      `tasks: ${envelope.tasks.length} task bodies; a batch holds at most ${MAX_BATCH_TASKS}`,
+      { status: 400 },
+    );
+  }
+  const bodies = envelope.tasks.map((t, i) => {
+    try {
+      return validate(createTaskSchema, t);
+    } catch (err) {
+      throw forTask(i, err);
+    }
+  });
+  // Every input is checked before anything is created; the first bad one (by index) is the answer.
+  const resolved = await Promise.allSettled(bodies.map((b) => resolveInput(c.env, tenant, b)));
+  const inputKeys = resolved.map((r, i) => {
+    if (r.status === 'rejected') throw forTask(i, r.reason);
+    return r.value;
+  });
+
+  const idemKey = c.req.header('idempotency-key');
+  if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
+    throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
+  }
+  const id = idemKey ? await derivedId(`batch\n${tenant}\n${idemKey}`) : newTaskId();
+  const children: NewChild[] = await Promise.all(
+    bodies.map(async (body, i) => ({
+      taskId: await derivedId(`batch-child\n${id}\n${i}`),
+      body,
+      inputKey: inputKeys[i] ?? null,
+      bodyHash: await sha256Hex(JSON.stringify(body)),
+    })),
+  );
+  const { snapshot, created } = await batchStub(c.env, id).create({
+    id,
+    tenant,
+    label: envelope.label ?? null,
+    bodyHash: await sha256Hex(JSON.stringify(envelope)),
+    origin,
+    children,
+  });
+  return c.json(
+    {
+      id,
+      status: snapshot.status,
+      created,
+      taskIds: snapshot.children.map((ch) => ch.id),
+      links: links(origin, id),
+      batch: snapshot,
+    },
+    created ? 202 : 200,
+  );
+});
+
+batches.get('/:id', async (c) => {
+  const snapshot = await batchStub(c.env, c.req.param('id')).get(c.get('tenant'));
+  return c.json(snapshot);
+});
+
+batches.get('/:id/events', async (c) => {
+  const stub = batchStub(c.env, c.req.param('id'));
+  const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
+  const sse = (c.req.header('accept') ?? '').includes('text/event-stream');
+  if (!upgrade && !sse) {
+    throw new ClipyardError('request.invalid', 'subscribe with a WebSocket upgrade or Accept: text/event-stream', {
+      status: 426,
+    });
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set('x-clipyard-tenant', c.get('tenant'));
+  return stub.fetch(new Request(c.req.url, { method: 'GET', headers }));
+});
+
+batches.get('/:id/archive', async (c) => {
+  const plan = await batchStub(c.env, c.req.param('id')).archive(c.get('tenant'));
+  return archiveResponse(c.env.BUCKET, plan);
+});
