@@ -7,11 +7,26 @@
  */
 import { ClipyardError, type ErrorBody, isErrorCode } from '../protocol/errors.ts';
 import type { Step } from '../protocol/ops.ts';
-import { encodeJobHeader, JOB_HEADER, type JobSpec, parseRunnerEvent, type RunnerEvent } from '../protocol/runner.ts';
+import {
+  type ExtraInput,
+  encodeJobHeader,
+  JOB_HEADER,
+  type JobSpec,
+  parseRunnerEvent,
+  type RunnerEvent,
+} from '../protocol/runner.ts';
 import type { Runner } from './runner.ts';
 
 /** Where a step's input comes from. */
 export type StepInput = { kind: 'url'; url: string } | { kind: 'r2'; key: string; filename: string };
+
+/**
+ * A further input a step needs (render's slides and subtitles), under the name the runner's op knows.
+ * `label` names it in errors (`steps[2].images[1]`).
+ */
+export type StepExtra =
+  | { name: string; label: string; kind: 'url'; url: string }
+  | { name: string; label: string; kind: 'r2'; key: string; filename: string };
 
 export type StepOutcome = { kind: 'done' } | { kind: 'error'; error: ErrorBody } | { kind: 'aborted' };
 
@@ -28,6 +43,7 @@ export interface StepJobOptions {
   jobId: string;
   step: Step;
   input: StepInput;
+  extras?: readonly StepExtra[];
   /** True when the job was already started (re-attach instead of POST). */
   started: boolean;
   /** The last runner seq already handled. */
@@ -57,11 +73,87 @@ async function errorFromResponse(res: Response): Promise<ErrorBody> {
   return { code: retryable ? 'runner.crashed' : 'internal', message: `runner answered ${res.status}`, retryable };
 }
 
+/**
+ * Start a job whose R2 inputs are several files: the main input (when in R2) and each R2 extra go
+ * back to back in one streamed body, each declared with its size (see src/protocol/runner.ts). The
+ * objects are opened one at a time while the body streams.
+ */
+async function startMultiInputJob(o: StepJobOptions, extras: readonly StepExtra[]): Promise<Response | ErrorBody> {
+  const parts: { key: string; label: string }[] = [];
+  let input: JobSpec['input'];
+  if (o.input.kind === 'r2') {
+    const head = await o.bucket.head(o.input.key);
+    if (!head)
+      return { code: 'input.missing', message: `input ${o.input.filename} is no longer stored`, retryable: false };
+    input = { kind: 'body', filename: o.input.filename, size: head.size };
+    parts.push({ key: o.input.key, label: o.input.filename });
+  } else input = { kind: 'url', url: o.input.url };
+  const extraInputs: ExtraInput[] = [];
+  let total = input.kind === 'body' ? (input.size ?? 0) : 0;
+  for (const e of extras) {
+    if (e.kind === 'url') {
+      extraInputs.push({ name: e.name, kind: 'url', url: e.url });
+      continue;
+    }
+    const head = await o.bucket.head(e.key);
+    if (!head) return { code: 'input.missing', message: `${e.label}: ${e.filename} is not stored`, retryable: false };
+    extraInputs.push({ name: e.name, kind: 'body', filename: e.filename, size: head.size });
+    parts.push({ key: e.key, label: e.label });
+    total += head.size;
+  }
+  const spec: JobSpec = { jobId: o.jobId, step: o.step, input, extraInputs };
+  const { readable, writable } = new FixedLengthStream(total);
+  const pump = async () => {
+    for (const p of parts) {
+      const object = await o.bucket.get(p.key);
+      if (!object) throw new Error(`${p.label} vanished from storage`);
+      await object.body.pipeTo(writable, { preventClose: true });
+    }
+    await writable.close();
+  };
+  const pumping = pump().catch((err: unknown) => writable.abort(err).catch(() => {}));
+  let res: Response;
+  try {
+    res = await o.runner.fetch('/jobs', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(total),
+        [JOB_HEADER]: encodeJobHeader(spec),
+      },
+      body: readable,
+      signal: o.signal,
+    });
+  } catch (err) {
+    // Nobody reads the body any more: stop the pump so it does not wait forever.
+    await writable.abort(err).catch(() => {});
+    throw err;
+  }
+  // The runner answers 202 only after the whole body arrived; any other answer may leave it unread.
+  if (res.ok) await pumping;
+  else await writable.abort(new Error(`runner answered ${res.status}`)).catch(() => {});
+  return res;
+}
+
 async function startJob(o: StepJobOptions): Promise<ErrorBody | null> {
+  const extras = o.extras ?? [];
+  if (extras.some((e) => e.kind === 'r2')) {
+    const res = await startMultiInputJob(o, extras);
+    if (!(res instanceof Response)) return res;
+    if (res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
+    return errorFromResponse(res);
+  }
+  const urlExtras: ExtraInput[] = extras.flatMap((e) =>
+    e.kind === 'url' ? [{ name: e.name, kind: 'url', url: e.url }] : [],
+  );
   const spec: JobSpec = {
     jobId: o.jobId,
     step: o.step,
     input: o.input.kind === 'url' ? { kind: 'url', url: o.input.url } : { kind: 'body', filename: o.input.filename },
+    ...(urlExtras.length ? { extraInputs: urlExtras } : {}),
   };
   let res: Response;
   if (o.input.kind === 'url') {

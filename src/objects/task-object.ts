@@ -21,14 +21,13 @@ import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, mediaLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
 import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
+import { extraInputs, mainInput } from './step-inputs.ts';
 import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { type NewEvent, TaskStore } from './task-store.ts';
 import type { TaskIndexEntry } from './tenant-object.ts';
 
-/** Ops whose output is a side product: the next step reads the same input they did. */
-const PASSTHROUGH_OPS = new Set(['probe', 'thumbnail']);
 /** Progress events reach subscribers at most this often (leading edge + trailing value). */
 const PROGRESS_INTERVAL_MS = 50;
 /** The watchdog never sleeps longer than this while a job runs. */
@@ -425,6 +424,7 @@ export class TaskObject extends DurableObject<Env> {
           jobId,
           step: step.params,
           input: this.inputFor(step.index),
+          extras: extraInputs(t, step.params, step.index, this.store.outputs()),
           started,
           after: t.jobSeq,
           signal,
@@ -651,18 +651,9 @@ export class TaskObject extends DurableObject<Env> {
     );
   }
 
+  /** The step's main input (see step-inputs.ts: a named earlier output, the previous step's, or the task's). */
   private inputFor(stepIndex: number): StepInput {
-    const steps = this.store.steps();
-    const outputs = this.store.outputs();
-    for (let j = stepIndex - 1; j >= 0; j--) {
-      if (PASSTHROUGH_OPS.has(steps[j]!.op)) continue;
-      const out = outputs.find((o) => o.step === j);
-      if (out) return { kind: 'r2', key: out.key, filename: out.name };
-    }
-    const t = this.store.task()!;
-    if ('url' in t.input) return { kind: 'url', url: t.input.url };
-    const filename = 'output' in t.input ? t.input.output : 'upload.bin';
-    return { kind: 'r2', key: t.inputKey ?? '', filename };
+    return mainInput(this.store.task()!, this.store.steps(), this.store.outputs(), stepIndex);
   }
 
   /** Output names are unique per task: a later step with the same file name gets a step prefix. */

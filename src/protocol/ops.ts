@@ -10,16 +10,32 @@ export const AUDIO_FORMATS = ['mp3', 'm4a', 'opus', 'wav', 'flac'] as const;
 export const VIDEO_FORMATS = ['mp4', 'webm'] as const;
 export const VIDEO_HEIGHTS = [360, 480, 720, 1080] as const;
 export const IMAGE_FORMATS = ['jpg', 'webp'] as const;
+export const TRANSCRIPT_FORMATS = ['txt', 'srt', 'vtt', 'json'] as const;
+export const MAX_RENDER_IMAGES = 100;
+
+/**
+ * Every step may name an earlier output of the same task as its input (`"input": "audio.mp3"`)
+ * instead of reading the previous step's output.
+ */
+const common = {
+  input: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\w.-]+$/, 'input names an earlier output, like "audio.mp3"')
+    .optional(),
+};
 
 const bitrate = z
   .string()
   .regex(/^\d{2,3}k$/, 'bitrate looks like "192k"')
   .refine((b) => Number.parseInt(b, 10) >= 32 && Number.parseInt(b, 10) <= 320, 'bitrate between 32k and 320k');
 
-export const probeStep = z.strictObject({ op: z.literal('probe') });
+export const probeStep = z.strictObject({ op: z.literal('probe'), ...common });
 
 export const downloadStep = z.strictObject({
   op: z.literal('download'),
+  ...common,
   /** yt-dlp format selector for sites; ignored for direct files. */
   format: z
     .string()
@@ -31,12 +47,14 @@ export const downloadStep = z.strictObject({
 
 export const audioStep = z.strictObject({
   op: z.literal('audio'),
+  ...common,
   format: z.enum(AUDIO_FORMATS).default('mp3'),
   bitrate: bitrate.optional(),
 });
 
 export const transcodeStep = z.strictObject({
   op: z.literal('transcode'),
+  ...common,
   format: z.enum(VIDEO_FORMATS).default('mp4'),
   height: z.literal(VIDEO_HEIGHTS, { error: 'height is one of 360, 480, 720, 1080' }).optional(),
   quality: z.enum(['low', 'medium', 'high']).default('medium'),
@@ -44,10 +62,82 @@ export const transcodeStep = z.strictObject({
 
 export const thumbnailStep = z.strictObject({
   op: z.literal('thumbnail'),
-  /** Seconds into the media; default: 10% of the duration (at most 10 s). */
-  time: z.number().min(0).max(86_400).optional(),
+  ...common,
+  /**
+   * Seconds into the media, or "auto": a representative frame (not a black or blank one).
+   * Default: 10% of the duration (at most 10 s).
+   */
+  time: z.union([z.number().min(0).max(86_400), z.literal('auto')], { error: 'time is seconds or "auto"' }).optional(),
   width: z.number().int().min(16).max(3840).optional(),
   format: z.enum(IMAGE_FORMATS).default('jpg'),
+  /** Also a contact sheet: columns x rows frames evenly spread over the media, as sheet.<format>. */
+  sheet: z
+    .strictObject({
+      columns: z.number().int().min(1).max(10).default(4),
+      rows: z.number().int().min(1).max(10).default(4),
+    })
+    .optional(),
+});
+
+export const transcribeStep = z.strictObject({
+  op: z.literal('transcribe'),
+  ...common,
+  /** Target chunk length; cuts move to the nearest silence when there is one. */
+  chunkSeconds: z.number().int().min(5).max(600).default(30),
+  /** Chunks transcribed at once. */
+  parallel: z.number().int().min(1).max(8).default(3),
+  /** Which transcript files to produce (all four by default). */
+  formats: z.array(z.enum(TRANSCRIPT_FORMATS)).min(1).max(4).optional(),
+});
+
+export const clipStep = z
+  .strictObject({
+    op: z.literal('clip'),
+    ...common,
+    /** Seconds. */
+    start: z.number().min(0).max(86_400).default(0),
+    /** Seconds; default: the end of the media. */
+    end: z.number().min(0).max(86_400).optional(),
+    /** Re-encode (H.264/AAC, frame-accurate) instead of copying the streams (fast, cuts at keyframes). */
+    reencode: z.boolean().default(false),
+  })
+  .refine((s) => s.end === undefined || s.end > s.start, { message: 'end must be after start', path: ['end'] });
+
+const urlString = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((u) => /^https?:\/\//i.test(u), 'an http(s) URL');
+/** A file a render needs besides its audio: a URL, or an upload id from POST /api/uploads. */
+export const renderSource = z.union(
+  [z.strictObject({ url: urlString }), z.strictObject({ upload: z.string().min(1).max(200) })],
+  {
+    error: 'expected {"url": ...} or {"upload": id}',
+  },
+);
+export const subtitleSource = z.union(
+  [
+    z.strictObject({ url: urlString }),
+    z.strictObject({ upload: z.string().min(1).max(200) }),
+    z.strictObject({ output: z.string().min(1).max(200) }),
+  ],
+  { error: 'expected {"url": ...}, {"upload": id} or {"output": name} (an earlier output, like "transcript.srt")' },
+);
+
+export const renderStep = z.strictObject({
+  op: z.literal('render'),
+  ...common,
+  /** The slides, in order. The step's input is the audio track. */
+  images: z.array(renderSource).min(1).max(MAX_RENDER_IMAGES),
+  /** Seconds per image; default: the audio's duration shared evenly. */
+  secondsPerImage: z.number().min(0.5).max(3_600).optional(),
+  /** Fade through black between images, in seconds (0 = cut). */
+  fade: z.number().min(0).max(5).default(0),
+  width: z.number().int().min(16).max(3840).multipleOf(2).default(1280),
+  height: z.number().int().min(16).max(2160).multipleOf(2).default(720),
+  /** SRT or WebVTT subtitles: burned into the picture or muxed as a selectable track. */
+  subtitles: subtitleSource.optional(),
+  subtitlesMode: z.enum(['burn', 'mux']).default('burn'),
 });
 
 export const stepSchema = z.discriminatedUnion('op', [
@@ -56,11 +146,23 @@ export const stepSchema = z.discriminatedUnion('op', [
   audioStep,
   transcodeStep,
   thumbnailStep,
+  transcribeStep,
+  clipStep,
+  renderStep,
 ]);
 
 export type Step = z.infer<typeof stepSchema>;
 export type Op = Step['op'];
-export const OPS = ['probe', 'download', 'audio', 'transcode', 'thumbnail'] as const satisfies readonly Op[];
+export const OPS = [
+  'probe',
+  'download',
+  'audio',
+  'transcode',
+  'thumbnail',
+  'transcribe',
+  'clip',
+  'render',
+] as const satisfies readonly Op[];
 
 export function isOp(value: unknown): value is Op {
   return typeof value === 'string' && (OPS as readonly string[]).includes(value);
@@ -73,6 +175,9 @@ export const OP_WEIGHT: Record<Op, number> = {
   audio: 1,
   transcode: 3,
   thumbnail: 0.3,
+  transcribe: 3,
+  clip: 1,
+  render: 3,
 };
 
 /** Content type of each output file extension the runner produces. */
@@ -91,6 +196,8 @@ export const CONTENT_TYPES: Record<string, string> = {
   png: 'image/png',
   json: 'application/json',
   txt: 'text/plain; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
+  vtt: 'text/vtt; charset=utf-8',
 };
 
 export function contentTypeFor(name: string): string {

@@ -12,6 +12,16 @@
  *
  * The object pulls; the runner never calls back. Sequence numbers here are per job and only used
  * for re-attaching (`after`); the task object numbers its own event log.
+ *
+ * Jobs with several inputs (render: slides, an audio track, subtitles). The spec's `input` is the main
+ * one; `extraInputs` lists the others by a name the op knows (`image-0`, `image-1`, `subtitles`).
+ * An extra input is either a URL, which the runner fetches itself through the same connect-time SSRF
+ * checks as the main input, or a file in the request body. Body mode carries several files back to
+ * back: first the main input (when it is `kind: 'body'`), then each `kind: 'body'` extra in the order
+ * listed, each exactly `size` bytes (the sizes are required once there is more than one file), and
+ * Content-Length is their sum. The object streams R2 objects (uploads, earlier outputs) into that one
+ * body, so nothing needs the runner to reach R2 or the Worker to be reachable from the runner; the
+ * same code works locally and in production.
  */
 import type { ErrorCode } from './errors.ts';
 import type { Step } from './ops.ts';
@@ -25,10 +35,19 @@ export type JobInput =
   /** The input file is the body of POST /jobs; `filename` only hints the extension. */
   | { kind: 'body'; filename: string; size?: number };
 
+export type ExtraInput =
+  | { name: string; kind: 'url'; url: string }
+  | { name: string; kind: 'body'; filename: string; size: number };
+
+/** Names of extra inputs: safe as file names. */
+export const EXTRA_INPUT_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+export const MAX_EXTRA_INPUTS = 110;
+
 export interface JobSpec {
   jobId: string;
   step: Step;
   input: JobInput;
+  extraInputs?: ExtraInput[];
   /** Optional per-job limits; the runner applies its own defaults when absent. */
   limits?: { timeoutMs?: number; maxInputBytes?: number; maxOutputBytes?: number };
 }
@@ -45,6 +64,10 @@ export const STAGES = [
   'thumbnailing',
   'storing',
   'finishing',
+  'transcribing',
+  'rendering',
+  'clipping',
+  'analyzing',
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -79,6 +102,8 @@ export interface RunnerHealth {
   ytDlp: string | null;
   activeJobs: number;
   capacity: number;
+  /** The speech-to-text engine this runner uses for `transcribe`, and whether it is installed. */
+  transcriber?: { engine: string; available: boolean; detail?: string };
 }
 
 /** Parse one NDJSON line from the runner; null on junk (never throws). */

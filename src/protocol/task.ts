@@ -48,7 +48,8 @@ export interface OutputInfo {
 export interface StepSnapshot {
   index: number;
   op: string;
-  params: Record<string, string | number | boolean | null>;
+  /** the step's options as given (render's images and thumbnail's sheet are nested) */
+  params: Record<string, unknown>;
   status: StepStatus;
   /** 0-100 for this step */
   progress: number;

@@ -206,3 +206,109 @@ export function thumbnailArgs(step: StepOf<'thumbnail'>, input: string, output: 
     output,
   ];
 }
+
+/**
+ * `clip`: seek with input options (`-ss`/`-to` before `-i`), then copy the streams (fast; the cut
+ * lands on the keyframe at or before `start`) or re-encode to H.264/AAC (frame-accurate).
+ */
+export function clipArgs(
+  step: StepOf<'clip'>,
+  input: string,
+  output: string,
+  media: { hasVideo: boolean; end: number },
+): string[] {
+  const range = ['-ss', step.start.toFixed(3), '-to', media.end.toFixed(3)];
+  const maps = [...(media.hasVideo ? ['-map', '0:v:0'] : []), '-map', '0:a?'];
+  const faststart = /\.(mp4|m4a|mov)$/.test(output) ? ['-movflags', '+faststart'] : [];
+  if (!step.reencode) {
+    return [
+      ...ffmpegHead(),
+      ...range,
+      ...safeInput(input),
+      ...maps,
+      '-c',
+      'copy',
+      '-avoid_negative_ts',
+      'make_zero',
+      ...faststart,
+      output,
+    ];
+  }
+  const video = media.hasVideo ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p'] : [];
+  return [
+    ...ffmpegHead(),
+    ...range,
+    ...safeInput(input),
+    ...maps,
+    ...video,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '160k',
+    '-sn',
+    '-dn',
+    ...faststart,
+    output,
+  ];
+}
+
+/**
+ * `thumbnail` with `time: "auto"`: sample frames (small, a few per second; keyframes only for long
+ * media) and print each one's brightness and spread, so the op can pick one that is not black, blank
+ * or washed out. Output on stdout via the metadata filter.
+ */
+export function frameStatsArgs(input: string, duration: number | null): string[] {
+  const long = duration === null || duration > 120;
+  const samples = 24;
+  const rate = duration && !long ? Math.max(0.2, Math.min(4, samples / duration)) : 1;
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...(long ? ['-skip_frame', 'nokey'] : []),
+    ...safeInput(input),
+    '-map',
+    '0:v:0',
+    '-vf',
+    `${long ? '' : `fps=${rate.toFixed(3)},`}scale=160:-2,signalstats,metadata=mode=print:file=-`,
+    ...(long ? ['-fps_mode', 'passthrough', '-frames:v', '300'] : []),
+    '-f',
+    'null',
+    '-',
+  ];
+}
+
+/** A contact sheet: columns x rows frames spread evenly over the media, tiled into one image. */
+export function sheetArgs(
+  step: StepOf<'thumbnail'>,
+  input: string,
+  output: string,
+  duration: number,
+  sheet: { columns: number; rows: number },
+): string[] {
+  const count = sheet.columns * sheet.rows;
+  const tileWidth = Math.floor((step.width ?? 1280) / sheet.columns / 2) * 2;
+  // One frame from the middle of each of `count` equal slices of the media.
+  const interval = duration / count;
+  return [
+    ...ffmpegHead(),
+    ...safeInput(input),
+    '-map',
+    '0:v:0',
+    '-vf',
+    [
+      `select=isnan(prev_selected_t)*gte(t\\,${(interval / 2).toFixed(3)})+gte(t-prev_selected_t\\,${interval.toFixed(3)})`,
+      `scale=${Math.max(16, tileWidth - 4)}:-2`,
+      `tile=${sheet.columns}x${sheet.rows}:padding=4:margin=2`,
+    ].join(','),
+    '-fps_mode',
+    'vfr',
+    '-frames:v',
+    '1',
+    ...(step.format === 'webp' ? ['-c:v', 'libwebp', '-quality', '85'] : ['-q:v', '3']),
+    '-update',
+    '1',
+    output,
+  ];
+}

@@ -30,6 +30,31 @@ export function inputPath(job: Job, ext: string): string {
   return path.join(job.dir, `input.${ext}`);
 }
 
+/** Where an extra input (a render's slide, its subtitles) is kept; the name is checked by the server. */
+export function extraInputPath(job: Job, name: string, filename: string): string {
+  return path.join(job.dir, `extra-${name}.${extensionOf(filename)}`);
+}
+
+/** Fetch the spec's URL extra inputs (same SSRF checks as the main input), after the body ones. */
+async function fetchExtraInputs(
+  job: Job,
+  config: RunnerConfig,
+  bodyExtras: ReadonlyMap<string, string>,
+  report: (stage: Stage, fraction: number, extra?: Record<string, number | string>) => void,
+): Promise<Map<string, string>> {
+  const extras = new Map(bodyExtras);
+  const urls = (job.spec.extraInputs ?? []).filter((e) => e.kind === 'url');
+  const limits = fetchLimits(config, job);
+  for (const [i, e] of urls.entries()) {
+    report('downloading', i / urls.length, { message: `fetching ${e.name}` });
+    const { res, url } = await openSource(e.url, limits, job.signal);
+    const file = extraInputPath(job, e.name, new URL(url).pathname);
+    await saveResponse(job, res, url, file, limits, () => {});
+    extras.set(e.name, file);
+  }
+  return extras;
+}
+
 function fetchLimits(config: RunnerConfig, job: Job): FetchLimits {
   return {
     maxInputBytes: Math.min(config.maxInputBytes, job.spec.limits?.maxInputBytes ?? Number.POSITIVE_INFINITY),
@@ -75,7 +100,12 @@ async function fetchUrlInput(
 }
 
 /** Run the job to its end; never throws (failures become the job's error event). */
-export async function runJob(job: Job, config: RunnerConfig, bodyInput: string | null): Promise<void> {
+export async function runJob(
+  job: Job,
+  config: RunnerConfig,
+  bodyInput: string | null,
+  bodyExtras: ReadonlyMap<string, string> = new Map(),
+): Promise<void> {
   const deadline =
     job.createdAt + Math.min(config.jobTimeoutMs, job.spec.limits?.timeoutMs ?? Number.POSITIVE_INFINITY);
   const timeLeftMs = () => {
@@ -99,6 +129,7 @@ export async function runJob(job: Job, config: RunnerConfig, bodyInput: string |
         : (() => {
             throw new JobError('input.invalid', 'the job has no input');
           })());
+    const extras = await fetchExtraInputs(job, config, bodyExtras, report);
     span = [share * 100, 100];
     report('probing', 0, { message: 'reading the media' });
     const info = await probeMedia(job, file);
@@ -108,6 +139,7 @@ export async function runJob(job: Job, config: RunnerConfig, bodyInput: string |
       config,
       step,
       input,
+      extras,
       progress: (stage, fraction, extra = {}) => report(stage, fraction, extra as Record<string, number | string>),
       output: async (out, name, meta) => {
         const { size } = await stat(out);

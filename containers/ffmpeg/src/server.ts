@@ -5,25 +5,29 @@
  * One process serves many jobs; at most `capacity` run at once and the rest wait in line (they say
  * so in their progress). The task object is the only client.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { ErrorCode } from '../../../src/protocol/errors.ts';
 import { stepSchema } from '../../../src/protocol/ops.ts';
 import {
   decodeJobHeader,
+  EXTRA_INPUT_NAME,
+  type ExtraInput,
   HEARTBEAT_INTERVAL_MS,
   JOB_HEADER,
   type JobSpec,
+  MAX_EXTRA_INPUTS,
   type RunnerHealth,
 } from '../../../src/protocol/runner.ts';
 import type { RunnerConfig } from './config.ts';
 import { Job, JobError } from './job.ts';
-import { extensionOf, inputPath, runJob } from './pipeline.ts';
+import { extensionOf, extraInputPath, inputPath, runJob } from './pipeline.ts';
+import { type BodyPart, receiveParts } from './receive-body.ts';
 import { Slots } from './slots.ts';
 import type { ToolVersions } from './tools.ts';
+import { type EngineStatus, engineFromEnv } from './transcribe/engine.ts';
 
 export const RUNNER_VERSION = '0.1.0';
 const JOB_ID = /^[A-Za-z0-9_-]{1,120}$/;
@@ -61,15 +65,50 @@ export function parseSpec(value: unknown): JobSpec | string {
   if (typeof v.jobId !== 'string' || !JOB_ID.test(v.jobId)) return 'jobId is missing or malformed';
   const step = stepSchema.safeParse(v.step);
   if (!step.success) return `invalid step: ${step.error.issues[0]?.message ?? 'unknown'}`;
+  const extras = extrasOf(v.extraInputs);
+  if (typeof extras === 'string') return extras;
+  const more = { ...limitsOf(v.limits), ...(extras.length ? { extraInputs: extras } : {}) };
   const input = v.input as Record<string, unknown> | undefined;
   if (input?.kind === 'url' && typeof input.url === 'string') {
-    return { jobId: v.jobId, step: step.data, input: { kind: 'url', url: input.url }, ...limitsOf(v.limits) };
+    return { jobId: v.jobId, step: step.data, input: { kind: 'url', url: input.url }, ...more };
   }
   if (input?.kind === 'body') {
     const filename = typeof input.filename === 'string' ? input.filename : 'input.bin';
-    return { jobId: v.jobId, step: step.data, input: { kind: 'body', filename }, ...limitsOf(v.limits) };
+    const size = sizeOf(input.size);
+    if (extras.some((e) => e.kind === 'body') && size === undefined) return 'input.size is required with body extras';
+    return {
+      jobId: v.jobId,
+      step: step.data,
+      input: { kind: 'body', filename, ...(size !== undefined ? { size } : {}) },
+      ...more,
+    };
   }
   return 'input must be {kind:"url",url} or {kind:"body",filename}';
+}
+
+function sizeOf(raw: unknown): number | undefined {
+  return typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 ? raw : undefined;
+}
+
+/** The spec's extra inputs (render's slides and subtitles), or what is wrong with them. */
+function extrasOf(raw: unknown): ExtraInput[] | string {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > MAX_EXTRA_INPUTS) return `extraInputs: at most ${MAX_EXTRA_INPUTS}`;
+  const out: ExtraInput[] = [];
+  const seen = new Set<string>();
+  for (const e of raw as Record<string, unknown>[]) {
+    const name = e?.name;
+    if (typeof name !== 'string' || !EXTRA_INPUT_NAME.test(name) || seen.has(name)) {
+      return 'extraInputs: each needs a unique lower-case name';
+    }
+    seen.add(name);
+    if (e.kind === 'url' && typeof e.url === 'string') out.push({ name, kind: 'url', url: e.url });
+    else if (e.kind === 'body' && sizeOf(e.size) !== undefined) {
+      const filename = typeof e.filename === 'string' ? e.filename : `${name}.bin`;
+      out.push({ name, kind: 'body', filename, size: sizeOf(e.size)! });
+    } else return `extraInputs.${name}: expected {kind:"url",url} or {kind:"body",filename,size}`;
+  }
+  return out;
 }
 
 function limitsOf(raw: unknown): Pick<JobSpec, 'limits'> {
@@ -88,10 +127,16 @@ export class RunnerServer {
   readonly server: http.Server;
   private readonly config: RunnerConfig;
   private readonly tools: ToolVersions;
+  private transcriber: EngineStatus = { engine: 'pocketsphinx', available: false, detail: 'checking' };
 
   constructor(config: RunnerConfig, tools: ToolVersions) {
     this.config = config;
     this.tools = tools;
+    void engineFromEnv(process.env)
+      .status()
+      .then((s) => {
+        this.transcriber = s;
+      });
     this.slots = new Slots(config.capacity);
     this.server = http.createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => sendError(res, 500, 'internal', String(err), true));
@@ -133,6 +178,7 @@ export class RunnerServer {
       ytDlp: this.tools.ytDlp,
       activeJobs: [...this.jobs.values()].filter((j) => !j.ended).length,
       capacity: this.config.capacity,
+      transcriber: this.transcriber,
     };
   }
 
@@ -159,6 +205,7 @@ export class RunnerServer {
     const job = new Job(spec, path.join(this.config.jobsDir, spec.jobId));
     await mkdir(job.dir, { recursive: true });
     let bodyInput: string | null = null;
+    const bodyExtras = new Map<string, string>();
     if (withBody) {
       const length = Number(req.headers['content-length']);
       if (Number.isFinite(length) && length > this.config.maxInputBytes) {
@@ -166,9 +213,20 @@ export class RunnerServer {
         await rm(job.dir, { recursive: true, force: true });
         return sendError(res, 413, 'source.too_large', `the input is larger than ${this.config.maxInputBytes} bytes`);
       }
-      bodyInput = inputPath(job, spec.input.kind === 'body' ? extensionOf(spec.input.filename) : 'bin');
+      // The main input (when it is in the body), then each body extra, back to back.
+      const parts: BodyPart[] = [];
+      if (spec.input.kind === 'body') {
+        bodyInput = inputPath(job, extensionOf(spec.input.filename));
+        parts.push({ path: bodyInput, ...(spec.input.size !== undefined ? { size: spec.input.size } : {}) });
+      }
+      for (const e of spec.extraInputs ?? []) {
+        if (e.kind !== 'body') continue;
+        const file = extraInputPath(job, e.name, e.filename);
+        bodyExtras.set(e.name, file);
+        parts.push({ path: file, size: e.size });
+      }
       try {
-        await pipeline(req, createWriteStream(bodyInput));
+        await receiveParts(req, parts);
       } catch (err) {
         await rm(job.dir, { recursive: true, force: true });
         return sendError(res, 400, 'upload.incomplete', `the input did not arrive whole: ${String(err)}`, true);
@@ -176,16 +234,16 @@ export class RunnerServer {
     }
     this.jobs.set(job.id, job);
     sendJson(res, 202, { jobId: job.id });
-    void this.start(job, bodyInput);
+    void this.start(job, bodyInput, bodyExtras);
   }
 
-  private async start(job: Job, bodyInput: string | null): Promise<void> {
+  private async start(job: Job, bodyInput: string | null, bodyExtras: Map<string, string>): Promise<void> {
     if (!this.slots.tryAcquire()) {
       job.reportProgress({ stage: 'queued', progress: 0, message: 'waiting for a free slot on the media runner' });
       await this.slots.acquire(job.signal);
     }
     try {
-      if (!job.signal.aborted) await runJob(job, this.config, bodyInput);
+      if (!job.signal.aborted) await runJob(job, this.config, bodyInput, bodyExtras);
     } finally {
       this.slots.release();
     }

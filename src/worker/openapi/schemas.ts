@@ -42,7 +42,7 @@ export const outputInfoSchema = z.object({
 export const stepSnapshotSchema = z.object({
   index: z.number().int(),
   op: z.string(),
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  params: z.record(z.string(), z.unknown()).describe("the step's options as given"),
   status: stepStatus,
   progress: z.number().min(0).max(100).describe('0-100 for this step'),
   outputs: z.array(z.string()),

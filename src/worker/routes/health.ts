@@ -37,6 +37,7 @@ health.get('/', async (c) => {
           ytDlp: runner.health?.ytDlp ?? null,
           activeJobs: runner.health?.activeJobs ?? null,
           capacity: runner.health?.capacity ?? null,
+          transcriber: runner.health?.transcriber ?? null,
           ...(runner.error ? { error: runner.error } : {}),
         },
       },

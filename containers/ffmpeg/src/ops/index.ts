@@ -4,11 +4,14 @@
  */
 import type { Op, Step } from '../../../../src/protocol/ops.ts';
 import { audio } from './audio.ts';
+import { clip } from './clip.ts';
 import { download } from './download.ts';
 import type { OpHandler } from './op-context.ts';
 import { probe } from './probe.ts';
+import { render } from './render.ts';
 import { thumbnail } from './thumbnail.ts';
 import { transcode } from './transcode.ts';
+import { transcribe } from './transcribe.ts';
 
 export const OP_HANDLERS: { [O in Op]: OpHandler<Extract<Step, { op: O }>> } = {
   probe,
@@ -16,6 +19,9 @@ export const OP_HANDLERS: { [O in Op]: OpHandler<Extract<Step, { op: O }>> } = {
   audio,
   transcode,
   thumbnail,
+  transcribe,
+  clip,
+  render,
 };
 
 export function handlerFor(step: Step): OpHandler {
