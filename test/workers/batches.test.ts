@@ -366,10 +366,13 @@ describe('a batch', () => {
     expect(s.children[0]!.message).toMatch(/deleted/);
   });
 
-  it('Idempotency-Key: the same batch for the same key and body; 409 for another body', async () => {
+  it('Idempotency-Key: the same batch for the same key and body; 409 for another body; quota counted once', async () => {
     const headers = { 'idempotency-key': `batch-${crypto.randomUUID()}` };
     const body = { tasks: [task('a.mp4'), task('b.mp4')] };
+    const tenant = env.TENANTS.getByName('local');
+    const usedBefore = (await tenant.usage()).tasks;
     const [a, b] = await Promise.all([createBatch(body, headers), createBatch(body, headers)]);
+    expect((await tenant.usage()).tasks - usedBefore).toBe(2);
     expect(a.json.id).toBe(b.json.id);
     expect(a.json.taskIds).toEqual(b.json.taskIds);
     expect([a.res.status, b.res.status].sort()).toEqual([200, 202]);

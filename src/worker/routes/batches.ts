@@ -14,6 +14,7 @@ import { createBatchSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from '../../
 import { ClipyardError, fromRpcError } from '../../protocol/errors.ts';
 import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
+import { admitTask } from '../rate-limit.ts';
 import { jsonBody, validate } from '../validate.ts';
 import { archiveResponse } from './batch-archive.ts';
 
@@ -121,14 +122,28 @@ batches.post('/', async (c) => {
       bodyHash: await sha256Hex(JSON.stringify(body)),
     })),
   );
-  const { snapshot, created } = await batchStub(c.env, id).create({
-    id,
-    tenant,
-    label: envelope.label ?? null,
-    bodyHash: await sha256Hex(JSON.stringify(envelope)),
-    origin,
-    children,
-  });
+  // Every child counts against the tenant's daily quota; the batch is admitted whole or not at all.
+  const admitted = await Promise.allSettled(children.map((ch) => admitTask(c.env, tenant, ch.taskId)));
+  const giveBack = () =>
+    Promise.all(admitted.map((a) => (a.status === 'fulfilled' ? a.value() : undefined))).then(() => {});
+  const refused = admitted.find((a) => a.status === 'rejected');
+  if (refused) {
+    await giveBack();
+    throw refused.reason;
+  }
+  const { snapshot, created } = await batchStub(c.env, id)
+    .create({
+      id,
+      tenant,
+      label: envelope.label ?? null,
+      bodyHash: await sha256Hex(JSON.stringify(envelope)),
+      origin,
+      children,
+    })
+    .catch(async (err: unknown) => {
+      await giveBack();
+      throw err;
+    });
   return c.json(
     {
       id,
