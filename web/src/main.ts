@@ -69,6 +69,7 @@ declare global {
       missing(id: string): number[];
       drop(id: string): boolean;
       reconnects(id: string): number;
+      state(id: string): unknown;
     };
   }
 }
@@ -85,4 +86,8 @@ window.clipyard = {
     return Boolean(s);
   },
   reconnects: (id) => myTasks.entries.get(id)?.stream.reconnects ?? 0,
+  state: (id) => {
+    const s = myTasks.entries.get(id)?.stream;
+    return s ? { connection: s.state, reconnects: s.reconnects, view: s.view } : null;
+  },
 };

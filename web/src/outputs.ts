@@ -72,7 +72,7 @@ function preview(o: OutputInfo, url: string): HTMLElement | null {
     case 'video':
       return h('video', { controls: true, preload: 'metadata', src: url, 'aria-label': `play ${o.name}` });
     case 'image':
-      return h('img', { src: url, alt: `${o.name} preview`, loading: 'lazy' });
+      return h('img', { src: url, alt: `${o.name} preview` });
     case 'json':
       return textPreview(url, true);
     case 'text':

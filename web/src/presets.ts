@@ -54,12 +54,39 @@ export const PRESETS: readonly Preset[] = [
 
 export const DEFAULT_OPTIONS: PresetOptions = { audioFormat: 'mp3', height: 480 };
 
+/** The ops named in the API's OpenAPI document (each step variant's `op` const), or null without one. */
+async function documentedOps(): Promise<Set<string> | null> {
+  try {
+    const res = await fetch('/api/openapi.json');
+    if (!res.ok) return null;
+    const doc = (await res.json()) as { components?: { schemas?: Record<string, unknown> } };
+    const ops = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) {
+        for (const n of node) walk(n);
+        return;
+      }
+      if (!node || typeof node !== 'object') return;
+      const op = (node as { properties?: { op?: { const?: unknown; enum?: unknown[] } } }).properties?.op;
+      if (typeof op?.const === 'string') ops.add(op.const);
+      for (const v of op?.enum ?? []) if (typeof v === 'string') ops.add(v);
+      for (const v of Object.values(node)) walk(v);
+    };
+    walk(doc.components?.schemas?.Step ?? doc);
+    return ops.size > 0 ? ops : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Does the server know `op`? A request whose URL is junk but whose step names the op answers
- * step.unknown_op when the op is unknown, and some other 400 when it is known (the steps are checked
- * before the URL): nothing is created either way.
+ * Does the server know `op`? Read from /api/openapi.json; without it, a request whose URL is junk
+ * but whose step names the op answers step.unknown_op exactly when the op is unknown (steps are
+ * checked before the URL, so nothing is ever created).
  */
 export async function serverKnowsOp(op: string, headers: Record<string, string>): Promise<boolean> {
+  const ops = await documentedOps();
+  if (ops) return ops.has(op);
   try {
     const res = await fetch('/api/tasks', {
       method: 'POST',

@@ -30,6 +30,7 @@ export class TaskCard {
   private readonly speed: HTMLElement;
   private readonly eta: HTMLElement;
   private readonly bytes: HTMLElement;
+  private readonly detail: HTMLElement;
   private readonly message: HTMLElement;
   private readonly steps: HTMLOListElement;
   private stepBars: { bar: Bar; pct: HTMLElement; state: HTMLElement }[] = [];
@@ -53,6 +54,7 @@ export class TaskCard {
     this.speed = h('span', { class: 'speed' });
     this.eta = h('span', { class: 'eta' });
     this.bytes = h('span', { class: 'bytes' });
+    this.detail = h('p', { class: 'task-detail' }, this.stage, this.speed, this.eta, this.bytes);
     this.message = h('p', { class: 'task-message' });
     this.steps = h('ol', { class: 'steps', 'aria-label': 'steps' });
     this.conn = h('p', { class: 'conn', role: 'status', hidden: true });
@@ -75,7 +77,7 @@ export class TaskCard {
       { class: 'task', 'data-id': id, 'aria-label': `task ${id}` },
       h('header', { class: 'task-head' }, h('div', { class: 'task-title' }, this.title, this.meta), this.state),
       h('div', { class: 'progress-row' }, this.bar.el, this.pct),
-      h('p', { class: 'task-detail' }, this.stage, this.speed, this.eta, this.bytes),
+      this.detail,
       this.message,
       this.steps,
       this.conn,
@@ -148,6 +150,9 @@ export class TaskCard {
     this.bar.set(s.progress);
     setText(this.pct, `${Math.floor(s.progress)}%`);
     const running = s.status === 'running';
+    const terminal = s.status === 'succeeded' || s.status === 'failed' || s.status === 'canceled';
+    // The detail line keeps its place while a task is live and goes away once it has ended.
+    show(this.detail, !terminal);
     setText(this.stage, running && s.stage ? s.stage : '');
     setText(this.speed, running ? formatSpeed(s.stage, view.live.speed) : '');
     setText(this.eta, running && view.live.eta != null ? `${formatDuration(view.live.eta)} left` : '');
@@ -162,7 +167,6 @@ export class TaskCard {
     this.renderError(s);
     this.renderOutputs(s);
     this.renderLog(view);
-    const terminal = s.status === 'succeeded' || s.status === 'failed' || s.status === 'canceled';
     show(this.buttons.cancel, !terminal);
     show(this.buttons.retry, s.status === 'failed' || s.status === 'canceled');
     this.buttons.retry.disabled = false;

@@ -76,7 +76,7 @@ export class TaskStream {
 
   /** Take a snapshot fetched elsewhere (after a button press), unless events already moved past it. */
   offer(snap: TaskView['snap']): void {
-    if (snap.seq < this.view.lastSeq) return;
+    if (snap.seq < Math.max(this.view.lastSeq, this.view.snap.seq)) return;
     this.update(applySnapshot(this.view, snap));
   }
 
@@ -110,7 +110,9 @@ export class TaskStream {
       }
       const before = this.view.snap.attempt;
       this.update(applyEvent(this.view, msg.event));
-      if (msg.event.kind === 'status' && msg.event.attempt !== before) void this.refresh();
+      if (msg.event.kind !== 'status') return;
+      if (TERMINAL.has(msg.event.status)) void this.settle(ws);
+      else if (msg.event.attempt !== before) void this.refresh();
     });
     ws.addEventListener('close', (e) => {
       if (this.socket !== ws) return;
@@ -153,6 +155,26 @@ export class TaskStream {
       this.timer = null;
       if (!this.stopped) this.open();
     }, delay);
+  }
+
+  /**
+   * A terminal status arrived: fetch the snapshot (it has the signed download links events lack) and,
+   * when nothing came after the end, close our side. The server closes too, but its close frame can
+   * arrive seconds late (seen through wrangler dev), and the page should not wait on it.
+   */
+  private async settle(ws: WebSocket): Promise<void> {
+    let snap: TaskView['snap'];
+    try {
+      snap = await getTask(this.id);
+    } catch {
+      return;
+    }
+    this.offer(snap);
+    if (this.socket !== ws || !TERMINAL.has(snap.status) || snap.seq > this.view.lastSeq) return;
+    this.socket = null;
+    this.clearTimers();
+    ws.close(1000, 'task ended');
+    this.setState('ended');
   }
 
   private async refresh(): Promise<void> {
