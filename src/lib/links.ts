@@ -79,3 +79,30 @@ export async function verifyLink(
   if (Number(exp) * 1000 < nowMs) return { ok: false, code: 'link.expired' };
   return { ok: true };
 }
+
+/**
+ * A signed token carrying a small JSON payload (`<base64url json>.<hmac>`), for state a client
+ * hands back later, such as a multipart upload's id and declared size. `context` (for example the
+ * object key, which names the tenant) is signed too, so a token is useless anywhere else.
+ */
+export async function signToken(secret: string, context: string, payload: unknown): Promise<string> {
+  const body = base64url(encoder.encode(JSON.stringify(payload)));
+  return `${body}.${base64url(await hmac(secret, `${context}\n${body}`))}`;
+}
+
+/** The payload of a token signed by any of `secrets` for `context`, or null. */
+export async function verifyToken(secrets: readonly string[], context: string, token: string): Promise<unknown> {
+  const m = /^([\w-]{1,2000})\.([\w-]{43})$/.exec(token);
+  if (!m) return null;
+  let valid = false;
+  for (const secret of secrets) {
+    if (secret && timingSafeEqual(base64url(await hmac(secret, `${context}\n${m[1]}`)), m[2]!)) valid = true;
+  }
+  if (!valid) return null;
+  try {
+    const bin = atob(m[1]!.replaceAll('-', '+').replaceAll('_', '/'));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}

@@ -88,3 +88,8 @@ export function socketConfig(env: Env): { allowedOrigins: string[]; idleTimeoutM
     idleTimeoutMs: num(env.WS_IDLE_TIMEOUT_MS, 300_000, 1_000),
   };
 }
+
+/** Largest upload accepted, in bytes (single request or multipart total). */
+export function maxUploadBytes(env: Env): number {
+  return num(env.MAX_UPLOAD_BYTES, 100 * 1024 * 1024, 1);
+}

@@ -3,20 +3,22 @@
  *
  * The size limit is enforced from Content-Length before a byte is read (413), and the body is piped
  * through a FixedLengthStream so a body shorter or longer than announced fails instead of storing a
- * truncated file.
+ * truncated file. Large files go in parts (uploads-multipart.ts).
  */
 import { Hono } from 'hono';
 import { sanitizeFilename } from '../../lib/filenames.ts';
 import { newTaskId } from '../../lib/ids.ts';
+import { maxUploadBytes } from '../../objects/config.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
 import type { AppEnv } from '../auth.ts';
+import { multipart } from './uploads-multipart.ts';
 
 export const uploads = new Hono<AppEnv>();
 
-const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+uploads.route('/multipart', multipart);
 
 uploads.post('/', async (c) => {
-  const max = Number(c.env.MAX_UPLOAD_BYTES) > 0 ? Number(c.env.MAX_UPLOAD_BYTES) : DEFAULT_MAX_UPLOAD_BYTES;
+  const max = maxUploadBytes(c.env);
   const lengthHeader = c.req.header('content-length');
   if (!lengthHeader || !/^\d{1,15}$/.test(lengthHeader)) {
     throw new ClipyardError('upload.length_required', 'send the file with a Content-Length header', { status: 411 });
