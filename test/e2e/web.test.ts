@@ -31,7 +31,9 @@ async function tab(opts: Parameters<typeof openTab>[2] = {}): Promise<Tab> {
     console.error(`page errors: ${JSON.stringify(t.errors)}`);
     const ids = await t.page.locator('article.task').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
     for (const id of ids) {
-      console.error(`task ${id}: ${JSON.stringify(await t.page.evaluate(`window.clipyard.state(${JSON.stringify(id)})`))}`);
+      console.error(
+        `task ${id}: ${JSON.stringify(await t.page.evaluate(`window.clipyard.state(${JSON.stringify(id)})`))}`,
+      );
     }
   });
   return t;
