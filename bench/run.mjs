@@ -1,0 +1,162 @@
+// `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media]`
+//
+// Runs clipyard, BullMQ and Celery one after the other on this machine (each alone, so they never
+// compete for the 2 cores), each through the same scenarios with the same synthetic job, then the
+// media-overhead run (clipyard with the real runner against raw ffmpeg). Writes bench/RESULTS.md,
+// bench/results.json and bench/chart.svg. Peers are installed when missing (see lib/install.mjs).
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writeChart } from './lib/chart.mjs';
+import { ensurePeers } from './lib/install.mjs';
+import { BENCH } from './lib/proc.mjs';
+import { writeReport } from './lib/report.mjs';
+import { snapshotHead } from './lib/snapshot.mjs';
+import { createLatency, drain, progressLatency, reconnectLoss, throughput } from './scenarios/control-plane.mjs';
+import { mediaOverhead } from './scenarios/media.mjs';
+import { startBullmq } from './systems/bullmq.mjs';
+import { startCelery } from './systems/celery.mjs';
+import { startClipyard } from './systems/clipyard.mjs';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,media').split(',');
+const log = (s) => process.stderr.write(s);
+
+/** Worker concurrency of every system (clipyard: MAX_CONCURRENT_TASKS for the one local tenant). */
+const CONCURRENCY = 100;
+/** How often the Celery page polls the task's result. */
+const POLL_MS = 500;
+const RATE = 10;
+
+const plan = quick
+  ? {
+      create: [
+        { concurrency: 1, count: 10 },
+        { concurrency: 32, count: 32 },
+      ],
+      progress: { tasks: 1, subs: [1, 10], job: { n: 10, rate: RATE, delay: 1_000 } },
+      reconnect: { tasks: 1, job: { n: 20, rate: RATE }, dropAfter: 5, awayMs: 500 },
+      scaling: [20],
+      throughputJob: { n: 5, rate: RATE },
+      media: { seconds: 5, reps: 1 },
+    }
+  : {
+      create: [
+        { concurrency: 1, count: 200 },
+        { concurrency: 32, count: 1_000 },
+      ],
+      progress: { tasks: 4, subs: [1, 10, 100], job: { n: 50, rate: RATE, delay: 3_000 } },
+      reconnect: { tasks: 8, job: { n: 60, rate: RATE }, dropAfter: 20, awayMs: 1_000 },
+      scaling: [10, 100, 1_000, 5_000],
+      throughputJob: { n: 10, rate: RATE },
+      media: { seconds: 60, reps: 2 },
+    };
+
+/** Systems still running, stopped on Ctrl-C or a crash so no server outlives the bench. */
+const running = new Set();
+async function stopAll() {
+  await Promise.allSettled([...running].map((s) => s.stop()));
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+async function runSystem(name, startFn) {
+  log(`\n== ${name}: starting\n`);
+  const sys = await startFn();
+  running.add(sys);
+  sys.created = 0;
+  const out = { name: sys.name, version: sys.version, create: [], progress: [], scaling: [] };
+  try {
+    // Warm-up: first requests pay for JIT, connection set-up and module loading in every system.
+    for (let i = 0; i < 10; i++) await sys.create({ n: 1, rate: RATE });
+    sys.created += 10;
+    await drain(sys, sys.created, 60_000);
+    for (const c of plan.create) {
+      log(`   create latency, concurrency ${c.concurrency} x ${c.count}\n`);
+      out.create.push({ ...c, ...(await createLatency(sys, { ...c, job: { n: 1, rate: RATE } })) });
+      await drain(sys, sys.created, 120_000);
+    }
+    for (const subs of plan.progress.subs) {
+      log(`   progress latency, ${subs} subscriber(s) on ${plan.progress.tasks} task(s)\n`);
+      const r = await progressLatency(sys, { tasks: plan.progress.tasks, subs, job: plan.progress.job });
+      out.progress.push({ subs, tasks: plan.progress.tasks, ...r });
+      await drain(sys, sys.created, 60_000);
+    }
+    log('   events lost across a reconnect\n');
+    out.reconnect = await reconnectLoss(sys, plan.reconnect);
+    await drain(sys, sys.created, 60_000);
+    for (const count of plan.scaling) {
+      log(`   throughput, ${count} tasks\n`);
+      const timeoutMs = quick ? 60_000 : Math.max(60_000, count * 60);
+      const r = await throughput(sys, { count, job: plan.throughputJob, timeoutMs });
+      log(`     ${r.tasksPerSecond.toFixed(1)} tasks/s, ${r.seconds.toFixed(1)} s, complete=${r.complete}\n`);
+      out.scaling.push(r);
+      if (!r.complete) break;
+    }
+  } finally {
+    running.delete(sys);
+    await sys.stop();
+  }
+  return out;
+}
+
+const started = new Date();
+const head = snapshotHead();
+log(`measuring clipyard at ${head.commit.slice(0, 12)} (${head.subject}), copied to ${head.dir}\n`);
+ensurePeers({ log, needCelery: only.includes('celery'), needBullmq: only.includes('bullmq') });
+const results = {
+  date: started.toISOString(),
+  quick,
+  machine: {
+    cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadBefore: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
+  },
+  commit: { hash: head.commit, subject: head.subject },
+  config: { concurrency: CONCURRENCY, pollMs: POLL_MS, rate: RATE, plan },
+  systems: [],
+};
+if (only.includes('clipyard')) {
+  results.systems.push(
+    await runSystem('clipyard', () => startClipyard({ tree: head.dir, concurrency: CONCURRENCY, runner: 'synthetic' })),
+  );
+}
+if (only.includes('bullmq')) {
+  results.systems.push(await runSystem('BullMQ', () => startBullmq({ concurrency: CONCURRENCY })));
+}
+if (only.includes('celery')) {
+  results.systems.push(await runSystem('Celery', () => startCelery({ concurrency: CONCURRENCY, pollMs: POLL_MS })));
+}
+if (only.includes('media')) {
+  log('\n== media overhead: clipyard with the real runner against raw ffmpeg\n');
+  results.media = await mediaOverhead({
+    tree: head.dir,
+    seconds: plan.media.seconds,
+    reps: plan.media.reps,
+    log,
+    running,
+  });
+}
+results.seconds = (Date.now() - started.getTime()) / 1_000;
+results.machine.loadAfter = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
+
+const suffix = quick ? '.quick' : '';
+writeFileSync(path.join(BENCH, `results${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeChart(results, path.join(BENCH, `chart${suffix}.svg`));
+writeReport(results, path.join(BENCH, `RESULTS${suffix}.md`), `chart${suffix}.svg`);
+log(
+  `\nwrote bench/RESULTS${suffix}.md, bench/chart${suffix}.svg, bench/results${suffix}.json in ${results.seconds.toFixed(0)} s\n`,
+);
+process.exit(0);
