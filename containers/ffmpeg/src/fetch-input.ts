@@ -12,7 +12,7 @@ import { createWriteStream } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { checkUrl, isPrivateAddress } from '../../../src/lib/url-safety.ts';
+import { checkRedirect, checkUrl, isPrivateAddress, MAX_REDIRECTS } from '../../../src/lib/url-safety.ts';
 import { type Job, JobError } from './job.ts';
 
 export interface FetchLimits {
@@ -32,7 +32,6 @@ export interface FetchedFile {
   finalUrl: string;
 }
 
-const MAX_REDIRECTS = 5;
 
 /** A DNS lookup that refuses to hand out private addresses. */
 function safeLookup(): LookupFunction {
@@ -100,10 +99,12 @@ export async function openSource(
   limits: FetchLimits,
   signal: AbortSignal,
 ): Promise<{ res: IncomingMessage; url: string }> {
-  let current = raw;
+  // Each hop is checked as written (a Location of http://2130706433/ is not the allowed 127.0.0.1).
+  let check = checkUrl(raw, limits.allowHosts);
+  let written = raw;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const check = checkUrl(current, limits.allowHosts);
-    if (!check.ok) throw new JobError(check.code, `${check.message}: ${current.slice(0, 200)}`);
+    if (!check.ok) throw new JobError(check.code, `${check.message}: ${written.slice(0, 200)}`);
+    const current = check.url.href;
     let res: IncomingMessage;
     try {
       res = await request(check.url, limits, signal);
@@ -114,7 +115,8 @@ export async function openSource(
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
-      current = new URL(res.headers.location, current).href;
+      written = res.headers.location;
+      check = checkRedirect(written, check.url, limits.allowHosts);
       continue;
     }
     if (status < 200 || status >= 300) {
@@ -123,7 +125,7 @@ export async function openSource(
     }
     return { res, url: current };
   }
-  throw new JobError('source.http_error', `more than ${MAX_REDIRECTS} redirects`);
+  throw new JobError('source.too_many_redirects', `more than ${MAX_REDIRECTS} redirects`);
 }
 
 /**
