@@ -365,3 +365,16 @@ export function checkResolvedAddress(
     ? { ok: false, code: 'input.url.private', message: `${hostname} resolves to ${address}: ${why}` }
     : { ok: true };
 }
+
+/**
+ * For a filtering forward proxy in front of tools that fetch on their own (yt-dlp): may a request
+ * go to this `host:port` (a CONNECT authority, or the Host of a plain proxied request)? The same
+ * rules as checkUrl; the proxy must still check every address it resolves the host to
+ * (checkResolvedAddress) before connecting.
+ */
+export function checkProxyTarget(authority: string, allowHosts: readonly string[]): UrlCheck {
+  if (!/^(\[[0-9a-f:.%\w-]+\]|[^\s/?#@[\]]+)(:\d{1,5})?$/i.test(authority)) {
+    return refuse('input.url.invalid', 'not a host:port');
+  }
+  return checkUrl(`http://${authority}/`, allowHosts);
+}

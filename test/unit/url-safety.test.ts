@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   addressRefusal,
+  checkProxyTarget,
   checkRedirect,
   checkResolvedAddress,
   checkUrl,
@@ -256,5 +257,25 @@ describe('checkRedirect and connect-time checks (the runner)', () => {
     expect(checkResolvedAddress('evil.example', 'not-an-ip', ALLOW).ok).toBe(false);
     expect(checkResolvedAddress('evil.example', '93.184.216.34', ALLOW).ok).toBe(true);
     expect(checkResolvedAddress('127.0.0.1', '127.0.0.1', ALLOW).ok).toBe(true);
+  });
+});
+
+describe('checkProxyTarget (a filtering proxy in front of yt-dlp)', () => {
+  const cases: readonly [string, Expect][] = [
+    ['example.com:443', 'ok'],
+    ['127.0.0.1:8080', 'ok'],
+    ['2130706433:443', 'input.url.private'],
+    ['169.254.169.254:80', 'input.url.private'],
+    ['[::1]:443', 'input.url.private'],
+    ['[fd00:ec2::254]:80', 'input.url.private'],
+    ['localhost:80', 'input.url.private'],
+    ['user@example.com:443', 'input.url.invalid'],
+    ['example.com/path', 'input.url.invalid'],
+  ];
+  it.each(cases)('%s -> %s', (authority, expected) => {
+    tried++;
+    const check = checkProxyTarget(authority, ALLOW);
+    expect(check.ok ? 'ok' : check.code).toBe(expected);
+    handled++;
   });
 });
