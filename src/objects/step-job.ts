@@ -11,6 +11,7 @@ import {
   type ExtraInput,
   encodeJobHeader,
   JOB_HEADER,
+  type JobLimits,
   type JobSpec,
   parseRunnerEvent,
   type RunnerEvent,
@@ -44,6 +45,8 @@ export interface StepJobOptions {
   step: Step;
   input: StepInput;
   extras?: readonly StepExtra[];
+  /** Media limits the runner enforces for this job. */
+  limits?: JobLimits;
   /** True when the job was already started (re-attach instead of POST). */
   started: boolean;
   /** The last runner seq already handled. */
@@ -101,7 +104,7 @@ async function startMultiInputJob(o: StepJobOptions, extras: readonly StepExtra[
     parts.push({ key: e.key, label: e.label });
     total += head.size;
   }
-  const spec: JobSpec = { jobId: o.jobId, step: o.step, input, extraInputs };
+  const spec: JobSpec = { jobId: o.jobId, step: o.step, input, extraInputs, ...(o.limits ? { limits: o.limits } : {}) };
   const { readable, writable } = new FixedLengthStream(total);
   const pump = async () => {
     for (const p of parts) {
@@ -154,6 +157,7 @@ async function startJob(o: StepJobOptions): Promise<ErrorBody | null> {
     step: o.step,
     input: o.input.kind === 'url' ? { kind: 'url', url: o.input.url } : { kind: 'body', filename: o.input.filename },
     ...(urlExtras.length ? { extraInputs: urlExtras } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
   };
   let res: Response;
   if (o.input.kind === 'url') {

@@ -425,6 +425,7 @@ export class TaskObject extends DurableObject<Env> {
           step: step.params,
           input: this.inputFor(step.index),
           extras: extraInputs(t, step.params, step.index, this.store.outputs()),
+          limits: mediaLimits(this.env),
           started,
           after: t.jobSeq,
           signal,

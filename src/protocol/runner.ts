@@ -43,13 +43,35 @@ export type ExtraInput =
 export const EXTRA_INPUT_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 export const MAX_EXTRA_INPUTS = 110;
 
+/** Per-job limits, each refused with its own code (see pipeline.ts in the runner). */
+export interface JobLimits {
+  /** job.timeout */
+  timeoutMs?: number;
+  /** source.too_large */
+  maxInputBytes?: number;
+  /** job.output_too_large */
+  maxOutputBytes?: number;
+  /** media.too_long */
+  maxDurationSeconds?: number;
+  /** media.resolution_too_high: the longest side of a video frame or image */
+  maxVideoSidePx?: number;
+}
+
+export const JOB_LIMIT_KEYS = [
+  'timeoutMs',
+  'maxInputBytes',
+  'maxOutputBytes',
+  'maxDurationSeconds',
+  'maxVideoSidePx',
+] as const satisfies readonly (keyof JobLimits)[];
+
 export interface JobSpec {
   jobId: string;
   step: Step;
   input: JobInput;
   extraInputs?: ExtraInput[];
   /** Optional per-job limits; the runner applies its own defaults when absent. */
-  limits?: { timeoutMs?: number; maxInputBytes?: number; maxOutputBytes?: number };
+  limits?: JobLimits;
 }
 
 /** Processing stages a progress event may name; the web page shows them as words. */

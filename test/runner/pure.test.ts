@@ -12,7 +12,7 @@ import {
 } from '../../containers/ffmpeg/src/ffmpeg-args.ts';
 import { ffmpegError, parseProgressBlock } from '../../containers/ffmpeg/src/media.ts';
 import { extensionFor } from '../../containers/ffmpeg/src/ops/download.ts';
-import { extensionOf } from '../../containers/ffmpeg/src/pipeline.ts';
+import { checkMediaLimits, extensionOf } from '../../containers/ffmpeg/src/pipeline.ts';
 import { parseSpec } from '../../containers/ffmpeg/src/server.ts';
 import { parseYtDlpProgress, ytDlpError } from '../../containers/ffmpeg/src/ytdlp.ts';
 
@@ -137,5 +137,28 @@ describe('names and specs', () => {
     expect(parseSpec({ jobId: 'a', step: { op: 'probe' }, input: { kind: 'file', path: '/etc/passwd' } })).toMatch(
       /input/,
     );
+  });
+});
+
+describe('media limits', () => {
+  const info = (duration: number, width: number, height: number) => ({
+    probe: { format: {}, streams: [{ index: 0, codec_type: 'video', width, height }] },
+    duration,
+    hasAudio: false,
+    hasVideo: true,
+    height,
+  });
+
+  it('refuses media that is too long or too large, each with its own code', () => {
+    expect(() => checkMediaLimits(info(7200, 1920, 1080), { maxDurationSeconds: 3600 })).toThrow(
+      expect.objectContaining({ code: 'media.too_long' }),
+    );
+    expect(() => checkMediaLimits(info(10, 1080, 7680), { maxVideoSidePx: 4096 })).toThrow(
+      expect.objectContaining({ code: 'media.resolution_too_high' }),
+    );
+    expect(() =>
+      checkMediaLimits(info(10, 1920, 1080), { maxDurationSeconds: 60, maxVideoSidePx: 4096 }),
+    ).not.toThrow();
+    expect(() => checkMediaLimits(info(10, 1920, 1080), undefined)).not.toThrow();
   });
 });

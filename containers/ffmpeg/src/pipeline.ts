@@ -7,11 +7,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { contentTypeFor } from '../../../src/protocol/ops.ts';
-import type { Stage } from '../../../src/protocol/runner.ts';
+import type { JobLimits, Stage } from '../../../src/protocol/runner.ts';
 import type { RunnerConfig } from './config.ts';
 import { type FetchLimits, openSource, saveResponse } from './fetch-input.ts';
 import { type Job, JobError } from './job.ts';
-import { probeMedia } from './media.ts';
+import { type MediaInfo, probeMedia } from './media.ts';
 import { handlerFor } from './ops/index.ts';
 import type { OpContext, OpInput } from './ops/op-context.ts';
 import { downloadWithYtDlp } from './ytdlp.ts';
@@ -99,6 +99,29 @@ async function fetchUrlInput(
   return file;
 }
 
+/** Refuse media past the job's duration or frame-size limits (sniffed, not trusted from the name). */
+export function checkMediaLimits(info: MediaInfo, limits: JobLimits | undefined): void {
+  const maxSeconds = limits?.maxDurationSeconds;
+  if (maxSeconds && info.duration !== null && info.duration > maxSeconds) {
+    throw new JobError(
+      'media.too_long',
+      `the media is ${Math.round(info.duration)} s long; the limit is ${maxSeconds} s`,
+    );
+  }
+  const maxSide = limits?.maxVideoSidePx;
+  if (maxSide) {
+    for (const s of info.probe.streams) {
+      const side = Math.max(s.width ?? 0, s.height ?? 0);
+      if (s.codec_type === 'video' && side > maxSide) {
+        throw new JobError(
+          'media.resolution_too_high',
+          `a frame is ${s.width}x${s.height}; the longest side may be ${maxSide} px`,
+        );
+      }
+    }
+  }
+}
+
 /** Run the job to its end; never throws (failures become the job's error event). */
 export async function runJob(
   job: Job,
@@ -133,6 +156,7 @@ export async function runJob(
     span = [share * 100, 100];
     report('probing', 0, { message: 'reading the media' });
     const info = await probeMedia(job, file);
+    checkMediaLimits(info, job.spec.limits);
     const input: OpInput = { path: file, ext: extensionOf(file), info };
     const ctx: OpContext = {
       job,

@@ -17,6 +17,7 @@ import {
   type ExtraInput,
   HEARTBEAT_INTERVAL_MS,
   JOB_HEADER,
+  JOB_LIMIT_KEYS,
   type JobSpec,
   MAX_EXTRA_INPUTS,
   type RunnerHealth,
@@ -32,6 +33,12 @@ import { type EngineStatus, engineFromEnv } from './transcribe/engine.ts';
 export const RUNNER_VERSION = '0.1.0';
 const JOB_ID = /^[A-Za-z0-9_-]{1,120}$/;
 const MAX_SPEC_BYTES = 64 * 1024;
+/**
+ * Heartbeats go out far more often than the protocol's minimum (HEARTBEAT_INTERVAL_MS), so a task
+ * object configured with a short stall timeout (a few seconds, as in tests) never mistakes a quiet
+ * stretch of a healthy job (probing, a runner-side queue) for a stall. One short line a second is free.
+ */
+const HEARTBEAT_EVERY_MS = Math.min(1_000, HEARTBEAT_INTERVAL_MS / 2);
 
 function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, retryable = false): void {
   if (res.headersSent) {
@@ -114,7 +121,7 @@ function extrasOf(raw: unknown): ExtraInput[] | string {
 function limitsOf(raw: unknown): Pick<JobSpec, 'limits'> {
   if (!raw || typeof raw !== 'object') return {};
   const out: NonNullable<JobSpec['limits']> = {};
-  for (const k of ['timeoutMs', 'maxInputBytes', 'maxOutputBytes'] as const) {
+  for (const k of JOB_LIMIT_KEYS) {
     const n = (raw as Record<string, unknown>)[k];
     if (typeof n === 'number' && Number.isFinite(n) && n > 0) out[k] = n;
   }
@@ -268,7 +275,7 @@ export class RunnerServer {
       write(e);
       if (e.type === 'done' || e.type === 'error') close();
     });
-    const beat = setInterval(() => write({ type: 'heartbeat', at: Date.now() }), HEARTBEAT_INTERVAL_MS / 2);
+    const beat = setInterval(() => write({ type: 'heartbeat', at: Date.now() }), HEARTBEAT_EVERY_MS);
     write({ type: 'heartbeat', at: Date.now() });
     for (const e of job.eventsAfter(after)) {
       last = e.seq;
