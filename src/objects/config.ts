@@ -46,7 +46,7 @@ export function linkSecrets(env: Env): string[] {
 /** Daily quotas per tenant (0 = no limit). */
 export function dailyLimits(env: Env): DailyLimits {
   return {
-    tasksPerDay: num(env.MAX_TASKS_PER_DAY, 1_000),
+    tasksPerDay: num(env.MAX_TASKS_PER_DAY, 10_000),
     outputBytesPerDay: num(env.MAX_OUTPUT_BYTES_PER_DAY, 20 * 1024 ** 3),
   };
 }
