@@ -12,6 +12,7 @@ import { health } from './routes/health.ts';
 import { openapi } from './routes/openapi.ts';
 import { tasks } from './routes/tasks.ts';
 import { uploads } from './routes/uploads.ts';
+import { usage } from './routes/usage.ts';
 import { checkSocketOrigin } from './socket-origin.ts';
 import { sweep } from './sweep.ts';
 
@@ -31,6 +32,7 @@ app.use('/api/*', rateLimitByIp);
 app.use('/api/tasks/*', requireTenant, rateLimitByKey);
 app.use('/api/tasks/:id/events', checkSocketOrigin);
 app.use('/api/uploads/*', requireTenant, rateLimitByKey);
+app.use('/api/usage', requireTenant, rateLimitByKey);
 app.use('/api/batches/*', requireTenant, rateLimitByKey);
 app.use('/api/batches/:id/events', checkSocketOrigin);
 app.use('/api/health', optionalTenant);
@@ -38,6 +40,7 @@ app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
 app.route('/api/batches', batches);
 app.route('/api/health', health);
+app.route('/api/usage', usage);
 app.route('/files', files);
 app.route('/', openapi);
 

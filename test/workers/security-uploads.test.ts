@@ -136,3 +136,23 @@ describe('multipart uploads', () => {
     expect(res.status).toBe(204);
   });
 });
+
+describe('GET /api/usage', () => {
+  it("shows the caller's own day against its quotas", async () => {
+    const res = await send('/api/usage', {}, 'two');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { tasks: { used: number; limit: number }; resetsInSeconds: number };
+    expect(body.tasks.used).toBe(0);
+    expect(body.tasks.limit).toBeGreaterThan(0);
+    expect(body.resetsInSeconds).toBeGreaterThan(0);
+    expect(
+      (
+        await worker.fetch(
+          new Request(`${ORIGIN}/api/usage`),
+          { ...env, API_KEYS: 'x' } as Env,
+          createExecutionContext(),
+        )
+      ).status,
+    ).toBe(401);
+  });
+});
