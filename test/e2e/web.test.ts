@@ -5,8 +5,9 @@
  * Each test leaves a screenshot in test-artifacts/screenshots/.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { api, baseUrl, createTask, downloadOutput, ffprobeBytes, mediaUrl, snapshot, waitForStatus } from './client.ts';
 import { launchBrowser, openTab, screenshot, type Tab } from './web-browser.ts';
 
@@ -244,6 +245,70 @@ describe('the page in Chromium', () => {
     const img = card(page, id).locator('.preview img');
     await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(640);
     await screenshot(page, 'web-retried-done');
+    expect(errors).toEqual([]);
+  });
+
+  it('uploads a chosen file with its own progress bar and runs the preset on it', async () => {
+    const { page, errors } = await tab();
+    await page.evaluate(`(() => {
+      window.uploadRows = 0;
+      window.uploadValues = [];
+      new MutationObserver((records) => {
+        for (const r of records) {
+          if (r.type === 'childList') window.uploadRows += [...r.addedNodes].filter((n) => n.nodeType === 1 && n.matches('li.upload')).length;
+          else window.uploadValues.push(Number(r.target.getAttribute('aria-valuenow')));
+        }
+      }).observe(document.getElementById('uploads'), { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+    })()`);
+    const file = path.join(inject('mediaDir'), 'clip.mp4');
+    await page.setInputFiles('#files', file);
+    await expect.poll(() => page.locator('#file-list li').textContent()).toMatch(/^clip\.mp4 · \d[\d.]* (KB|MB)/);
+    await page.locator('input[name=preset][value=audio]').check();
+    await page.click('#start');
+    const article = page
+      .locator('article.task')
+      .filter({ has: page.locator('a.task-name', { hasText: /^clip\.mp4$/ }) });
+    await article.waitFor({ timeout: 30_000 });
+    const id = (await article.getAttribute('data-id'))!;
+    expect(await page.evaluate('window.uploadRows')).toBe(1);
+    const values = (await page.evaluate('window.uploadValues')) as number[];
+    if (values.length > 0) expect(values.at(-1)).toBe(100);
+    // The upload row goes away once its task exists; the file list is cleared.
+    expect(await page.locator('#uploads li').count()).toBe(0);
+    expect(await page.locator('#file-list li').count()).toBe(0);
+
+    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    const snap = await snapshot(id);
+    expect('upload' in snap.input).toBe(true);
+    const { bytes } = await downloadOutput(id, 'audio.mp3');
+    expect(Math.abs(Number(ffprobeBytes(bytes, 'mp3').format.duration) - 10)).toBeLessThan(0.5);
+    await screenshot(page, 'web-upload-done');
+    expect(errors).toEqual([]);
+  });
+
+  it('cancels a running task, then deletes it', async () => {
+    const { page, errors } = await tab();
+    const id = await submit(page, mediaUrl('slow/clip.mp4'), 'video');
+    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('running');
+    await card(page, id).locator('button[data-action=cancel]').click();
+    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('canceled');
+    expect(await card(page, id).locator('.state').textContent()).toBe('canceled');
+    await card(page, id).locator('button[data-action=cancel]').waitFor({ state: 'hidden' });
+    await card(page, id).locator('button[data-action=retry]').waitFor({ state: 'visible' });
+    expect((await snapshot(id)).status).toBe('canceled');
+    await screenshot(page, 'web-canceled');
+
+    // Delete asks once more, then the task is gone from the page and from the API.
+    const del = card(page, id).locator('button[data-action=delete]');
+    await del.click();
+    expect(await del.textContent()).toBe('Really delete?');
+    expect(await card(page, id).count()).toBe(1);
+    await del.click();
+    await expect.poll(() => card(page, id).count()).toBe(0);
+    expect((await api(`/api/tasks/${id}`)).status).toBe(404);
+    // It is not restored on the next visit either.
+    await page.reload();
+    await page.locator('#task-list-empty').waitFor({ state: 'visible' });
     expect(errors).toEqual([]);
   });
 

@@ -28,10 +28,13 @@ export function formatDuration(seconds: number | undefined | null): string {
 
 const BYTE_STAGES: ReadonlySet<Stage> = new Set(['downloading', 'receiving', 'storing']);
 
-/** Speed means bytes/s while moving bytes and ffmpeg's speed factor while encoding. */
-export function formatSpeed(stage: Stage | null, speed: number | undefined): string {
+/**
+ * Speed means bytes/s while bytes move (the event counts bytes, or the stage is a transfer) and
+ * ffmpeg's speed factor (1.0 = realtime) while encoding.
+ */
+export function formatSpeed(stage: Stage | null, speed: number | undefined, countsBytes = false): string {
   if (speed == null || !Number.isFinite(speed) || speed <= 0) return '';
-  if (stage && BYTE_STAGES.has(stage)) return `${formatBytes(speed)}/s`;
+  if (countsBytes || (stage && BYTE_STAGES.has(stage))) return `${formatBytes(speed)}/s`;
   return `${speed < 10 ? speed.toFixed(1) : Math.round(speed)}× realtime`;
 }
 
