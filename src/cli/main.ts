@@ -150,7 +150,7 @@ export async function main(
   const view = new ProgressView({
     write: (t) => io.stdout.write(t),
     tty: Boolean(io.stdout.isTTY),
-    columns: () => io.stdout.columns ?? 80,
+    columns: () => io.stdout.columns || 80,
     label,
   });
 
@@ -205,7 +205,8 @@ export async function main(
         const size = await save(client, final.id, name, file);
         const o = final.outputs.find((x) => x.name === name)!;
         saved.push({ name, path: file, size, contentType: o.contentType });
-        say(`saved ${path.relative(io.cwd, file) || file} (${formatBytes(size)})`);
+        const shown = path.relative(io.cwd, file);
+        say(`saved ${shown && !shown.startsWith('..') ? shown : file} (${formatBytes(size)})`);
       }
     }
     const code = final.status === 'succeeded' ? EXIT.ok : final.status === 'canceled' ? EXIT.canceled : EXIT.failed;

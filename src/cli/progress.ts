@@ -9,6 +9,8 @@ import type { TaskProgress } from '../client/task-state.ts';
 /** Stages where the runner's `speed` is bytes per second; in every other stage it is ffmpeg's factor. */
 const BYTE_STAGES = new Set(['downloading', 'receiving', 'storing']);
 const REDRAW_MS = 100;
+/** Columns the bar leaves for the details after it. */
+const DETAILS_ROOM = 48;
 /** Plain mode: a line at least every this many percent, or when the stage or status changes. */
 const PLAIN_STEP_PERCENT = 10;
 
@@ -83,8 +85,8 @@ export function progressDetails(p: TaskProgress, eta: number | undefined): strin
 export function barLine(label: string, p: TaskProgress, eta: number | undefined, columns: number): string {
   const pct = `${Math.floor(p.progress).toString().padStart(3)}%`;
   const details = progressDetails(p, eta);
-  const fixed = label.length + pct.length + details.length + 6;
-  const width = Math.max(10, Math.min(40, columns - fixed));
+  // The bar keeps one width while the details change length, leaving them room for stage, speed and ETA.
+  const width = Math.max(10, Math.min(30, columns - label.length - pct.length - DETAILS_ROOM));
   const filled = Math.round((Math.min(100, Math.max(0, p.progress)) / 100) * width);
   const line = `${label} ▕${'█'.repeat(filled)}${'░'.repeat(width - filled)}▏ ${pct} ${details}`;
   return line.length > columns - 1 ? `${line.slice(0, Math.max(0, columns - 2))}…` : line;

@@ -180,12 +180,12 @@ export class Clipyard {
 
   /**
    * Every wire message of a task: a snapshot on each (re)connect, then each event once, in order.
-   * Reconnects with `after` when the connection drops; ends when the server closes because the task ended.
+   * Reconnects with `after` when the connection drops; ends once the task has ended.
    */
-  watch(id: string, opts: WatchOptions = {}): AsyncGenerator<WireMessage> {
+  async *watch(id: string, opts: WatchOptions = {}): AsyncGenerator<WireMessage> {
     const base = this.url.replace(/^http/, 'ws');
     const key = this.apiKey ? `&key=${enc(this.apiKey)}` : '';
-    return subscribe((after) => `${base}/api/tasks/${enc(id)}/events?after=${after}${key}`, {
+    const messages = subscribe((after) => `${base}/api/tasks/${enc(id)}/events?after=${after}${key}`, {
       ...opts,
       ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
       // A task that is gone (404) or a key that is refused (401) will not come back: stop there.
@@ -197,6 +197,19 @@ export class Clipyard {
         }
       },
     });
+    // End as soon as the task's final status (and every event before it) is delivered, instead of
+    // waiting for the close handshake, which some proxies are slow to finish.
+    let last = opts.after ?? 0;
+    let endSeq: number | null = null;
+    for await (const m of messages) {
+      yield m;
+      if (m.type === 'snapshot') endSeq = isTerminalStatus(m.snapshot.status) ? m.snapshot.seq : null;
+      else {
+        last = m.event.seq;
+        if (m.event.kind === 'status') endSeq = isTerminalStatus(m.event.status) ? m.event.seq : null;
+      }
+      if (endSeq !== null && last >= endSeq) return;
+    }
   }
 
   /**
@@ -221,7 +234,7 @@ export class Clipyard {
         }
         if (state) opts.onProgress?.(progressOf(state, live));
       }
-      // The server closed normally: the task ended (or was deleted, which get() reports as 404).
+      // The task ended (or was deleted, which get() reports as 404).
       const final = await this.get(id, { signal });
       if (isTerminalStatus(final.status)) {
         if (!state || final.seq > state.seq || final.status !== state.status) opts.onProgress?.(progressOf(final));
