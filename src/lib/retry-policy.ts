@@ -28,18 +28,36 @@ const NEVER_RETRYABLE: readonly ErrorCode[] = [
   'source.forbidden',
   'source.http_error',
   'source.too_large',
+  'source.too_many_redirects',
   'media.unsupported',
   'media.corrupt',
   'media.format_unavailable',
   'media.no_audio',
   'media.no_video',
+  'media.too_long',
+  'media.resolution_too_high',
+  'media.unsafe_reference',
   'job.canceled',
   'job.output_too_large',
+  // the job's wall-clock limit: the same work would run out of time again
+  'job.timeout',
+  'input.missing',
+  'input.invalid',
   'input.url.private',
   'input.url.scheme',
   'input.url.invalid',
+  'input.url.credentials',
 ];
 
+/** Codes the policy decides whatever the producer said (the others follow their `retryable`). */
+export const CLASSIFIED_CODES: readonly ErrorCode[] = [...ALWAYS_RETRYABLE, ...NEVER_RETRYABLE];
+
+/**
+ * Is this failed attempt worth another one? Transient trouble (network, timeouts reaching the source,
+ * 429, 5xx, a runner that crashed, stalled, was stopped or forgot the job) is; what the same input
+ * would repeat (400/401/403/404 from the source, unsupported or corrupt media, a yt-dlp format that
+ * is not available, limits) is not. Codes in neither list follow the producer's own `retryable`.
+ */
 export function isRetryable(error: Pick<ErrorBody, 'code' | 'retryable'>): boolean {
   if (ALWAYS_RETRYABLE.includes(error.code)) return true;
   if (NEVER_RETRYABLE.includes(error.code)) return false;
