@@ -10,6 +10,8 @@ export const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 export const ROOT = path.resolve(BENCH, '..');
 export const WORK = path.join(BENCH, '.work');
 export const LOGS = path.join(WORK, 'logs');
+/** No single request of the bench waits longer than this (a wedged system fails the scenario, not the run). */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** A port that was free a moment ago on loopback. */
 export function freePort() {

@@ -131,7 +131,9 @@ function processTable(results) {
 function mediaTable(m) {
   const lines = [head(['op', 'raw ffmpeg', 'clipyard, POST to downloaded', 'clipyard / raw'])];
   for (const r of m.rows) lines.push(row([r.op, fmtMs(r.rawMs), fmtMs(r.clipyardMs), ratio(r.clipyardMs, r.rawMs)]));
-  lines.push(row(['**all three**', fmtMs(m.rawTotal), fmtMs(m.clipyardTotal), `**${ratio(m.clipyardTotal, m.rawTotal)}**`]));
+  lines.push(
+    row(['**all three**', fmtMs(m.rawTotal), fmtMs(m.clipyardTotal), `**${ratio(m.clipyardTotal, m.rawTotal)}**`]),
+  );
   return lines.join('\n');
 }
 
@@ -176,7 +178,12 @@ export function writeReport(results, file, chartName) {
   } catch {
     /* none yet */
   }
-  const versions = results.systems.map((s) => `- ${s.name}: ${s.version}`).join('\n');
+  const versions = results.systems
+    .map(
+      (s) =>
+        `- ${s.name}: ${s.version}${s.error ? ` — **failed during the run: ${s.error}** (its tables stop there)` : ''}`,
+    )
+    .join('\n');
   const plan = results.config.plan;
   const md = `# clipyard benchmark results${results.quick ? ' (quick smoke run: small N, not for comparison)' : ''}
 

@@ -2,7 +2,17 @@
 // (bench/peers/bullmq-server.mjs).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCH, freePort, httpReady, start, startRedis, stop, WORK, waitUntil } from '../lib/proc.mjs';
+import {
+  BENCH,
+  freePort,
+  httpReady,
+  REQUEST_TIMEOUT_MS,
+  start,
+  startRedis,
+  stop,
+  WORK,
+  waitUntil,
+} from '../lib/proc.mjs';
 import { nowMs } from '../lib/stats.mjs';
 
 export async function startBullmq({ concurrency }) {
@@ -36,6 +46,7 @@ export async function startBullmq({ concurrency }) {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(job),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const out = await res.json();
       if (res.status !== 202) throw new Error(`bullmq create answered ${res.status}`);
@@ -58,7 +69,7 @@ export async function startBullmq({ concurrency }) {
       return { close: () => ws.close(), lastSeq: () => 0, opened };
     },
     async counts() {
-      const res = await fetch(`${base}/api/stats`);
+      const res = await fetch(`${base}/api/stats`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       const c = await res.json();
       return { done: c.completed ?? 0, failed: c.failed ?? 0 };
     },

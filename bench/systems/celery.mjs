@@ -2,7 +2,7 @@
 // (bench/peers/celery_app.py), all from Debian's packages. Clients read progress by polling.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { BENCH, freePort, httpReady, start, startRedis, stop, waitUntil } from '../lib/proc.mjs';
+import { BENCH, freePort, httpReady, REQUEST_TIMEOUT_MS, start, startRedis, stop, waitUntil } from '../lib/proc.mjs';
 import { nowMs } from '../lib/stats.mjs';
 
 /** Debian's interpreter: the Debian python3-* packages live there, not in a pyenv or venv. */
@@ -66,6 +66,7 @@ export async function startCelery({ concurrency, pollMs }) {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(job),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const out = await res.json();
       if (res.status !== 202) throw new Error(`celery create answered ${res.status}`);
@@ -84,7 +85,7 @@ export async function startCelery({ concurrency, pollMs }) {
         while (!closed) {
           const started = Date.now();
           try {
-            const res = await fetch(`${base}/api/tasks/${id}`);
+            const res = await fetch(`${base}/api/tasks/${id}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
             const recvAt = nowMs();
             const body = await res.json();
             if (closed) return;
@@ -115,7 +116,7 @@ export async function startCelery({ concurrency, pollMs }) {
       };
     },
     async counts() {
-      const res = await fetch(`${base}/api/stats`);
+      const res = await fetch(`${base}/api/stats`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       return res.json();
     },
     async stop() {

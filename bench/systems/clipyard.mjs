@@ -3,7 +3,7 @@
 // scenarios) or the real media runner (media overhead).
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { BENCH, freePort, LOGS, start, stop, WORK } from '../lib/proc.mjs';
+import { BENCH, freePort, LOGS, REQUEST_TIMEOUT_MS, start, stop, WORK } from '../lib/proc.mjs';
 import { nowMs } from '../lib/stats.mjs';
 
 /**
@@ -40,7 +40,8 @@ export async function startClipyard(o) {
     port,
     runnerUrl,
     allowHosts: o.allowHosts ?? '127.0.0.1',
-    vars: { MAX_CONCURRENT_TASKS: String(o.concurrency) },
+    // The bench creates thousands of tasks: lift the local tenant's daily task quota out of the way.
+    vars: { MAX_CONCURRENT_TASKS: String(o.concurrency), MAX_TASKS_PER_DAY: '10000000' },
     persistTo: state,
     log,
   });
@@ -70,6 +71,7 @@ export async function startClipyard(o) {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const out = await res.json();
       if (res.status !== 202) throw new Error(`clipyard create answered ${res.status}: ${JSON.stringify(out)}`);
@@ -105,7 +107,7 @@ export async function startClipyard(o) {
 
     /** Finished tasks so far (the tenant's index, read through /api/health). */
     async counts() {
-      const res = await fetch(`${base}/api/health`);
+      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       const h = await res.json();
       const q = h.queue ?? {};
       return { done: q.succeeded ?? 0, failed: (q.failed ?? 0) + (q.canceled ?? 0) };
