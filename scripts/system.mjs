@@ -66,14 +66,14 @@ function pipeOutput(proc, name, log) {
 }
 
 /** Start the media runner; resolves once /health answers. */
-export async function startRunner({ port = 8788, allowHosts = '', env = {}, log } = {}) {
+export async function startRunner({ port = 8788, allowHosts = '', env = {}, log, readyMs = 15_000 } = {}) {
   const proc = spawn(NODE, [path.join(ROOT, 'containers/ffmpeg/src/main.ts')], {
     cwd: ROOT,
     env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', CLIPYARD_ALLOW_HOSTS: allowHosts, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   pipeOutput(proc, 'runner', log);
-  await waitFor(`http://127.0.0.1:${port}/health`, 15_000, proc, 'runner');
+  await waitFor(`http://127.0.0.1:${port}/health`, readyMs, proc, 'runner');
   return proc;
 }
 

@@ -21,7 +21,8 @@ export interface TestRunner {
 
 export async function startTestRunner(): Promise<TestRunner> {
   const jobsDir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-runner-test-'));
-  const config = loadConfig({ JOBS_DIR: jobsDir, CLIPYARD_ALLOW_HOSTS: '127.0.0.1', RUNNER_CAPACITY: '2' });
+  const env = { JOBS_DIR: jobsDir, CLIPYARD_ALLOW_HOSTS: '127.0.0.1', RUNNER_CAPACITY: '2' };
+  const config = loadConfig(env as unknown as NodeJS.ProcessEnv);
   const runner = new RunnerServer(config, await toolVersions());
   await new Promise<void>((r) => runner.server.listen(0, '127.0.0.1', r));
   const { port } = runner.server.address() as AddressInfo;

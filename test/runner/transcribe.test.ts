@@ -21,9 +21,11 @@ import { type MediaServer, startMediaServer } from '../e2e/media-server.ts';
 import {
   fetchOutput,
   ffprobe,
+  HEARD,
   lastEvent,
   newJobId,
   runJobSpec,
+  SPEECH,
   speak,
   startTestRunner,
   type TestRunner,
