@@ -22,6 +22,7 @@ import {
   uploadSchema,
   wireMessageSchema,
 } from './schemas.ts';
+import { uploadPaths } from './upload-paths.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -111,7 +112,21 @@ const ERROR_TEXT: Record<number, string> = {
   411: 'upload.length_required',
   413: 'upload.too_large',
   426: 'subscribe with a WebSocket upgrade or Accept: text/event-stream',
+  429: 'rate.limited, quota.tasks or quota.output_bytes; wait the Retry-After seconds',
 };
+
+/** Every /api route sits behind the per-IP rate limit (and the per-key one with API keys). */
+function withRateLimits(all: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  for (const [path, item] of Object.entries(all)) {
+    if (!path.startsWith('/api/') || path === '/api/openapi.json') continue;
+    for (const [method, op] of Object.entries(item)) {
+      if (method === 'parameters') continue;
+      const responses = (op as { responses: Record<string, unknown> }).responses;
+      responses['429'] ??= { $ref: '#/components/responses/E429' };
+    }
+  }
+  return all;
+}
 
 function paths(): Json {
   return {
@@ -252,22 +267,7 @@ function paths(): Json {
       },
     },
     ...batchPaths(),
-    '/api/uploads': {
-      post: {
-        operationId: 'createUpload',
-        tags: ['uploads'],
-        summary: 'Upload an input file',
-        description: 'The raw body (with Content-Length) becomes an input for a task: `{"upload": id}`.',
-        parameters: [{ name: 'filename', in: 'query', description: 'hints the extension', schema: { type: 'string' } }],
-        requestBody: {
-          required: true,
-          content: {
-            'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
-          },
-        },
-        responses: { '201': json(ref('Upload'), 'stored'), ...errors(400, 401, 411, 413) },
-      },
-    },
+    ...uploadPaths(),
     '/api/health': {
       get: {
         operationId: 'health',
@@ -374,7 +374,7 @@ export function openApiDocument(serverUrl?: string): OpenApiDocument {
       { name: 'files', description: 'signed downloads' },
       { name: 'system', description: 'health and this document' },
     ],
-    paths: paths() as OpenApiDocument['paths'],
+    paths: withRateLimits(paths() as OpenApiDocument['paths']),
     components,
   };
 }
