@@ -8,9 +8,10 @@
  * can be gigabytes, and a batch has up to 100 of them); `forceZip64` writes them always, for tests.
  * Names are UTF-8 (general purpose flag bit 11).
  *
- * Pure (web streams only, no bindings): the Worker streams a batch archive with it, unit tests check
- * the result with `unzip -t`.
+ * Pure (web streams and node:zlib's crc32 only, no bindings): the Worker streams a batch archive with
+ * it, unit tests check the result with `unzip -t`.
  */
+import * as zlib from 'node:zlib';
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -22,11 +23,20 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32 (IEEE 802.3, as zip uses it) of `data`, continuing from `crc` (0 to start). */
-export function crc32(data: Uint8Array, crc = 0): number {
+/** CRC-32 (IEEE 802.3, as zip uses it) in plain JavaScript, for runtimes without node:zlib's. */
+export function crc32Portable(data: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+// Native in Node >= 22.2 and in workerd with nodejs_compat: hundreds of times faster than the loop
+// above there, which matters when a batch archive streams gigabytes through one Worker invocation.
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32 of `data`, continuing from `crc` (0 to start). */
+export function crc32(data: Uint8Array, crc = 0): number {
+  return nativeCrc32 ? nativeCrc32(data, crc) >>> 0 : crc32Portable(data, crc);
 }
 
 export interface ZipSource {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bytesEntry, crc32, dosDateTime, type ZipEntry, zipStream } from '../../src/lib/zip.ts';
+import { bytesEntry, crc32, crc32Portable, dosDateTime, type ZipEntry, zipStream } from '../../src/lib/zip.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,6 +63,13 @@ describe('crc32', () => {
     expect(crc32(data)).toBe(0xcbf43926);
     expect(crc32(data.subarray(4), crc32(data.subarray(0, 4)))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+
+  it('the portable and the native implementation agree', () => {
+    const data = new Uint8Array(100_003).map((_, i) => (i * 31) ^ (i >> 3));
+    expect(crc32Portable(data)).toBe(crc32(data));
+    expect(crc32Portable(data.subarray(5_000), crc32Portable(data.subarray(0, 5_000)))).toBe(crc32(data));
+    expect(crc32Portable(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 });
 
