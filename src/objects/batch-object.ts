@@ -17,6 +17,8 @@ import { ClipyardError, type ErrorBody, fromRpcError, rpcErrors } from '../proto
 import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
 import { BatchStore, type ChildRow, type NewChild } from './batch-store.ts';
+import { socketConfig } from './config.ts';
+import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
 
 /** Aggregate progress events go out at most this often (leading edge + trailing value). */
 const PROGRESS_INTERVAL_MS = 250;
@@ -170,8 +172,9 @@ export class BatchObject extends DurableObject<Env> {
     return this.sockets.openEventStream(snapshot, replay, ended);
   }
 
-  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
-    if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (!noteClientMessage(ws, message, Date.now())) ws.close(CLOSE_TOO_BIG, 'message too big');
+    else if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -186,6 +189,7 @@ export class BatchObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     if (!this.store.batch()) return;
+    dropIdleSockets(this.ctx, Date.now(), socketConfig(this.env).idleTimeoutMs);
     await this.createChildren();
     const now = Date.now();
     const quiet = this.store

@@ -236,7 +236,7 @@ export class BatchStore {
           progress,
           message: report.message,
         };
-        if (report.error && report.status === 'failed') e.error = report.error;
+        if (report.error && (report.status === 'failed' || report.status === 'retrying')) e.error = report.error;
         events.push(this.insertEvent(e, now));
       }
       events.push(...this.settleStatus(now));
