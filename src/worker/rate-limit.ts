@@ -9,7 +9,7 @@
  * limit for fairness needs; the exact daily quotas live in the TenantObject.
  */
 import { createMiddleware } from 'hono/factory';
-import { isIpAddress, isPrivateAddress } from '../lib/url-safety.ts';
+import { isIpAddress, isPrivateAddress, parseIPv6 } from '../lib/url-safety.ts';
 import { dailyLimits } from '../objects/config.ts';
 import { ClipyardError, type ErrorCode } from '../protocol/errors.ts';
 import type { AppEnv } from './auth.ts';
@@ -32,6 +32,19 @@ function clientIp(headers: Headers): string | null {
   return ip && isIpAddress(ip) ? ip : null;
 }
 
+/**
+ * The unit one client is counted by: an IPv4 address, or an IPv6 /64 (one subscriber's network;
+ * counting single IPv6 addresses would let one client rotate through 2^64 of them).
+ */
+export function clientKey(ip: string): string {
+  const v6 = parseIPv6(ip);
+  if (!v6) return `ip:${ip}`;
+  return `ip6:${v6
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
 /** True for addresses the per-IP limit skips: the machine itself or its own network. */
 function isLocalClient(ip: string): boolean {
   return isPrivateAddress(ip);
@@ -50,7 +63,7 @@ async function allowed(limiter: RateLimit | undefined, key: string): Promise<boo
 /** Per client IP, on every /api request, before authentication. */
 export const rateLimitByIp = createMiddleware<AppEnv>(async (c, next) => {
   const ip = clientIp(c.req.raw.headers);
-  if (ip && !isLocalClient(ip) && !(await allowed(c.env.RATE_LIMIT_IP, `ip:${ip}`))) {
+  if (ip && !isLocalClient(ip) && !(await allowed(c.env.RATE_LIMIT_IP, clientKey(ip)))) {
     throw new TooManyRequests(
       'rate.limited',
       'too many requests from this address; slow down and retry shortly',

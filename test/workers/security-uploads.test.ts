@@ -13,7 +13,7 @@ import { ORIGIN } from './helpers.ts';
 
 const KEYS = { one: 'key-one-5b1e9d3c7a', two: 'key-two-2c8f4a6e0b' } as const;
 
-function send(path: string, init: RequestInit = {}, as: keyof typeof KEYS = 'one'): Promise<Response> {
+async function send(path: string, init: RequestInit = {}, as: keyof typeof KEYS = 'one'): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${KEYS[as]}`);
   const request = new Request(`${ORIGIN}${path}`, { ...init, headers });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signLink } from '../../src/lib/links.ts';
 import { tenantOf } from '../../src/worker/auth.ts';
 import worker from '../../src/worker/index.ts';
+import { clientKey } from '../../src/worker/rate-limit.ts';
 import { ORIGIN } from './helpers.ts';
 
 const KEYS = {
@@ -406,6 +407,9 @@ describe('limits: rate, quotas, sockets', () => {
     handled++;
     // another address is not affected
     expect((await send('/api/tasks/nope', {}, { as: 'golf', ip: '8.8.8.8' })).status).toBe(404);
+    // IPv6 clients are counted per /64, so rotating the interface bits does not help
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe(clientKey('2001:0db8:0001:0002:ffff::9'));
+    expect(clientKey('2001:db8:1:2::1')).not.toBe(clientKey('2001:db8:1:3::1'));
   }, 120_000);
 
   it('limits requests per API key, with Retry-After', async () => {
