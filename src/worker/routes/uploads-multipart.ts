@@ -26,6 +26,8 @@ import type { AppEnv } from '../auth.ts';
 export const PART_SIZE_BYTES = 8 * 1024 * 1024;
 /** R2's limit on parts per upload. */
 const MAX_PARTS = 10_000;
+/** Longest part list accepted by complete (10 000 parts with their etags fit). */
+const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
 
 export const multipart = new Hono<AppEnv>();
 
@@ -124,7 +126,16 @@ multipart.put('/:id/parts/:n', async (c) => {
 
 multipart.post('/:id/complete', async (c) => {
   const { id, key, token, upload } = await resolve(c);
-  const body = (await c.req.json().catch(() => null)) as { parts?: { partNumber?: unknown; etag?: unknown }[] } | null;
+  const text = await c.req.text();
+  if (text.length > MAX_COMPLETE_BODY_BYTES) {
+    throw new ClipyardError('upload.bad_part', 'the part list is too long', { status: 413 });
+  }
+  let body: { parts?: { partNumber?: unknown; etag?: unknown }[] } | null = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* answered as a bad part list below */
+  }
   const parts = body?.parts;
   const count = Math.ceil(token.s / PART_SIZE_BYTES);
   if (
