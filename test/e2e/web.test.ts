@@ -4,6 +4,7 @@
  * show a failure's reason and retry it from the button, and list and filter tasks on the dashboard.
  * Each test leaves a screenshot in test-artifacts/screenshots/.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
@@ -38,6 +39,11 @@ async function tab(opts: Parameters<typeof openTab>[2] = {}): Promise<Tab> {
     }
   });
   return t;
+}
+
+/** expect.poll with a timeout that suits a loaded CI machine (vitest's default is 1 s). */
+function poll<T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) {
+  return expect.poll(fn, { timeout: opts.timeout ?? 15_000, interval: 100 });
 }
 
 const card = (page: Page, id: string) => page.locator(`article.task[data-id="${id}"]`);
@@ -100,7 +106,7 @@ describe('the page in Chromium', () => {
     const url = mediaUrl('clip.mp4');
     const id = await submit(page, url, 'audio');
 
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     const bar = card(page, id).locator('.progress-row .bar');
     expect(await bar.getAttribute('aria-valuenow')).toBe('100');
     expect(await card(page, id).locator('.pct').first().textContent()).toBe('100%');
@@ -129,7 +135,7 @@ describe('the page in Chromium', () => {
     // The size on the button is the real one, and the preview plays the same file.
     const snap = await snapshot(id);
     expect(snap.outputs[0]!.size).toBe(bytes.length);
-    await expect.poll(() => card(page, id).locator('audio').count()).toBe(1);
+    await poll(() => card(page, id).locator('audio').count()).toBe(1);
 
     await screenshot(page, 'web-submit-done');
     expect(errors).toEqual([]);
@@ -153,11 +159,9 @@ describe('the page in Chromium', () => {
     const url = mediaUrl('slow/clip.mp4');
     const id = await submit(page, url, 'audio');
 
-    await expect
-      .poll(async () => Number(await card(page, id).locator('.progress-row .bar').getAttribute('aria-valuenow')), {
-        timeout: 30_000,
-      })
-      .toBeGreaterThan(0);
+    await poll(async () => Number(await card(page, id).locator('.progress-row .bar').getAttribute('aria-valuenow')), {
+      timeout: 30_000,
+    }).toBeGreaterThan(0);
     const before = await snapshot(id);
     expect(before.status).toBe('running');
 
@@ -173,7 +177,7 @@ describe('the page in Chromium', () => {
     await screenshot(page, 'web-connection-lost');
     refuse = false;
 
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     expect(refused).toBeGreaterThan(0);
     expect(Number(await card(page, id).getAttribute('data-reconnects'))).toBeGreaterThan(0);
     expect(await card(page, id).locator('.conn').textContent()).toMatch(/reconnected/);
@@ -192,6 +196,34 @@ describe('the page in Chromium', () => {
     expect(errors.filter((e) => !/WebSocket connection to .* failed/.test(e))).toEqual([]);
   });
 
+  it('runs several links as one batch with its own progress and a zip of every output', async () => {
+    const { page, errors } = await tab();
+    const urls = [mediaUrl('clip.mp4?batch=1'), mediaUrl('clip.mp4?batch=2')];
+    await page.locator('input[name=preset][value=audio]').check();
+    await page.fill('#urls', urls.join('\n'));
+    await page.click('#start');
+    const batch = page.locator('section.batch');
+    await batch.waitFor({ timeout: 30_000 });
+    for (const url of urls) {
+      await page
+        .locator('article.task')
+        .filter({ has: page.locator(`a.task-name[title="${url}"]`) })
+        .waitFor();
+    }
+    await poll(() => batch.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    expect(await batch.locator('.bar').getAttribute('aria-valuenow')).toBe('100');
+    expect(await batch.locator('.batch-counts').textContent()).toBe('2 done of 2');
+    await screenshot(page, 'web-batch');
+
+    const link = batch.locator('a', { hasText: 'Download all' });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const file = (await download.path())!;
+    expect(readFileSync(file).subarray(0, 2).toString()).toBe('PK');
+    const listing = execFileSync('unzip', ['-l', file]).toString();
+    expect(listing.match(/audio\.mp3/g)?.length).toBe(2);
+    expect(errors).toEqual([]);
+  });
+
   it('shows why a task failed and retries it from the button', async () => {
     const { page, errors } = await tab();
     const notMedia = mediaUrl('notmedia.txt');
@@ -201,8 +233,8 @@ describe('the page in Chromium', () => {
     await page.click('#start');
     const byUrl = (url: string) =>
       page.locator('article.task').filter({ has: page.locator(`a.task-name[title="${url}"]`) });
-    await expect.poll(() => byUrl(notMedia).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
-    await expect.poll(() => byUrl(missing).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    await poll(() => byUrl(notMedia).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    await poll(() => byUrl(missing).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
     for (const [url, code] of [
       [notMedia, 'media.unsupported'],
       [missing, 'source.not_found'],
@@ -220,10 +252,8 @@ describe('the page in Chromium', () => {
     await screenshot(page, 'web-failed');
 
     await byUrl(missing).locator('button[data-action=retry]').click();
-    await expect
-      .poll(async () => (await snapshot(id)).attempt, { timeout: 30_000 })
-      .toBeGreaterThan(failedOnce.attempt);
-    await expect.poll(() => byUrl(missing).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    await poll(async () => (await snapshot(id)).attempt, { timeout: 30_000 }).toBeGreaterThan(failedOnce.attempt);
+    await poll(() => byUrl(missing).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
     expect(await byUrl(missing).locator('.error .code').textContent()).toBe('source.not_found');
     expect(errors).toEqual([]);
   });
@@ -233,17 +263,17 @@ describe('the page in Chromium', () => {
     // The media server answers 503 five times: the task's four attempts fail, the retry succeeds.
     const url = mediaUrl('flaky/5/clip.mp4');
     const id = await submit(page, url, 'thumbnail');
-    await expect
-      .poll(() => card(page, id).locator('.state').textContent(), { timeout: 30_000 })
-      .toMatch(/retrying in \d+ s|retrying now/);
-    await expect.poll(() => card(page, id).locator('.error .code').textContent()).toBe('source.server_error');
+    await poll(() => card(page, id).locator('.state').textContent(), { timeout: 30_000 }).toMatch(
+      /retrying in \d+ s|retrying now/,
+    );
+    await poll(() => card(page, id).locator('.error .code').textContent()).toBe('source.server_error');
     await screenshot(page, 'web-retrying');
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
     await card(page, id).locator('button[data-action=retry]').click();
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     await card(page, id).locator('.error').waitFor({ state: 'hidden' });
     const img = card(page, id).locator('.preview img');
-    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(640);
+    await poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(640);
     await screenshot(page, 'web-retried-done');
     expect(errors).toEqual([]);
   });
@@ -262,7 +292,7 @@ describe('the page in Chromium', () => {
     })()`);
     const file = path.join(inject('mediaDir'), 'clip.mp4');
     await page.setInputFiles('#files', file);
-    await expect.poll(() => page.locator('#file-list li').textContent()).toMatch(/^clip\.mp4 · \d[\d.]* (KB|MB)/);
+    await poll(() => page.locator('#file-list li').textContent()).toMatch(/^clip\.mp4 · \d[\d.]* (KB|MB)/);
     await page.locator('input[name=preset][value=audio]').check();
     await page.click('#start');
     const article = page
@@ -277,7 +307,7 @@ describe('the page in Chromium', () => {
     expect(await page.locator('#uploads li').count()).toBe(0);
     expect(await page.locator('#file-list li').count()).toBe(0);
 
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     const snap = await snapshot(id);
     expect('upload' in snap.input).toBe(true);
     const { bytes } = await downloadOutput(id, 'audio.mp3');
@@ -289,9 +319,9 @@ describe('the page in Chromium', () => {
   it('cancels a running task, then deletes it', async () => {
     const { page, errors } = await tab();
     const id = await submit(page, mediaUrl('slow/clip.mp4'), 'video');
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('running');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('running');
     await card(page, id).locator('button[data-action=cancel]').click();
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('canceled');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 30_000 }).toBe('canceled');
     expect(await card(page, id).locator('.state').textContent()).toBe('canceled');
     await card(page, id).locator('button[data-action=cancel]').waitFor({ state: 'hidden' });
     await card(page, id).locator('button[data-action=retry]').waitFor({ state: 'visible' });
@@ -304,7 +334,7 @@ describe('the page in Chromium', () => {
     expect(await del.textContent()).toBe('Really delete?');
     expect(await card(page, id).count()).toBe(1);
     await del.click();
-    await expect.poll(() => card(page, id).count()).toBe(0);
+    await poll(() => card(page, id).count()).toBe(0);
     expect((await api(`/api/tasks/${id}`)).status).toBe(404);
     // It is not restored on the next visit either.
     await page.reload();
@@ -327,15 +357,15 @@ describe('the page in Chromium', () => {
     expect(await row(bad.id).locator('.state').textContent()).toBe('failed');
 
     // Health: the runner is up, with its ffmpeg, and the queue counts include our failure.
-    await expect.poll(() => page.locator('#health').getAttribute('data-runner')).toBe('reachable');
-    await expect.poll(() => page.locator('#health').textContent()).toContain('ffmpeg');
-    await expect.poll(() => page.locator('#throughput svg').count()).toBe(1);
+    await poll(() => page.locator('#health').getAttribute('data-runner')).toBe('reachable');
+    await poll(() => page.locator('#health').textContent()).toContain('ffmpeg');
+    await poll(() => page.locator('#throughput svg').count()).toBe(1);
     expect(await page.locator('#throughput svg').getAttribute('aria-label')).toMatch(/[1-9]\d* done, [1-9]\d* failed/);
 
     // Filter by status: only failed rows remain, ours among them.
     await page.selectOption('#filter-status', 'failed');
-    await expect.poll(() => row(ok.id).count()).toBe(0);
-    await expect.poll(() => row(bad.id).count()).toBe(1);
+    await poll(() => row(ok.id).count()).toBe(0);
+    await poll(() => row(bad.id).count()).toBe(1);
     const statuses = await page
       .locator('#task-rows tr')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
@@ -344,26 +374,26 @@ describe('the page in Chromium', () => {
     // Search by URL: only this test's two tasks match the tag.
     await page.selectOption('#filter-status', '');
     await page.fill('#filter-q', tag);
-    await expect.poll(() => page.locator('#task-rows tr').count()).toBe(2);
+    await poll(() => page.locator('#task-rows tr').count()).toBe(2);
     await page.fill('#filter-q', `${tag}=bad`);
-    await expect.poll(() => page.locator('#task-rows tr').count()).toBe(1);
-    await expect.poll(() => row(bad.id).count()).toBe(1);
+    await poll(() => page.locator('#task-rows tr').count()).toBe(1);
+    await poll(() => row(bad.id).count()).toBe(1);
 
     // Bulk retry from the list; the row follows the task live.
     await row(bad.id).locator('input[type=checkbox]').check();
     await page.click('#bulk-retry');
-    await expect.poll(() => page.locator('#bulk-status').textContent()).toBe('1 retried');
-    await expect.poll(async () => (await snapshot(bad.id)).attempt, { timeout: 30_000 }).toBeGreaterThan(1);
-    await expect.poll(async () => (await snapshot(bad.id)).status, { timeout: 30_000 }).toBe('failed');
+    await poll(() => page.locator('#bulk-status').textContent()).toBe('1 retried');
+    await poll(async () => (await snapshot(bad.id)).attempt, { timeout: 30_000 }).toBeGreaterThan(1);
+    await poll(async () => (await snapshot(bad.id)).status, { timeout: 30_000 }).toBe('failed');
 
     await page.fill('#filter-q', tag);
-    await expect.poll(() => page.locator('#task-rows tr').count()).toBe(2);
+    await poll(() => page.locator('#task-rows tr').count()).toBe(2);
     await screenshot(page, 'web-dashboard');
 
     // A row links to its task's live card.
     await row(ok.id).locator('a').click();
-    await expect.poll(() => card(page, ok.id).getAttribute('data-status')).toBe('succeeded');
-    await expect.poll(() => card(page, ok.id).locator('.preview-text').textContent()).toContain('video: h264');
+    await poll(() => card(page, ok.id).getAttribute('data-status')).toBe('succeeded');
+    await poll(() => card(page, ok.id).locator('.preview-text').textContent()).toContain('video: h264');
     expect(errors).toEqual([]);
   });
 
@@ -376,9 +406,9 @@ describe('the page in Chromium', () => {
       body: JSON.stringify({ input: { url: 'not a url' }, steps: [{ op: 'transcribe' }] }),
     });
     const knowsTranscribe = ((await probe.json()) as { error: { code: string } }).error.code !== 'step.unknown_op';
-    await expect
-      .poll(() => page.locator('[data-preset=transcript]').getAttribute('data-available'))
-      .toBe(String(knowsTranscribe));
+    await poll(() => page.locator('[data-preset=transcript]').getAttribute('data-available')).toBe(
+      String(knowsTranscribe),
+    );
     expect(await page.locator('[data-preset=transcript]').isVisible()).toBe(knowsTranscribe);
 
     const url = mediaUrl('clip.mp4');
@@ -394,11 +424,11 @@ describe('the page in Chromium', () => {
     const article = page.locator('article.task').filter({ has: page.locator(`a.task-name[title="${url}"]`) });
     await article.first().waitFor();
     const id = (await article.first().getAttribute('data-id'))!;
-    await expect.poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     const video = card(page, id).locator('video');
-    await expect
-      .poll(() => video.evaluate((el) => (el as unknown as { videoHeight: number }).videoHeight), { timeout: 15_000 })
-      .toBe(360);
+    await poll(() => video.evaluate((el) => (el as unknown as { videoHeight: number }).videoHeight), {
+      timeout: 15_000,
+    }).toBe(360);
 
     // Nothing wider than the screen.
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);

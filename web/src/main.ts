@@ -6,6 +6,7 @@
  * in the console: which event seqs each card received, and a way to drop a socket on purpose.
  */
 import { apiKey, setApiKey } from './api.ts';
+import { BatchBar } from './batch-bar.ts';
 import { Dashboard } from './dashboard.ts';
 import { $, setText, show } from './dom.ts';
 import { MyTasks } from './my-tasks.ts';
@@ -30,7 +31,14 @@ function askForKey(reason = ''): void {
 const authNeeded = () => askForKey('This clipyard needs an API key.');
 const myTasks = new MyTasks(authNeeded);
 const dashboard = new Dashboard(authNeeded);
-new SubmitForm((snap) => myTasks.add(snap));
+new SubmitForm(
+  (snap) => myTasks.add(snap),
+  (batch) => {
+    const bar = new BatchBar(batch, (b) => b.stop());
+    $('#batch-list').prepend(bar.el);
+    bar.start();
+  },
+);
 
 keyButton.addEventListener('click', () => askForKey());
 $('#key-form').addEventListener('submit', (e) => {

@@ -3,8 +3,9 @@
  * step list in the advanced panel), and start. Each file uploads with its own progress bar before its
  * task is created. Every refusal from the server is shown with its code, next to what caused it.
  */
+import type { BatchSnapshot } from '../../src/protocol/batch.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
-import { ApiError, apiKey, createTask, uploadFile } from './api.ts';
+import { ApiError, apiKey, createTask, getTask, request, uploadFile } from './api.ts';
 import { $, h, progressBar, show } from './dom.ts';
 import { formatBytes } from './format.ts';
 import { DEFAULT_OPTIONS, PRESETS, type PresetId, type PresetOptions, serverKnowsOp } from './presets.ts';
@@ -31,9 +32,11 @@ export class SubmitForm {
   private customSteps = false;
 
   private readonly onCreated: (snap: TaskSnapshot) => void;
+  private readonly onBatch: (batch: BatchSnapshot) => void;
 
-  constructor(onCreated: (snap: TaskSnapshot) => void) {
+  constructor(onCreated: (snap: TaskSnapshot) => void, onBatch: (batch: BatchSnapshot) => void) {
     this.onCreated = onCreated;
+    this.onBatch = onBatch;
     for (const input of this.form.querySelectorAll<HTMLInputElement>('input[name=preset]')) {
       input.addEventListener('change', () => {
         this.preset = input.value as PresetId;
@@ -149,8 +152,9 @@ export class SubmitForm {
     const failedUrls: string[] = [];
     const describe = (err: unknown) => (err instanceof ApiError ? `${err.message} (${err.code})` : String(err));
     try {
+      const batched = urls.length > 1 && (await this.createBatch(urls, steps));
       await Promise.all(
-        urls.map(async (url) => {
+        (batched ? [] : urls).map(async (url) => {
           try {
             this.onCreated((await createTask({ input: { url }, steps })).task);
           } catch (err) {
@@ -177,6 +181,28 @@ export class SubmitForm {
     // Keep only what failed in the box, so fixing it and pressing Start again is all it takes.
     this.urls.value = failedUrls.join('\n');
     this.showErrors(errors);
+  }
+
+  /**
+   * Several links at once become one batch: one progress summary and one zip of every output. A
+   * batch is all or nothing, so when it is refused (a bad link, or a server without batches) the
+   * links go one by one instead and each refusal is shown next to its own link.
+   */
+  private async createBatch(urls: string[], steps: Record<string, unknown>[]): Promise<boolean> {
+    let created: { batch: BatchSnapshot; taskIds: string[] };
+    try {
+      created = await request('/api/batches', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tasks: urls.map((url) => ({ input: { url }, steps })) }),
+      });
+    } catch {
+      return false;
+    }
+    this.onBatch(created.batch);
+    const snaps = await Promise.all(created.taskIds.map((id) => getTask(id).catch(() => null)));
+    for (const snap of snaps) if (snap) this.onCreated(snap);
+    return true;
   }
 
   private async upload(file: File) {
