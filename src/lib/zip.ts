@@ -43,6 +43,8 @@ export interface ZipSource {
   stream: ReadableStream<Uint8Array>;
   /** the size, when known before reading: decides whether the entry needs ZIP64 sizes */
   size?: number;
+  /** when the file was last modified, if the source knows (else the entry's, else now) */
+  modifiedAt?: Date;
 }
 
 export interface ZipEntry {
@@ -249,7 +251,7 @@ async function* zipChunks(entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>,
     }
     names.add(name);
     const nameBytes = encoder.encode(name);
-    const { time, date } = dosDateTime(entry.modifiedAt ?? new Date());
+    const { time, date } = dosDateTime(source.modifiedAt ?? entry.modifiedAt ?? new Date());
     const zip64 = force || source.size === undefined || source.size >= MAX32;
     const header = localHeader(nameBytes, time, date, zip64);
     const start = offset;

@@ -32,7 +32,7 @@ export function archiveResponse(bucket: R2Bucket, plan: ArchivePlan): Response {
             if (!object) return null;
             file.included = true;
             file.size = object.size;
-            return { stream: object.body, size: object.size };
+            return { stream: object.body, size: object.size, modifiedAt: object.uploaded };
           },
         };
       }
