@@ -74,7 +74,15 @@ export class TaskSockets {
     }
   }
 
-  /** End every subscription normally (the task ended or was deleted). */
+  /**
+   * End every subscription normally (the task ended or was deleted).
+   *
+   * Why clients should stop at the terminal status event rather than wait for `close`: under workerd
+   * (wrangler dev), the TCP connection lingers about 10 s after the close handshake has completed,
+   * whichever side starts it and with or without wrangler's proxy in front (measured with a raw
+   * socket against the runtime's own port), so a client's `close` event arrives that much later.
+   * Nothing in how the object closes changes that; the terminal status event is always sent first.
+   */
   closeAll(reason: string): void {
     for (const ws of this.ctx.getWebSockets()) {
       try {
