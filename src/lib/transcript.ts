@@ -24,6 +24,46 @@ export interface ChunkTranscript {
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
+/** A recognized word with its time in the chunk; `null` marks a pause or utterance break. */
+export interface TimedWord {
+  word: string;
+  start: number;
+  end: number;
+}
+
+/** Segment boundaries: a pause this long, or this many words, starts a new segment. */
+export const SEGMENT_GAP_SECONDS = 0.5;
+export const SEGMENT_MAX_WORDS = 12;
+
+/**
+ * Group timed words into caption-sized segments: a new one after a pause, after a break marker
+ * once the segment has some length, or when it is full. Every engine's words go through this. Pure.
+ */
+export function segmentsFromWords(words: readonly (TimedWord | null)[]): Segment[] {
+  const segments: Segment[] = [];
+  let cur: TimedWord[] = [];
+  const flush = () => {
+    if (cur.length) {
+      segments.push({ start: cur[0]!.start, end: cur.at(-1)!.end, text: cur.map((w) => w.word).join(' ') });
+    }
+    cur = [];
+  };
+  let lastEnd = 0;
+  for (const w of words) {
+    if (!w) {
+      if (cur.length >= SEGMENT_MAX_WORDS / 2) flush();
+      continue;
+    }
+    const word = w.word.trim();
+    if (!word || !Number.isFinite(w.start) || !Number.isFinite(w.end)) continue;
+    if (cur.length && (w.start - lastEnd >= SEGMENT_GAP_SECONDS || cur.length >= SEGMENT_MAX_WORDS)) flush();
+    cur.push({ word, start: w.start, end: Math.max(w.start, w.end) });
+    lastEnd = w.end;
+  }
+  flush();
+  return segments;
+}
+
 /**
  * Shift each chunk's segments by its offset and put them in order. Times are clamped into the chunk
  * and made monotonic (a segment never starts before the previous one ended), empty text is dropped.

@@ -11,11 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, JobError } from '../../containers/ffmpeg/src/job.ts';
 import { detectSilences, extractSpeechAudio, planChunks } from '../../containers/ffmpeg/src/transcribe/chunking.ts';
 import {
+  engineFromEnv,
   PocketsphinxEngine,
   parsePocketsphinx,
   type TranscriptionEngine,
 } from '../../containers/ffmpeg/src/transcribe/engine.ts';
 import { transcribeChunks } from '../../containers/ffmpeg/src/transcribe/run-chunks.ts';
+import { whisperSegments } from '../../containers/ffmpeg/src/transcribe/workers-ai.ts';
 import { mergeChunks, parseCues, type Segment, toSrt, toVtt } from '../../src/lib/transcript.ts';
 import { type MediaServer, startMediaServer } from '../e2e/media-server.ts';
 import {
@@ -236,5 +238,45 @@ describe('transcription pieces', () => {
       'WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nfirst\n\n00:00:05.500 --> 00:00:10.000\nsecond chunk\n',
     );
     expect(parseCues(toSrt(merged))).toEqual(merged);
+  });
+
+  it('reads Workers AI Whisper answers and refuses to run without credentials (it cannot run offline)', async () => {
+    const body = {
+      success: true,
+      result: {
+        text: 'hello there. general news',
+        words: [
+          { word: 'hello', start: 0.1, end: 0.4 },
+          { word: 'there.', start: 0.45, end: 0.8 },
+          { word: 'general', start: 1.6, end: 2 },
+          { word: 'news', start: 2.05, end: 2.4 },
+        ],
+      },
+    };
+    expect(whisperSegments(body, 30)).toEqual([
+      { start: 0.1, end: 0.8, text: 'hello there.' },
+      { start: 1.6, end: 2.4, text: 'general news' },
+    ]);
+    expect(whisperSegments({ result: { text: ' only text ' } }, 12.5)).toEqual([
+      { start: 0, end: 12.5, text: 'only text' },
+    ]);
+    expect(whisperSegments({ result: {} }, 5)).toEqual([]);
+
+    const engine = engineFromEnv({ TRANSCRIBE_ENGINE: 'workers-ai' } as unknown as NodeJS.ProcessEnv);
+    expect(engine.name).toBe('workers-ai-whisper');
+    expect(await engine.status()).toEqual({
+      engine: 'workers-ai-whisper',
+      available: false,
+      detail: 'missing CF_ACCOUNT_ID or CF_AI_TOKEN',
+    });
+    const job = new Job(
+      { jobId: 'ai', step: { op: 'transcribe', chunkSeconds: 30, parallel: 1 }, input: { kind: 'url', url: 'x' } },
+      dir,
+    );
+    await expect(engine.transcribe(job, path.join(dir, 'speech.wav'), { timeoutMs: 1_000 })).rejects.toThrow(
+      /CF_ACCOUNT_ID/,
+    );
+    expect(engineFromEnv({} as unknown as NodeJS.ProcessEnv).name).toBe('pocketsphinx');
+    expect(await new PocketsphinxEngine().status()).toEqual({ engine: 'pocketsphinx', available: true });
   });
 });

@@ -6,17 +6,18 @@
  *   `pocketsphinx-en-us`), US English, word timings. Used locally, in tests, and by the container.
  *   It is the best recognizer that installs offline here: Whisper-class engines on npm or Debian all
  *   download their model weights at run time.
- * - Workers AI Whisper (production, through the Worker's `AI` binding) sits behind the same Segment
- *   shape in src/lib/transcript.ts; it needs Cloudflare credentials, so it cannot run locally.
+ * - `workers-ai` (production): Workers AI Whisper per chunk (workers-ai.ts); it needs Cloudflare
+ *   credentials and the internet, so it cannot run locally or in tests.
  *
- * TRANSCRIBE_ENGINE picks the runner's engine (only `pocketsphinx` today); POCKETSPHINX_MODEL_DIR
+ * TRANSCRIBE_ENGINE picks the runner's engine (default `pocketsphinx`); POCKETSPHINX_MODEL_DIR
  * overrides where the acoustic model, language model and dictionary live.
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Segment } from '../../../../src/lib/transcript.ts';
+import { type Segment, segmentsFromWords, type TimedWord } from '../../../../src/lib/transcript.ts';
 import { type Job, JobError } from '../job.ts';
 import { lastLine, runTool } from '../tools.ts';
+import { WorkersAiWhisperEngine } from './workers-ai.ts';
 
 export interface TranscriptionEngine {
   readonly name: string;
@@ -33,24 +34,13 @@ export interface EngineStatus {
 export const DEFAULT_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
 const POCKETSPHINX = 'pocketsphinx_continuous';
 
-/** A word with its time, from pocketsphinx's `-time yes` lines: `word start end confidence`. */
-interface Word {
-  word: string;
-  start: number;
-  end: number;
-}
-
-/** Segment boundaries: a pause this long, or this many words, starts a new segment. */
-const SEGMENT_GAP_SECONDS = 0.5;
-const SEGMENT_MAX_WORDS = 12;
-
 /**
  * Parse pocketsphinx_continuous output into segments. Utterance markers (<s>, </s>), silences
  * (<sil>) and fillers ([NOISE], ++UH++) end a segment and are dropped; alternate pronunciations
  * (`the(2)`) lose their suffix. Pure.
  */
 export function parsePocketsphinx(stdout: string): Segment[] {
-  const words: (Word | null)[] = [];
+  const words: (TimedWord | null)[] = [];
   for (const line of stdout.split('\n')) {
     const m = /^(\S+)\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/.exec(line.trim());
     if (!m) continue;
@@ -61,26 +51,7 @@ export function parsePocketsphinx(stdout: string): Segment[] {
     }
     words.push({ word: token.replace(/\(\d+\)$/, ''), start: Number(m[2]), end: Number(m[3]) });
   }
-  const segments: Segment[] = [];
-  let cur: Word[] = [];
-  const flush = () => {
-    if (cur.length) {
-      segments.push({ start: cur[0]!.start, end: cur.at(-1)!.end, text: cur.map((w) => w.word).join(' ') });
-    }
-    cur = [];
-  };
-  let lastEnd = 0;
-  for (const w of words) {
-    if (!w) {
-      if (cur.length && cur.length >= SEGMENT_MAX_WORDS / 2) flush();
-      continue;
-    }
-    if (cur.length && (w.start - lastEnd >= SEGMENT_GAP_SECONDS || cur.length >= SEGMENT_MAX_WORDS)) flush();
-    cur.push(w);
-    lastEnd = w.end;
-  }
-  flush();
-  return segments;
+  return segmentsFromWords(words);
 }
 
 export class PocketsphinxEngine implements TranscriptionEngine {
@@ -141,9 +112,10 @@ export class PocketsphinxEngine implements TranscriptionEngine {
   }
 }
 
-/** The engine this runner uses, from its environment. */
-export function engineFromEnv(env: NodeJS.ProcessEnv): PocketsphinxEngine {
-  const name = env.TRANSCRIBE_ENGINE ?? 'pocketsphinx';
-  if (name !== 'pocketsphinx') throw new Error(`unknown TRANSCRIBE_ENGINE ${name} (this runner has pocketsphinx)`);
+/** The engine this runner uses, from its environment: `pocketsphinx` (default) or `workers-ai`. */
+export function engineFromEnv(env: NodeJS.ProcessEnv): TranscriptionEngine & { status(): Promise<EngineStatus> } {
+  const name = env.TRANSCRIBE_ENGINE || 'pocketsphinx';
+  if (name === 'workers-ai') return new WorkersAiWhisperEngine(env.CF_ACCOUNT_ID ?? '', env.CF_AI_TOKEN ?? '');
+  if (name !== 'pocketsphinx') throw new Error(`unknown TRANSCRIBE_ENGINE ${name} (pocketsphinx or workers-ai)`);
   return new PocketsphinxEngine(env.POCKETSPHINX_MODEL_DIR || DEFAULT_MODEL_DIR);
 }
