@@ -9,7 +9,7 @@
  * limit for fairness needs; the exact daily quotas live in the TenantObject.
  */
 import { createMiddleware } from 'hono/factory';
-import { isIpAddress, isPrivateAddress, parseIPv6 } from '../lib/url-safety.ts';
+import { isIpAddress, isPrivateAddress, parseIPv6 } from '../lib/ip-address.ts';
 import { dailyLimits } from '../objects/config.ts';
 import { ClipyardError, type ErrorCode } from '../protocol/errors.ts';
 import type { AppEnv } from './auth.ts';
