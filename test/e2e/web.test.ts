@@ -397,6 +397,33 @@ describe('the page in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('keeps an API key entered once and sends it with every request and socket', async () => {
+    const { page, errors } = await tab();
+    const key = 'test-key-123';
+    await page.click('#key-button');
+    await page.fill('#key-input', key);
+    await Promise.all([page.waitForEvent('load'), page.click('#key-form button[value=save]')]);
+    expect(await page.locator('#key-button').textContent()).toBe('API key ✓');
+    const authorizations: (string | undefined)[] = [];
+    const sockets: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/tasks')) authorizations.push(r.headers().authorization);
+    });
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const id = await submit(page, mediaUrl('clip.mp4?keyed'), 'info');
+    await poll(() => card(page, id).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    expect(authorizations.length).toBeGreaterThan(0);
+    expect(new Set(authorizations)).toEqual(new Set([`Bearer ${key}`]));
+    expect(sockets.length).toBeGreaterThan(0);
+    for (const url of sockets) expect(new URL(url).searchParams.get('key')).toBe(key);
+    // Forgetting it works the same way.
+    await page.click('#key-button');
+    await Promise.all([page.waitForEvent('load'), page.click('#key-form button[value=clear]')]);
+    expect(await page.locator('#key-button').textContent()).toBe('API key');
+    expect(await page.evaluate("localStorage.getItem('clipyard.apiKey')")).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
   it('works on a phone-sized screen with the keyboard alone', async () => {
     const { page, errors } = await tab({ viewport: { width: 390, height: 844 } });
     // Transcript is offered exactly when the server knows the transcribe op.

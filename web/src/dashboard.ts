@@ -68,6 +68,9 @@ export class Dashboard {
     });
     $('#bulk-retry').addEventListener('click', () => void this.bulk('retry'));
     $('#bulk-cancel').addEventListener('click', () => void this.bulk('cancel'));
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && this.timers.length > 0) void this.refreshList(false);
+    });
   }
 
   /** Start refreshing (the view is shown). */
@@ -94,6 +97,8 @@ export class Dashboard {
   }
 
   async refreshList(filtersChanged: boolean): Promise<void> {
+    // A background tab does not poll; it catches up when shown again (visibilitychange).
+    if (!filtersChanged && document.hidden) return;
     if (this.loading && !filtersChanged) return;
     this.loading = true;
     const generation = ++this.generation;
@@ -113,6 +118,7 @@ export class Dashboard {
   }
 
   private async refreshHealth(): Promise<void> {
+    if (document.hidden) return;
     await renderHealth($('#health'));
     try {
       const all = await request<{ tasks: TaskEntry[] }>('/api/tasks?limit=200');

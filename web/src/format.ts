@@ -90,7 +90,9 @@ function shortUrl(url: string): string {
   try {
     const u = new URL(url);
     const last = decodeURIComponent(u.pathname.split('/').filter(Boolean).pop() ?? '');
-    return last ? `${last} · ${u.host}` : u.host;
+    // A short query often tells links apart (?v=..., ?part=2); a long one is noise.
+    const query = u.search.length > 1 && u.search.length <= 32 ? u.search : '';
+    return last ? `${last}${query} · ${u.host}` : `${u.host}${query}`;
   } catch {
     return url;
   }

@@ -51,7 +51,9 @@ function textPreview(url: string, json: boolean): HTMLElement {
     .then((text) => {
       if (json) {
         try {
-          pre.textContent = describeProbe(JSON.parse(text) as ProbeJson);
+          const value = JSON.parse(text) as ProbeJson;
+          // ffprobe's output reads better as a summary; any other JSON (a transcript) as itself.
+          pre.textContent = value.format || value.streams ? describeProbe(value) : JSON.stringify(value, null, 2);
           return;
         } catch {
           /* show it raw */
