@@ -33,6 +33,7 @@ import { type EngineStatus, engineFromEnv } from './transcribe/engine.ts';
 export const RUNNER_VERSION = '0.1.0';
 const JOB_ID = /^[A-Za-z0-9_-]{1,120}$/;
 const MAX_SPEC_BYTES = 64 * 1024;
+const MAX_HEADER_BYTES = 1024 * 1024;
 /**
  * Heartbeats go out far more often than the protocol's minimum (HEARTBEAT_INTERVAL_MS), so a task
  * object configured with a short stall timeout (a few seconds, as in tests) never mistakes a quiet
@@ -145,7 +146,8 @@ export class RunnerServer {
         this.transcriber = s;
       });
     this.slots = new Slots(config.capacity);
-    this.server = http.createServer((req, res) => {
+    // Multi-input jobs (render) carry their spec, slide URLs included, in the x-clipyard-job header.
+    this.server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       this.route(req, res).catch((err: unknown) => sendError(res, 500, 'internal', String(err), true));
     });
     setInterval(() => this.collect(), 60_000).unref();

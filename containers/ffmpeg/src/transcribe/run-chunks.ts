@@ -5,6 +5,7 @@
  *
  * Used by the `transcribe` op.
  */
+import { rm } from 'node:fs/promises';
 import type { ChunkTranscript } from '../../../../src/lib/transcript.ts';
 import { type Job, JobError } from '../job.ts';
 import { type Chunk, cutChunk } from './chunking.ts';
@@ -47,6 +48,7 @@ export async function transcribeChunks(o: ChunkRunOptions): Promise<ChunkTranscr
       try {
         const file = await cutChunk(o.job, o.wav, chunk, chunkTimeoutMs(chunk, o.timeLeftMs()));
         const segments = await o.engine.transcribe(o.job, file, { timeoutMs: chunkTimeoutMs(chunk, o.timeLeftMs()) });
+        await rm(file, { force: true });
         return { offset: chunk.start, duration: chunk.end - chunk.start, segments };
       } catch (err) {
         const e = asJobError(err);
