@@ -8,9 +8,13 @@
  * A hostile web server runs inside this file on 127.0.0.1 (allowed in e2e, as CLIPYARD_ALLOW_HOSTS
  * says), and counts every request for /secret: the place no redirect may reach.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signLink } from '../../src/lib/links.ts';
 import { api, baseUrl, createTask, devLinkSecret, downloadOutput, mediaUrl, waitForStatus } from './client.ts';
@@ -19,11 +23,41 @@ let server: Server;
 let base = '';
 let port = 0;
 const hits = new Map<string, number>();
+/** Tiny files whose media lies about its size: generated with ffmpeg before the suite. */
+const crafted = new Map<string, Buffer>();
+
+function craftMedia(): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-hostile-'));
+  const ff = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
+  try {
+    // two frames 20000 s apart: a 1 KB file that probes as five and a half hours
+    ff(
+      ['-f', 'lavfi', '-i', 'color=s=16x16:r=1', '-frames:v', '2', '-vf', 'setpts=N*20000/TB'].concat([
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        path.join(dir, 'long.mkv'),
+      ]),
+    );
+    // one frame 5000 px wide, a few hundred bytes
+    ff(['-f', 'lavfi', '-i', 'color=c=red:s=5000x8', '-frames:v', '1', path.join(dir, 'wide.png')]);
+    crafted.set('/long.mkv', readFileSync(path.join(dir, 'long.mkv')));
+    crafted.set('/wide.png', readFileSync(path.join(dir, 'wide.png')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function hostile(): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    const file = crafted.get(url.pathname);
+    if (file) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.length }).end(file);
+      return;
+    }
     switch (url.pathname) {
       case '/redirect':
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
@@ -65,6 +99,7 @@ function hostile(): Server {
 }
 
 beforeAll(async () => {
+  craftMedia();
   server = hostile();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
@@ -141,6 +176,8 @@ describe('hostile sources and media', () => {
     ['random bytes named .mp4', () => `${base}/garbage.mp4`, [{ op: 'transcode' }], 'media.unsupported'],
     ['an HTML page named .mp4', () => `${base}/page.mp4`, [{ op: 'audio' }], 'media.unsupported'],
     ['a text file', () => mediaUrl('notmedia.txt'), [{ op: 'thumbnail' }], 'media.unsupported'],
+    ['1 KB that probes as 5.5 hours', () => `${base}/long.mkv`, [{ op: 'transcode' }], 'media.too_long'],
+    ['an image 5000 px wide', () => `${base}/wide.png`, [{ op: 'thumbnail' }], 'media.resolution_too_high'],
   ];
   it.each(rows)('%s', async (_name, url, steps, code) => {
     tried++;
