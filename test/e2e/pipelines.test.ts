@@ -22,7 +22,7 @@ import { startRunner, startWorker, stopProcess } from '../../scripts/system.mjs'
 import { parseCues, type Segment } from '../../src/lib/transcript.ts';
 import type { TaskEvent, TaskSnapshot, WireMessage } from '../../src/protocol/task.ts';
 import { HEARD, SPEECH, speak } from '../runner/harness.ts';
-import { api, createTask, downloadOutput, ffprobeBytes, mediaUrl, waitForStatus } from './client.ts';
+import { api, createTask, downloadOutput, ffprobeBytes, mediaUrl, snapshot, waitForStatus, watch } from './client.ts';
 import { type MediaServer, startMediaServer } from './media-server.ts';
 
 async function freePort(): Promise<number> {
@@ -292,6 +292,16 @@ describe('render and chained outputs', () => {
         { op: 'clip', input: 'audio.mp3', start: 1, end: 3 },
       ],
     });
+    const w = watch(id);
+    // While chunks are being transcribed, reads are answered at once (progress never blocks them).
+    const readMs: number[] = [];
+    for (let deadline = Date.now() + 90_000; Date.now() < deadline; ) {
+      const t0 = Date.now();
+      const s = await snapshot(id);
+      if (s.stage === 'transcribing') readMs.push(Date.now() - t0);
+      if (s.steps[1]?.status === 'succeeded' || ['succeeded', 'failed'].includes(s.status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const snap = await waitForStatus(id, ['succeeded', 'failed'], 120_000);
     expect(snap.status, snap.error?.message).toBe('succeeded');
     expect(snap.outputs.map((o) => o.name)).toEqual([
@@ -301,6 +311,17 @@ describe('render and chained outputs', () => {
       'render.mp4',
       'clip.mp3',
     ]);
+    expect(readMs.length).toBeGreaterThan(0);
+    expect(Math.max(...readMs)).toBeLessThan(1_000);
+    await w.closed;
+    // the step's progress counted finished chunks, and the overall bar only moved forward
+    const chunkNotes = w.events.flatMap((e) =>
+      e.kind === 'progress' && e.step === 1 && /^transcribed \d+ of \d+ chunks$/.test(e.message) ? [e.message] : [],
+    );
+    expect(chunkNotes.at(-1)).toMatch(/^transcribed (\d+) of \1 chunks$/);
+    const overall = w.events.flatMap((e) => (e.kind === 'progress' ? [e.progress] : []));
+    expect(overall).toEqual([...overall].sort((a, b) => a - b));
+    console.log(`reads during transcription: ${readMs.length}, slowest ${Math.max(...readMs)} ms`);
     // the render's audio is the mp3 (transcribe passes its input through), fitted: one image for its whole length
     const render = ffprobeBytes((await downloadOutput(id, 'render.mp4')).bytes, 'mp4');
     expect(render.streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'subtitle', 'video']);
