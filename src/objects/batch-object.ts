@@ -210,7 +210,8 @@ export class BatchObject extends DurableObject<Env> {
   }
 
   private async scheduleAlarm(): Promise<void> {
-    const pending = this.store.children().some((c) => !c.created || !isTerminal(c.status));
+    // A child not yet created is queued, so this also covers creates still to retry.
+    const pending = this.store.children().some((c) => !isTerminal(c.status));
     if (pending) await this.ctx.storage.setAlarm(Date.now() + RECONCILE_INTERVAL_MS);
     else await this.ctx.storage.deleteAlarm();
   }
@@ -221,7 +222,7 @@ export class BatchObject extends DurableObject<Env> {
   private async createChildren(): Promise<void> {
     const b = this.store.batch();
     if (!b) return;
-    const pending = this.store.children().filter((c) => !c.created);
+    const pending = this.store.children().filter((c) => !c.created && !isTerminal(c.status));
     await eachLimited(pending, CHILD_CALL_CONCURRENCY, async (c) => {
       const stub = this.env.TASKS.getByName(c.taskId);
       try {

@@ -357,6 +357,32 @@ describe('a batch', () => {
     expect(await runDurableObjectAlarm(stub)).toBe(false);
   });
 
+  it('a child whose task cannot be created fails with the reason, and the batch still finishes', async () => {
+    const { json } = await createBatch({ tasks: [task('a.mp4')] });
+    const stub = env.BATCHES.getByName(json.id);
+    await waitBatch(json.id, (b) => b.counts.running === 1, 'running');
+    await call(`/api/tasks/${json.taskIds[0]}/cancel`, { method: 'POST' });
+    // Point the child at an id that already holds a different task: its create is refused for good.
+    const other = (await (
+      await call('/api/tasks', { method: 'POST', body: JSON.stringify(task('other.mp4')) })
+    ).json()) as { id: string };
+    await runInDurableObject(stub, (_obj, state) => {
+      state.storage.sql.exec(
+        "UPDATE children SET created = 0, status = 'queued', task_seq = 0, task_id = ? WHERE idx = 0",
+        other.id,
+      );
+      state.storage.sql.exec("UPDATE batch SET status = 'running', finished_at = NULL");
+      return state.storage.setAlarm(Date.now());
+    });
+    await runDurableObjectAlarm(stub);
+    const s = await stub.get('local');
+    expect(s).toMatchObject({ status: 'failed', progress: 100 });
+    expect(s.children[0]).toMatchObject({ status: 'failed', error: { code: 'task.exists' } });
+    // Nothing left to do: no alarm keeps trying.
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    await call(`/api/tasks/${other.id}/cancel`, { method: 'POST' });
+  });
+
   it('a deleted child counts as canceled once the batch notices', async () => {
     const { json } = await createBatch({ tasks: [task('a.mp4')] });
     await waitBatch(json.id, (b) => b.counts.running === 1, 'running');
