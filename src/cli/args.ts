@@ -5,9 +5,7 @@
  * Pure: turns argv and the environment into options (or a usage error with a message), and the
  * chosen presets into the step list of a task.
  */
-import { AUDIO_FORMATS, VIDEO_HEIGHTS } from '../protocol/ops.ts';
-
-export const TRANSCRIPT_FORMATS = ['txt', 'srt', 'vtt', 'json'] as const;
+import { AUDIO_FORMATS, TRANSCRIPT_FORMATS, VIDEO_HEIGHTS } from '../protocol/ops.ts';
 export const DEFAULT_SERVER = 'http://127.0.0.1:8787';
 
 /** Exit codes, documented in the usage text and the README. */
@@ -229,7 +227,7 @@ export function stepsFor(presets: readonly Preset[]): Record<string, unknown>[] 
           : p.kind === 'thumbnail'
             ? { op: 'thumbnail', format: 'jpg' }
             : p.kind === 'transcript'
-              ? { op: 'transcribe', format: p.format }
+              ? { op: 'transcribe', formats: [p.format] }
               : { op: 'probe' };
     const key = JSON.stringify(step);
     if (!seen.has(key)) out.push(step);

@@ -1,21 +1,26 @@
 /**
  * The typed clipyard client (`import { Clipyard } from 'clipyard/client'`): create tasks, watch them
  * live over the WebSocket (reconnecting with `after`), wait with progress callbacks, download
- * outputs, cancel, retry, delete, upload inputs. Used by the CLI (src/cli) and by anyone's code;
- * runs in Node 22+, browsers and Workers (only standard fetch and WebSocket).
+ * outputs, cancel, retry, delete, upload inputs, and batches of tasks (batches.ts). Used by the CLI
+ * (src/cli) and by anyone's code; runs in Node 22+, browsers and Workers (standard fetch and WebSocket).
  *
  * Request and response types come from src/protocol, the same ones the server is built on.
  */
 import type { z } from 'zod';
 import type { createTaskSchema, TaskEvent, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
-import { isTerminalStatus } from '../protocol/task.ts';
-import { apiError, ClipyardApiError, ClipyardConnectionError } from './errors.ts';
-import { type SubscribeOptions, subscribe } from './subscribe.ts';
+import { isTerminalStatus, parseWireMessage } from '../protocol/task.ts';
+import { Batches } from './batches.ts';
+import { apiError, ClipyardConnectionError } from './errors.ts';
+import type { SubscribeOptions } from './subscribe.ts';
 import { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+import { combine, enc, Transport, untilFinished } from './transport.ts';
 
+export type { BatchChild, BatchEvent, BatchSnapshot, BatchStatus, BatchWireMessage } from '../protocol/batch.ts';
 export type { ErrorBody, ErrorCode } from '../protocol/errors.ts';
 export type { Step } from '../protocol/ops.ts';
 export type { OutputInfo, TaskEvent, TaskInput, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
+export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
+export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
 export { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
 
@@ -76,22 +81,26 @@ export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
 export class Clipyard {
   readonly url: string;
-  private readonly apiKey: string | undefined;
-  private readonly fetchImpl: typeof fetch;
-  private readonly WebSocketImpl: typeof WebSocket | undefined;
+  /** Many tasks at once: create, get, watch, wait, archive. */
+  readonly batches: Batches<TaskRequest>;
+  private readonly t: Transport;
 
   constructor(options: ClipyardOptions = {}) {
-    this.url = (options.url ?? DEFAULT_URL).replace(/\/+$/, '');
-    this.apiKey = options.apiKey || undefined;
-    this.fetchImpl = options.fetch ?? ((...args) => fetch(...args));
-    this.WebSocketImpl = options.WebSocket;
+    this.t = new Transport(
+      options.url ?? DEFAULT_URL,
+      options.apiKey,
+      options.fetch ?? ((...args) => fetch(...args)),
+      options.WebSocket,
+    );
+    this.url = this.t.url;
+    this.batches = new Batches(this.t);
   }
 
   /** Create a task; answers at once (202), the work runs in the background. */
   async create(body: TaskRequest, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<CreatedTask> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-    return this.json<CreatedTask>('POST', '/api/tasks', {
+    return this.t.json<CreatedTask>('POST', '/api/tasks', {
       body: JSON.stringify(body),
       headers,
       signal: opts.signal,
@@ -100,7 +109,7 @@ export class Clipyard {
 
   /** The task's snapshot: status, stage, progress, steps, outputs with fresh signed links, error. */
   get(id: string, opts: { signal?: AbortSignal } = {}): Promise<TaskSnapshot> {
-    return this.json('GET', `/api/tasks/${enc(id)}`, opts);
+    return this.t.json('GET', `/api/tasks/${enc(id)}`, opts);
   }
 
   /** This tenant's tasks, newest first; pass the returned cursor for the next page. */
@@ -110,22 +119,22 @@ export class Clipyard {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
     const qs = params.size ? `?${params}` : '';
-    return this.json('GET', `/api/tasks${qs}`);
+    return this.t.json('GET', `/api/tasks${qs}`);
   }
 
   /** Stop the runner's processes; the task ends `canceled`. */
   cancel(id: string): Promise<TaskSnapshot> {
-    return this.json('POST', `/api/tasks/${enc(id)}/cancel`);
+    return this.t.json('POST', `/api/tasks/${enc(id)}/cancel`);
   }
 
   /** Run a failed or canceled task again from its first unfinished step. */
   retry(id: string): Promise<TaskSnapshot> {
-    return this.json('POST', `/api/tasks/${enc(id)}/retry`);
+    return this.t.json('POST', `/api/tasks/${enc(id)}/retry`);
   }
 
   /** Delete the task, its outputs and their links. */
   async delete(id: string): Promise<void> {
-    const res = await this.request('DELETE', `/api/tasks/${enc(id)}`);
+    const res = await this.t.request('DELETE', `/api/tasks/${enc(id)}`);
     if (!res.ok) throw await apiError(res, 'DELETE /api/tasks/:id');
   }
 
@@ -136,7 +145,7 @@ export class Clipyard {
     opts: { signal?: AbortSignal } = {},
   ): Promise<Upload> {
     const body = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
-    return this.json('POST', `/api/uploads?filename=${enc(filename)}`, {
+    return this.t.json('POST', `/api/uploads?filename=${enc(filename)}`, {
       body,
       headers: { 'content-type': 'application/octet-stream' },
       signal: opts.signal,
@@ -145,7 +154,7 @@ export class Clipyard {
 
   /** A fresh signed link to an output (valid for the server's LINK_TTL_SECONDS). */
   async outputUrl(id: string, name: string): Promise<string> {
-    const res = await this.request('GET', `/api/tasks/${enc(id)}/outputs/${enc(name)}`, { redirect: 'manual' });
+    const res = await this.t.request('GET', `/api/tasks/${enc(id)}/outputs/${enc(name)}`, { redirect: 'manual' });
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) return new URL(location, this.url).href;
     throw await apiError(res, 'GET /api/tasks/:id/outputs/:name');
@@ -156,7 +165,7 @@ export class Clipyard {
     const link = await this.outputUrl(id, name);
     let res: Response;
     try {
-      res = await this.fetchImpl(link, {
+      res = await this.t.fetchImpl(link, {
         signal: opts.signal,
         ...(opts.range ? { headers: { range: opts.range } } : {}),
       });
@@ -169,7 +178,7 @@ export class Clipyard {
 
   /** Server health: storage and runner status, with the caller's queue counts. */
   async health(): Promise<{ ok: boolean; components: Record<string, unknown>; queue: Record<string, number> | null }> {
-    const res = await this.request('GET', '/api/health');
+    const res = await this.t.request('GET', '/api/health');
     if (res.status !== 200 && res.status !== 503) throw await apiError(res, 'GET /api/health');
     return (await res.json()) as {
       ok: boolean;
@@ -182,34 +191,18 @@ export class Clipyard {
    * Every wire message of a task: a snapshot on each (re)connect, then each event once, in order.
    * Reconnects with `after` when the connection drops; ends once the task has ended.
    */
-  async *watch(id: string, opts: WatchOptions = {}): AsyncGenerator<WireMessage> {
-    const base = this.url.replace(/^http/, 'ws');
-    const key = this.apiKey ? `&key=${enc(this.apiKey)}` : '';
-    const messages = subscribe((after) => `${base}/api/tasks/${enc(id)}/events?after=${after}${key}`, {
-      ...opts,
-      ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
-      // A task that is gone (404) or a key that is refused (401) will not come back: stop there.
-      beforeReconnect: async () => {
-        try {
-          await this.get(id, { signal: opts.signal });
-        } catch (err) {
-          if (err instanceof ClipyardApiError && !err.retryable) throw err;
-        }
-      },
+  watch(id: string, opts: WatchOptions = {}): AsyncGenerator<WireMessage> {
+    const messages = this.t.subscribe(
+      `/api/tasks/${enc(id)}/events`,
+      parseWireMessage,
+      () => this.get(id, { signal: opts.signal }),
+      opts,
+    );
+    return untilFinished(messages, opts.after ?? 0, (m) => {
+      if (m.type === 'snapshot') return isTerminalStatus(m.snapshot.status) ? m.snapshot.seq : null;
+      if (m.event.kind === 'status') return isTerminalStatus(m.event.status) ? m.event.seq : null;
+      return undefined;
     });
-    // End as soon as the task's final status (and every event before it) is delivered, instead of
-    // waiting for the close handshake, which some proxies are slow to finish.
-    let last = opts.after ?? 0;
-    let endSeq: number | null = null;
-    for await (const m of messages) {
-      yield m;
-      if (m.type === 'snapshot') endSeq = isTerminalStatus(m.snapshot.status) ? m.snapshot.seq : null;
-      else {
-        last = m.event.seq;
-        if (m.event.kind === 'status') endSeq = isTerminalStatus(m.event.status) ? m.event.seq : null;
-      }
-      if (endSeq !== null && last >= endSeq) return;
-    }
   }
 
   /**
@@ -249,50 +242,4 @@ export class Clipyard {
     const created = await this.create(body, opts);
     return this.wait(created.id, opts);
   }
-
-  // ---- plumbing ---------------------------------------------------------------------------------
-
-  private async request(
-    method: string,
-    path: string,
-    init: {
-      body?: BodyInit;
-      headers?: Record<string, string>;
-      signal?: AbortSignal | undefined;
-      redirect?: 'manual' | 'follow';
-    } = {},
-  ): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
-    try {
-      return await this.fetchImpl(`${this.url}${path}`, {
-        method,
-        headers,
-        ...(init.body !== undefined ? { body: init.body } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
-        ...(init.redirect ? { redirect: init.redirect } : {}),
-      });
-    } catch (err) {
-      if (init.signal?.aborted) throw err;
-      throw new ClipyardConnectionError(this.url, err);
-    }
-  }
-
-  private async json<T>(
-    method: string,
-    path: string,
-    init: { body?: BodyInit; headers?: Record<string, string>; signal?: AbortSignal | undefined } = {},
-  ): Promise<T> {
-    const res = await this.request(method, path, init);
-    if (!res.ok) throw await apiError(res, `${method} ${path.split('?')[0]}`);
-    return (await res.json()) as T;
-  }
-}
-
-const enc = encodeURIComponent;
-
-function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
-  const timeout = timeoutMs !== undefined ? AbortSignal.timeout(timeoutMs) : undefined;
-  if (signal && timeout) return AbortSignal.any([signal, timeout]);
-  return signal ?? timeout;
 }

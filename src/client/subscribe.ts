@@ -1,11 +1,13 @@
 /**
- * A task's live event stream over a WebSocket that survives drops: on any close other than the
- * server's normal 1000 ("the task ended") it reconnects with `after=<last seq>`, so the caller sees
- * every event exactly once and in order, then the live tail.
+ * A task's (or a batch's) live event stream over a WebSocket that survives drops: on any close other
+ * than the server's normal 1000 ("it ended") it reconnects with `after=<last seq>`, so the caller
+ * sees every event exactly once and in order, then the live tail.
  *
  * Works with any standard WebSocket (browsers, Workers, Node 22+).
  */
-import { parseWireMessage, type WireMessage } from '../protocol/task.ts';
+
+/** Tasks and batches speak the same wire shape: a snapshot, then numbered events. */
+export type AnyWireMessage = { type: 'snapshot' } | { type: 'event'; event: { seq: number } };
 
 /** The client keeps the socket warm through idle proxies; the task object answers 'ping' for free. */
 const PING_INTERVAL_MS = 25_000;
@@ -24,16 +26,16 @@ export interface SubscribeOptions {
   WebSocket?: typeof WebSocket;
 }
 
-type Item = { kind: 'message'; message: WireMessage } | { kind: 'closed'; code: number; opened: boolean };
+type Item<M> = { kind: 'message'; message: M } | { kind: 'closed'; code: number; opened: boolean };
 
 /** One connection as a pull queue of messages ending with its close. */
-function connect(url: string, WS: typeof WebSocket, signal?: AbortSignal) {
+function connect<M>(url: string, parse: (data: unknown) => M | null, WS: typeof WebSocket, signal?: AbortSignal) {
   const ws = new WS(url);
-  const buffer: Item[] = [];
+  const buffer: Item<M>[] = [];
   let wake: (() => void) | null = null;
   let opened = false;
   let done = false;
-  const push = (item: Item) => {
+  const push = (item: Item<M>) => {
     if (done) return;
     if (item.kind === 'closed') done = true;
     buffer.push(item);
@@ -48,13 +50,13 @@ function connect(url: string, WS: typeof WebSocket, signal?: AbortSignal) {
     opened = true;
   });
   ws.addEventListener('message', (m) => {
-    const message = parseWireMessage(m.data);
+    const message = parse(m.data);
     if (message) push({ kind: 'message', message });
   });
   ws.addEventListener('close', (e) => push({ kind: 'closed', code: e.code, opened }));
   ws.addEventListener('error', () => push({ kind: 'closed', code: 1006, opened }));
   return {
-    async next(): Promise<Item> {
+    async next(): Promise<Item<M>> {
       while (buffer.length === 0) await new Promise<void>((r) => (wake = r));
       wake = null;
       return buffer.shift()!;
@@ -86,7 +88,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Every wire message for a task: a snapshot on each (re)connect, and each event once, in seq order.
  * Ends when the server closes normally (the task ended); throws when reconnecting keeps failing.
  */
-export async function* subscribe(urlFor: (after: number) => string, opts: SubscribeOptions = {}) {
+export async function* subscribe<M extends AnyWireMessage>(
+  urlFor: (after: number) => string,
+  parse: (data: unknown) => M | null,
+  opts: SubscribeOptions = {},
+): AsyncGenerator<M> {
   const WS = opts.WebSocket ?? globalThis.WebSocket;
   if (!WS) throw new Error('no WebSocket implementation: pass one as the WebSocket option (Node 22+ has it built in)');
   const delays = opts.reconnectDelaysMs?.length ? opts.reconnectDelaysMs : DEFAULT_RECONNECT_DELAYS_MS;
@@ -95,8 +101,8 @@ export async function* subscribe(urlFor: (after: number) => string, opts: Subscr
   let failures = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const conn = connect(urlFor(after), WS, opts.signal);
-    let closed: Extract<Item, { kind: 'closed' }>;
+    const conn = connect(urlFor(after), parse, WS, opts.signal);
+    let closed: Extract<Item<M>, { kind: 'closed' }>;
     try {
       for (;;) {
         const item = await conn.next();

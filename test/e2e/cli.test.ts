@@ -3,7 +3,7 @@
  * pseudo-terminal draws a progress bar and saves an mp3 that ffprobe reads; piped output is plain
  * lines; --json is one JSON document; local files are uploaded; exit codes mean what the usage says.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,5 +176,24 @@ describe('the clipyard CLI', () => {
 
     const missing = await clipyard(['no-such-file.mp4', '--server', baseUrl()]);
     expect(missing.code).toBe(EXIT.io);
+  });
+
+  it('--transcript srt on a local recording saves subtitles of what was said', async () => {
+    const dir = tempDir();
+    const speech = path.join(dir, 'hello.wav');
+    execFileSync('espeak-ng', [
+      '-v',
+      'en-us',
+      '-s',
+      '130',
+      '-w',
+      speech,
+      'hello world. this is a test of the clipyard transcription',
+    ]);
+    const r = await clipyard([speech, '--transcript', 'srt', '--server', baseUrl()], { cwd: dir });
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const srt = readFileSync(path.join(dir, 'hello.srt'), 'utf8');
+    expect(srt).toMatch(/^1\r?\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}/);
+    expect(srt.toLowerCase()).toMatch(/hello|world|test/);
   });
 });

@@ -77,7 +77,7 @@ describe('the typed client', () => {
     const created = await cy.create({ input: { url: mediaUrl('slow/clip.mp4') }, steps: [{ op: 'audio' }] });
     const events: TaskEvent[] = [];
     const final = await cy.wait(created.id, { onEvent: (e) => events.push(e), reconnectDelaysMs: [50] });
-    expect(final.status).toBe('succeeded');
+    expect(final.status, JSON.stringify(final.error)).toBe('succeeded');
     expect(urls.length).toBeGreaterThanOrEqual(2);
     const resumedAfter = Number(new URL(urls[1]!).searchParams.get('after'));
     expect(resumedAfter).toBeGreaterThan(0);
@@ -145,5 +145,27 @@ describe('the typed client', () => {
 
     const away = new Clipyard({ url: `http://127.0.0.1:${await closedPort()}` });
     await expect(away.get('aaaaaaaaaaaaaaaaaaaa')).rejects.toBeInstanceOf(ClipyardConnectionError);
+  });
+
+  it('batches: create, wait with aggregate progress, then one zip of the outputs', async () => {
+    const cy = client();
+    const created = await cy.batches.create({
+      label: 'client batch',
+      tasks: [
+        { input: { url: mediaUrl('clip.mp4') }, steps: [{ op: 'audio' }] },
+        { input: { url: mediaUrl('notmedia.txt') }, steps: [{ op: 'audio' }] },
+      ],
+    });
+    expect(created.taskIds).toHaveLength(2);
+    const seen: number[] = [];
+    const final = await cy.batches.wait(created.id, { onProgress: (b) => seen.push(b.progress) });
+    expect(final.status).toBe('partial');
+    expect(final.progress).toBe(100);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(final.children.map((c) => c.status)).toEqual(['succeeded', 'failed']);
+    expect(final.children[1]!.error?.code).toMatch(/^media\./);
+    expect((await cy.get(created.taskIds[0]!)).outputs.map((o) => o.name)).toEqual(['audio.mp3']);
+    const zip = new Uint8Array(await (await cy.batches.archive(created.id)).arrayBuffer());
+    expect(String.fromCharCode(zip[0]!, zip[1]!)).toBe('PK');
   });
 });

@@ -23,7 +23,7 @@ describe('command line', () => {
       { op: 'thumbnail', format: 'jpg' },
       { op: 'transcode', format: 'mp4', height: 480 },
       { op: 'audio', format: 'mp3' },
-      { op: 'transcribe', format: 'vtt' },
+      { op: 'transcribe', formats: ['vtt'] },
     ]);
     expect(stepsFor(run(['f.mp4', '--audio=flac']).presets)).toEqual([{ op: 'audio', format: 'flac' }]);
     expect(stepsFor(run(['f.mp4']).presets)).toEqual([{ op: 'audio', format: 'mp3' }]);
