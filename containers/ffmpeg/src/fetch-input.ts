@@ -32,7 +32,6 @@ export interface FetchedFile {
   finalUrl: string;
 }
 
-
 /** A DNS lookup that refuses to hand out private addresses. */
 function safeLookup(): LookupFunction {
   return ((hostname: string, options: object, callback: (...args: unknown[]) => void) => {

@@ -86,7 +86,15 @@ async function fetchUrlInput(
     // A web page, not a file: a site yt-dlp may know.
     const format = job.spec.step.op === 'download' ? job.spec.step.format : undefined;
     try {
-      return await downloadWithYtDlp(job, finalUrl, format, limits.maxInputBytes, timeLeftMs(), onBytes);
+      return await downloadWithYtDlp(
+        job,
+        finalUrl,
+        format,
+        limits.maxInputBytes,
+        timeLeftMs(),
+        config.allowHosts,
+        onBytes,
+      );
     } catch (err) {
       if (err instanceof JobError && err.code === 'internal') {
         throw new JobError('media.unsupported', 'the URL is a web page, not a media file (yt-dlp is not installed)');

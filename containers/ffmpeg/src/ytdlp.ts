@@ -6,6 +6,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { EgressProxy } from './egress-proxy.ts';
 import { type Job, JobError } from './job.ts';
 import { runTool } from './tools.ts';
 
@@ -51,15 +52,35 @@ export function ytDlpError(stderr: string): JobError {
   return new JobError('media.unsupported', `yt-dlp could not fetch this page (${msg})`);
 }
 
+let egress: Promise<{ proxy: EgressProxy; url: string }> | null = null;
+
+/** The runner's one egress proxy for yt-dlp, started on first use. */
+function egressProxy(allowHosts: readonly string[]): Promise<{ proxy: EgressProxy; url: string }> {
+  egress ??= (async () => {
+    const proxy = new EgressProxy(allowHosts);
+    return { proxy, url: await proxy.listen() };
+  })();
+  return egress;
+}
+
 export async function downloadWithYtDlp(
   job: Job,
   url: string,
   format: string | undefined,
   maxBytes: number,
   timeoutMs: number,
+  allowHosts: readonly string[],
   onProgress: (p: { bytes: number; totalBytes?: number; speed?: number; eta?: number }) => void,
 ): Promise<string> {
+  const { proxy, url: proxyUrl } = await egressProxy(allowHosts);
+  const refusedBefore = proxy.refusals.length;
   const args = [
+    // Every connection yt-dlp opens goes through the SSRF-filtering proxy; its own downloaders
+    // (not ffmpeg's, which would connect directly) fetch segmented formats.
+    '--proxy',
+    proxyUrl,
+    '--downloader',
+    'native',
     '--no-playlist',
     '--newline',
     '--no-part',
@@ -84,7 +105,12 @@ export async function downloadWithYtDlp(
       if (p) onProgress(p);
     },
   });
-  if (r.code !== 0) throw ytDlpError(r.stderr);
+  if (r.code !== 0) {
+    const refused = proxy.refusals.slice(refusedBefore).find((x) => x.code.startsWith('input.url'));
+    if (refused)
+      throw new JobError('input.url.private', `refused to follow the page to ${refused.target}: ${refused.message}`);
+    throw ytDlpError(r.stderr);
+  }
   const file = (await readdir(job.dir)).find((f) => f.startsWith('input.') && !f.endsWith('.part'));
   if (!file) throw new JobError('media.unsupported', 'yt-dlp finished without a media file');
   return path.join(job.dir, file);
