@@ -199,9 +199,10 @@ export async function runStepJob(o: StepJobOptions, hooks: StepJobHooks): Promis
     if (!o.started) {
       const err = await startJob(o);
       if (err) return { kind: 'error', error: err };
+      // The runner accepted the job: that answer is contact. A re-attach has heard nothing yet.
+      hooks.onContact();
     }
     o.onStarted();
-    hooks.onContact();
 
     const res = await o.runner.fetch(`/jobs/${encodeURIComponent(o.jobId)}/events?after=${o.after}`, {
       signal: o.signal,
@@ -266,7 +267,9 @@ export async function runStepJob(o: StepJobOptions, hooks: StepJobHooks): Promis
 }
 
 /**
- * Copy one output file from the runner into R2. Streams; never buffers the file.
+ * Copy one output file from the runner into R2. Streams; never buffers the file. `onBytes` is called
+ * as each chunk arrives: while a large output moves, the job's event stream is not being read, so
+ * the bytes themselves are the runner's proof of life for the stall watchdog.
  */
 export async function storeOutput(
   runner: Runner,
@@ -276,6 +279,7 @@ export async function storeOutput(
   key: string,
   contentType: string,
   signal: AbortSignal,
+  onBytes: () => void = () => {},
 ): Promise<number> {
   const res = await runner.fetch(`/jobs/${encodeURIComponent(jobId)}/outputs/${encodeURIComponent(runnerName)}`, {
     signal,
@@ -289,7 +293,14 @@ export async function storeOutput(
   if (!Number.isFinite(size) || size < 0) {
     throw new ClipyardError('runner.crashed', `output ${runnerName} has no length`, { retryable: true });
   }
-  const body = res.body.pipeThrough(new FixedLengthStream(size));
+  onBytes();
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      onBytes();
+      controller.enqueue(chunk);
+    },
+  });
+  const body = res.body.pipeThrough(counted).pipeThrough(new FixedLengthStream(size));
   try {
     await bucket.put(key, body, { httpMetadata: { contentType } });
   } catch (err) {

@@ -32,6 +32,8 @@ import type { TaskIndexEntry } from './tenant-object.ts';
 const PROGRESS_INTERVAL_MS = 50;
 /** The watchdog never sleeps longer than this while a job runs. */
 const MAX_WATCHDOG_TICK_MS = 10_000;
+/** A starved object (late alarms) still calls a silence this many stall timeouts long a stall. */
+const STARVED_STALL_FACTOR = 3;
 const CANCEL_TIMEOUT_MS = 5_000;
 /** A queued task without a slot looks again this often, in case a wake-up was lost. */
 const QUEUED_RECHECK_MS = 30_000;
@@ -58,6 +60,10 @@ export class TaskObject extends DurableObject<Env> {
   private token = 0;
   private driving: AbortController | null = null;
   private lastContactAt = 0;
+  /** Set when the watchdog re-attached after a silence; cleared by the next word from the runner. */
+  private reattachedAfterStall = false;
+  /** When the watchdog's alarm was due, to tell how late it ran. */
+  private watchdogDueAt = 0;
   private readonly progress: Throttle<{ token: number; event: ProgressEvent }>;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -316,14 +322,21 @@ export class TaskObject extends DurableObject<Env> {
       if (!this.driving) {
         // Evicted or restarted mid-job: re-attach to the runner where the log left off.
         this.startDrive();
-      } else if (now - this.lastContactAt > cfg.stallTimeoutMs) {
+      } else if (this.silenceIsStall(now, cfg.stallTimeoutMs)) {
+        const silence = `no word from the media runner for ${Math.round((now - this.lastContactAt) / 1000)} s`;
         this.abandonJob();
-        if (t.jobId) void this.deleteRunnerJob(t.jobId);
-        this.failAttempt({
-          code: 'runner.stalled',
-          message: `no word from the media runner for ${Math.round((now - this.lastContactAt) / 1000)} s`,
-          retryable: true,
-        });
+        if (t.jobId && !this.reattachedAfterStall) {
+          // A silent stream may be a dead connection, or this object too busy to read it: re-attach
+          // where the log left off. Only a runner that stays silent after that fails the attempt.
+          this.reattachedAfterStall = true;
+          const message = `${silence}; re-attaching`;
+          this.emit({ kind: 'log', step: t.currentStep, level: 'warn', message }, { message });
+          this.startDrive();
+        } else {
+          this.reattachedAfterStall = false;
+          if (t.jobId) void this.deleteRunnerJob(t.jobId);
+          this.failAttempt({ code: 'runner.stalled', message: silence, retryable: true });
+        }
       } else {
         this.store.compact();
         this.reportToTenant(this.lastContactAt);
@@ -338,6 +351,19 @@ export class TaskObject extends DurableObject<Env> {
     await this.scheduleAlarm();
   }
 
+  /**
+   * Has the runner been silent past the stall timeout? A watchdog alarm that ran late means this
+   * object was starved (a saturated isolate) and may simply not have read what the runner sent; it
+   * judges on a punctual tick, unless the silence has gone on far too long to be its own fault.
+   */
+  private silenceIsStall(now: number, stallTimeoutMs: number): boolean {
+    const silentMs = now - this.lastContactAt;
+    const lateMs = this.watchdogDueAt > 0 ? now - this.watchdogDueAt : 0;
+    return (
+      silentMs > stallTimeoutMs && (lateMs < stallTimeoutMs / 2 || silentMs > STARVED_STALL_FACTOR * stallTimeoutMs)
+    );
+  }
+
   /** One alarm, its time computed from stored state. */
   private async scheduleAlarm(): Promise<void> {
     const t = this.store.task();
@@ -346,9 +372,10 @@ export class TaskObject extends DurableObject<Env> {
     let at: number | null = null;
     if (t.status === 'queued') at = now;
     else if (t.status === 'retrying') at = t.runAt ?? now;
-    else if (t.status === 'running')
+    else if (t.status === 'running') {
       at = now + Math.min(MAX_WATCHDOG_TICK_MS, Math.max(250, this.config.stallTimeoutMs / 3));
-    else {
+      this.watchdogDueAt = at;
+    } else {
       const expiries = this.store.outputs().map((o) => o.expiresAt);
       if (expiries.length > 0) at = Math.min(...expiries);
     }
@@ -435,7 +462,9 @@ export class TaskObject extends DurableObject<Env> {
         },
         {
           onContact: () => {
-            if (token === this.token) this.lastContactAt = Date.now();
+            if (token !== this.token) return;
+            this.lastContactAt = Date.now();
+            this.reattachedAfterStall = false;
           },
           onEvent: (event) => this.onRunnerEvent(token, runner, jobId, step.index, event, signal),
         },
@@ -481,7 +510,9 @@ export class TaskObject extends DurableObject<Env> {
         new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
       if (event.size > maxOutputBytes) throw tooLarge(event.size);
       this.store.patch({ stage: 'storing', message: `saving ${name}` });
-      const size = await storeOutput(runner, this.env.BUCKET, jobId, event.name, key, contentType, signal);
+      const size = await storeOutput(runner, this.env.BUCKET, jobId, event.name, key, contentType, signal, () => {
+        if (token === this.token) this.lastContactAt = Date.now();
+      });
       if (size > maxOutputBytes) {
         await this.env.BUCKET.delete(key);
         throw tooLarge(size);
