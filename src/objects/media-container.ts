@@ -30,6 +30,10 @@ export const RUNNER_VARS = [
   'MAX_OUTPUT_BYTES',
   'JOB_TIMEOUT_MS',
   'RUNNER_CAPACITY',
+  // The transcription engine: pocketsphinx (default, offline) or workers-ai with its account and token.
+  'TRANSCRIBE_ENGINE',
+  'CF_ACCOUNT_ID',
+  'CF_AI_TOKEN',
 ] as const;
 
 /** The runner's environment: where to listen, and the limits and host allowance the Worker has. */

@@ -183,6 +183,8 @@ describe('the runner image (containers/ffmpeg/Dockerfile)', () => {
     const commands = runnerCommands();
     // The runner's core tools must be found, or this test would pass by reading nothing.
     for (const core of ['ffmpeg', 'ffprobe', 'yt-dlp']) expect(commands).toContain(core);
+    // The offline transcription engine, reached through a named constant.
+    expect(commands).toContain('pocketsphinx_continuous');
     const apt = aptPackages(final);
     for (const cmd of commands) {
       if (cmd === 'yt-dlp') continue; // checked below: a pinned current release, not Debian's old one
@@ -244,7 +246,8 @@ describe('the runner image (containers/ffmpeg/Dockerfile)', () => {
 
   it('listens where MediaContainer connects, with a health check on /health', () => {
     const container = readFileSync(path.join(ROOT, 'src/objects/media-container.ts'), 'utf8');
-    const port = /defaultPort\s*=\s*(\d+)/.exec(container)?.[1];
+    const named = /defaultPort\s*=\s*(\w+)/.exec(container)?.[1];
+    const port = named && /^\d+$/.test(named) ? named : new RegExp(`${named}\\s*=\\s*(\\d+)`).exec(container)?.[1];
     expect(port).toBeDefined();
     const env = finalOf('ENV')
       .map((i) => i.args)
