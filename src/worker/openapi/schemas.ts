@@ -157,6 +157,10 @@ export const healthSchema = z.object({
       ytDlp: z.string().nullable(),
       activeJobs: z.number().nullable(),
       capacity: z.number().nullable(),
+      transcriber: z
+        .object({ engine: z.string(), available: z.boolean(), detail: z.string().optional() })
+        .nullable()
+        .describe('the speech-to-text engine `transcribe` uses (pocketsphinx offline, or workers-ai-whisper)'),
       error: z.string().optional(),
     }),
   }),
