@@ -1,6 +1,6 @@
 /**
  * Batches in the typed client (`clipyard.batches`): create up to 100 tasks at once, watch and wait
- * for them with aggregate progress, and fetch one zip of all their outputs.
+ * for them with aggregate progress, cancel them, and fetch one zip of all their outputs.
  */
 import {
   type BatchEvent,
@@ -53,6 +53,11 @@ export class Batches<TaskBody> {
   /** Status, aggregate progress, counts, and each child's state and outputs. */
   get(id: string, opts: { signal?: AbortSignal } = {}): Promise<BatchSnapshot> {
     return this.t.json('GET', `/api/batches/${enc(id)}`, opts);
+  }
+
+  /** Cancel every unfinished task of the batch. */
+  cancel(id: string): Promise<BatchSnapshot> {
+    return this.t.json('POST', `/api/batches/${enc(id)}/cancel`);
   }
 
   /** Every wire message, reconnecting with `after`; ends once every child has finished. */
