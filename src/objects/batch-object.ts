@@ -2,7 +2,7 @@
  * BatchObject: one Durable Object per batch of tasks, the source of truth for the batch's children,
  * counts, aggregate progress and event log. Each child is an ordinary task with its own TaskObject.
  *
- * The Worker calls its RPC methods (create, get, archive); its fetch handles only event subscriptions
+ * The Worker calls its RPC methods (create, get, cancel, archive); its fetch handles only event subscriptions
  * (WebSocket upgrade, or SSE). The batch creates its children itself and remembers what each was
  * created from, so a child whose create failed is created again by the alarm (task creation is
  * idempotent per id). Children report their status and (throttled) progress here without waiting
@@ -127,6 +127,33 @@ export class BatchObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Cancel every unfinished child (a child not yet created is never created); finished children keep
+   * their outcome. Answers the snapshot once every cancel was sent.
+   */
+  async cancel(tenant: string, origin: string): Promise<BatchSnapshot> {
+    return rpcErrors(async () => {
+      this.store.require(tenant);
+      const open = this.store.children().filter((c) => !isTerminal(c.status));
+      await eachLimited(open, CHILD_CALL_CONCURRENCY, async (c) => {
+        if (!c.created) {
+          this.apply({ ...this.goneReport(c), message: 'canceled before it started' });
+          return;
+        }
+        const stub = this.env.TASKS.getByName(c.taskId);
+        try {
+          await stub.cancel(tenant, origin);
+        } catch (err) {
+          // It finished (or was deleted) meanwhile: its report says how.
+          const code = fromRpcError(err)?.code;
+          if (code !== 'task.illegal_transition' && code !== 'task.not_found') throw err;
+        }
+        this.apply((await stub.batchReport()) ?? this.goneReport(c));
+      });
+      return this.store.snapshot()!;
+    });
+  }
+
   /** A child task says where it stands (called by the task object, never awaited by it). */
   async childReport(report: ChildReport): Promise<void> {
     this.apply(report);
@@ -235,6 +262,14 @@ export class BatchObject extends DurableObject<Env> {
           origin: b.origin,
           batch: b.id,
         });
+        if (this.store.child(c.taskId)?.status === 'canceled') {
+          // The batch was canceled while this create was on its way.
+          try {
+            await stub.cancel(b.tenant, b.origin);
+          } catch {
+            /* it already finished */
+          }
+        }
         // The task's own report (a task that already existed may be further along, with outputs).
         const report = await stub.batchReport();
         if (report) this.apply(report, { created: true });

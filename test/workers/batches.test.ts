@@ -383,6 +383,22 @@ describe('a batch', () => {
     await call(`/api/tasks/${other.id}/cancel`, { method: 'POST' });
   });
 
+  it('cancel stops every unfinished child; a finished child keeps its outcome', async () => {
+    const { json } = await createBatch({ tasks: [task('a.mp4'), task('busy/b.mp4'), task('c.mp4')] });
+    await waitBatch(json.id, (b) => b.counts.failed === 1 && b.counts.running === 2, 'one failed, two running');
+    const res = await call(`/api/batches/${json.id}/cancel`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    const s = (await res.json()) as BatchSnapshot;
+    expect(s.children.map((c) => c.status)).toEqual(['canceled', 'failed', 'canceled']);
+    expect(s).toMatchObject({ status: 'failed', progress: 100 });
+    const t0 = (await (await call(`/api/tasks/${json.taskIds[0]}`)).json()) as TaskSnapshot;
+    expect(t0.status).toBe('canceled');
+    // again: nothing left to cancel, same answer
+    const again = (await (await call(`/api/batches/${json.id}/cancel`, { method: 'POST' })).json()) as BatchSnapshot;
+    expect(again.children.map((c) => c.status)).toEqual(['canceled', 'failed', 'canceled']);
+    expect((await call('/api/batches/aaaaaaaaaaaaaaaaaaaa/cancel', { method: 'POST' })).status).toBe(404);
+  });
+
   it('a deleted child counts as canceled once the batch notices', async () => {
     const { json } = await createBatch({ tasks: [task('a.mp4')] });
     await waitBatch(json.id, (b) => b.counts.running === 1, 'running');

@@ -168,6 +168,16 @@ export function batchPaths(): Json {
         responses: { '200': json(snapshot, 'the snapshot'), ...errors(401, 404) },
       },
     },
+    '/api/batches/{id}/cancel': {
+      parameters: [batchId],
+      post: {
+        operationId: 'cancelBatch',
+        tags: ['batches'],
+        summary: 'Cancel every unfinished task of a batch',
+        description: 'Finished tasks keep their outcome; the batch ends once every task has.',
+        responses: { '200': json(snapshot, 'the snapshot after canceling'), ...errors(401, 404) },
+      },
+    },
     '/api/batches/{id}/events': {
       parameters: [batchId],
       get: {

@@ -1,7 +1,7 @@
 /**
  * /api/batches: many tasks at once. Create (up to MAX_BATCH_TASKS task bodies, each validated and
  * checked like POST /api/tasks before anything is created), the batch's snapshot, its event stream,
- * and a zip of all its outputs.
+ * cancel (every unfinished task), and a zip of all its outputs.
  *
  * Each handler reaches the batch's own Durable Object by id; the children are ordinary tasks.
  */
@@ -159,6 +159,11 @@ batches.post('/', async (c) => {
 
 batches.get('/:id', async (c) => {
   const snapshot = await batchStub(c.env, c.req.param('id')).get(c.get('tenant'));
+  return c.json(snapshot);
+});
+
+batches.post('/:id/cancel', async (c) => {
+  const snapshot = await batchStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin);
   return c.json(snapshot);
 });
 
