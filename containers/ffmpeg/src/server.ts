@@ -212,6 +212,9 @@ export class RunnerServer {
       return sendJson(res, 200, { jobId: spec.jobId, existing: true });
     }
     const job = new Job(spec, path.join(this.config.jobsDir, spec.jobId));
+    // Known from now on, while its body still arrives: a repeated POST is the same job (it must not
+    // write into the same directory), and a DELETE stops it.
+    this.jobs.set(job.id, job);
     await mkdir(job.dir, { recursive: true });
     let bodyInput: string | null = null;
     const bodyExtras = new Map<string, string>();
@@ -219,6 +222,7 @@ export class RunnerServer {
       const length = Number(req.headers['content-length']);
       if (Number.isFinite(length) && length > this.config.maxInputBytes) {
         req.resume();
+        this.forget(job);
         await rm(job.dir, { recursive: true, force: true });
         return sendError(res, 413, 'source.too_large', `the input is larger than ${this.config.maxInputBytes} bytes`);
       }
@@ -237,13 +241,19 @@ export class RunnerServer {
       try {
         await receiveParts(req, parts);
       } catch (err) {
+        this.forget(job);
         await rm(job.dir, { recursive: true, force: true });
         return sendError(res, 400, 'upload.incomplete', `the input did not arrive whole: ${String(err)}`, true);
       }
     }
-    this.jobs.set(job.id, job);
+    if (job.signal.aborted) return sendError(res, 409, 'job.canceled', 'the job was canceled while its input arrived');
     sendJson(res, 202, { jobId: job.id });
     void this.start(job, bodyInput, bodyExtras);
+  }
+
+  /** Drop a job that never started (its body did not arrive), unless a newer one took its id. */
+  private forget(job: Job): void {
+    if (this.jobs.get(job.id) === job) this.jobs.delete(job.id);
   }
 
   private async start(job: Job, bodyInput: string | null, bodyExtras: Map<string, string>): Promise<void> {
