@@ -172,7 +172,15 @@ export async function main(
       }
       const blob = await openAsBlob(localPath);
       say(`uploading ${path.basename(localPath)} (${formatBytes(blob.size)})`);
-      input = (await client.upload(blob, path.basename(localPath))).input;
+      const showUpload = Boolean(io.stdout.isTTY) && !opts.json && !opts.quiet;
+      const upload = await client.upload(blob, path.basename(localPath), {
+        onProgress: (sent, total) => {
+          if (showUpload && total > 0 && sent < total) {
+            io.stdout.write(`\r\x1b[Kuploaded ${Math.floor((sent / total) * 100)}% (${formatBytes(sent)})`);
+          } else if (showUpload) io.stdout.write('\r\x1b[K');
+        },
+      });
+      input = upload.input;
     } else {
       input = { url: opts.source };
     }

@@ -14,6 +14,7 @@ import { apiError, ClipyardConnectionError } from './errors.ts';
 import type { SubscribeOptions } from './subscribe.ts';
 import { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
 import { combine, enc, Transport, untilFinished } from './transport.ts';
+import { type Upload, type UploadOptions, uploadFile } from './uploads.ts';
 
 export type { BatchChild, BatchEvent, BatchSnapshot, BatchStatus, BatchWireMessage } from '../protocol/batch.ts';
 export type { ErrorBody, ErrorCode } from '../protocol/errors.ts';
@@ -23,6 +24,7 @@ export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
 export { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+export { MULTIPART_THRESHOLD_BYTES, type Upload, type UploadOptions } from './uploads.ts';
 
 /** The body of POST /api/tasks, as a caller writes it (options with defaults may be left out). */
 export type TaskRequest = z.input<typeof createTaskSchema>;
@@ -48,13 +50,6 @@ export interface TaskListEntry {
   seq: number;
   createdAt: number;
   updatedAt: number;
-}
-
-export interface Upload {
-  id: string;
-  size: number;
-  filename: string;
-  input: { upload: string };
 }
 
 export interface ClipyardOptions {
@@ -138,18 +133,13 @@ export class Clipyard {
     if (!res.ok) throw await apiError(res, 'DELETE /api/tasks/:id');
   }
 
-  /** Upload an input file; use the answer's `input` as a task input. */
-  upload(
-    file: Blob | Uint8Array | ArrayBuffer,
-    filename: string,
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<Upload> {
-    const body = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
-    return this.t.json('POST', `/api/uploads?filename=${enc(filename)}`, {
-      body,
-      headers: { 'content-type': 'application/octet-stream' },
-      signal: opts.signal,
-    });
+  /**
+   * Upload an input file; use the answer's `input` as a task input. Large files (over 32 MiB) go
+   * in parts through the multipart protocol; `onProgress` reports the bytes sent.
+   */
+  upload(file: Blob | Uint8Array | ArrayBuffer, filename: string, opts: UploadOptions = {}): Promise<Upload> {
+    const blob = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
+    return uploadFile(this.t, blob, filename, opts);
   }
 
   /** A fresh signed link to an output (valid for the server's LINK_TTL_SECONDS). */

@@ -113,6 +113,24 @@ describe('the typed client', () => {
     expect(probe.streams[0]!.width).toBe(320);
   });
 
+  it('uploads in parts (multipart) and the parts make the whole file', async () => {
+    const cy = client();
+    const bytes = readFileSync(path.join(inject('mediaDir'), 'clip.mp4'));
+    const sent: number[] = [];
+    const one = await cy.upload(bytes, 'clip.mp4', { multipart: true, onProgress: (n) => sent.push(n) });
+    expect(one.size).toBe(bytes.length);
+    expect(sent.at(-1)).toBe(bytes.length);
+    const final = await cy.run({ input: one.input, steps: [{ op: 'probe' }] });
+    expect(final.status).toBe('succeeded');
+
+    // Two parts: one full 8 MiB part and the rest.
+    const big = new Uint8Array(9 * 1024 * 1024 + 123).map((_, i) => (i * 31) & 255);
+    const progress: number[] = [];
+    const two = await cy.upload(big, 'big.bin', { multipart: true, onProgress: (n) => progress.push(n) });
+    expect(two.size).toBe(big.length);
+    expect(progress).toEqual([8 * 1024 * 1024, big.length]);
+  });
+
   it('an Idempotency-Key gives back the same task; list and delete see it', async () => {
     const cy = client();
     const body = { input: { url: mediaUrl('clip.mp4') }, steps: [{ op: 'probe' as const }], label: 'client-idem' };
