@@ -14,6 +14,7 @@ import { isTerminal } from '../lib/task-status.ts';
 import { Throttle } from '../lib/throttle.ts';
 import type { BatchSnapshot, BatchStatus, ChildOutput, ChildReport } from '../protocol/batch.ts';
 import { ClipyardError, type ErrorBody, fromRpcError, rpcErrors } from '../protocol/errors.ts';
+import type { TaskSnapshot } from '../protocol/task.ts';
 import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
 import { BatchStore, type ChildRow, type NewChild } from './batch-store.ts';
@@ -27,7 +28,7 @@ const RECONCILE_INTERVAL_MS = 5_000;
 /** ...and asks a child for its state when nothing was heard from it for this long. */
 const RECONCILE_AFTER_MS = 15_000;
 /** Children created (or asked) at once. */
-const CHILD_CALL_CONCURRENCY = 10;
+const CHILD_CALL_CONCURRENCY = 25;
 /** A child whose task could not be created after this many tries fails. */
 const MAX_CREATE_ATTEMPTS = 5;
 
@@ -253,7 +254,8 @@ export class BatchObject extends DurableObject<Env> {
     await eachLimited(pending, CHILD_CALL_CONCURRENCY, async (c) => {
       const stub = this.env.TASKS.getByName(c.taskId);
       try {
-        await stub.create({
+        // (Typed by hand: the stub's inferred type for a TaskSnapshot result is not usable here.)
+        const result = (await stub.create({
           id: c.taskId,
           tenant: b.tenant,
           body: c.body,
@@ -261,7 +263,7 @@ export class BatchObject extends DurableObject<Env> {
           bodyHash: c.bodyHash,
           origin: b.origin,
           batch: b.id,
-        });
+        })) as unknown as { created: boolean; snapshot: TaskSnapshot };
         if (this.store.child(c.taskId)?.status === 'canceled') {
           // The batch was canceled while this create was on its way.
           try {
@@ -270,8 +272,20 @@ export class BatchObject extends DurableObject<Env> {
             /* it already finished */
           }
         }
-        // The task's own report (a task that already existed may be further along, with outputs).
-        const report = await stub.batchReport();
+        // A new task's snapshot says it all; one that already existed may be further along, with
+        // outputs, so it is asked for its full report.
+        const { snapshot: t } = result;
+        const report: ChildReport | null = result.created
+          ? {
+              taskId: c.taskId,
+              status: t.status,
+              progress: t.progress,
+              message: t.message,
+              error: t.error,
+              seq: t.seq,
+              outputs: [],
+            }
+          : await stub.batchReport();
         if (report) this.apply(report, { created: true });
       } catch (err) {
         const known = fromRpcError(err);

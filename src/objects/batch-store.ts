@@ -133,7 +133,15 @@ export class BatchStore {
   }
 
   counts(): StatusCounts {
-    return countStatuses(this.children().map((c) => c.status));
+    return countStatuses(this.progressRows().map((c) => c.status));
+  }
+
+  /** Status and progress of every child: what counts and the aggregate need, without the bodies. */
+  private progressRows(): { status: TaskStatus; progress: number }[] {
+    return this.sql
+      .exec<Row>('SELECT status, progress FROM children ORDER BY idx')
+      .toArray()
+      .map((r) => ({ status: r.status as TaskStatus, progress: Number(r.progress) }));
   }
 
   /** Events with seq > after, oldest first. */
@@ -252,7 +260,7 @@ export class BatchStore {
     return this.storage.transactionSync(() => {
       const b = this.batch();
       if (!b) return null;
-      const progress = aggregateProgress(this.children());
+      const progress = aggregateProgress(this.progressRows());
       if (!force && progress === b.progress) return null;
       this.sql.exec('UPDATE batch SET progress = ?, updated_at = ?', progress, now);
       return this.insertEvent({ kind: 'progress', progress, counts: this.counts() }, now);

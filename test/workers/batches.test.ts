@@ -399,6 +399,25 @@ describe('a batch', () => {
     expect((await call('/api/batches/aaaaaaaaaaaaaaaaaaaa/cancel', { method: 'POST' })).status).toBe(404);
   });
 
+  it('a full batch of 100: every task created with its own id, then all canceled at once', async () => {
+    const t0 = Date.now();
+    const { res, json } = await createBatch({ tasks: Array.from({ length: 100 }, (_, i) => task(`v${i}.mp4`)) });
+    const createdMs = Date.now() - t0;
+    expect(res.status).toBe(202);
+    expect(new Set(json.taskIds).size).toBe(100);
+    expect(json.batch.total).toBe(100);
+    const created = await runInDurableObject(env.BATCHES.getByName(json.id), (_obj, state) =>
+      state.storage.sql.exec<{ n: number }>('SELECT SUM(created) AS n FROM children').one(),
+    );
+    expect(created.n).toBe(100);
+    const last = (await (await call(`/api/tasks/${json.taskIds[99]}`)).json()) as TaskSnapshot;
+    expect(last.input).toEqual(task('v99.mp4').input);
+    const canceled = (await (await call(`/api/batches/${json.id}/cancel`, { method: 'POST' })).json()) as BatchSnapshot;
+    expect(canceled).toMatchObject({ status: 'canceled', progress: 100 });
+    expect(canceled.counts.canceled).toBe(100);
+    console.log(`batch of 100: created in ${createdMs} ms, canceled in ${Date.now() - t0 - createdMs} ms`);
+  }, 60_000);
+
   it('a deleted child counts as canceled once the batch notices', async () => {
     const { json } = await createBatch({ tasks: [task('a.mp4')] });
     await waitBatch(json.id, (b) => b.counts.running === 1, 'running');
