@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
 import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { rateLimitByIp, rateLimitByKey, TooManyRequests } from './rate-limit.ts';
+import { requestLog } from './request-log.ts';
 import { batches } from './routes/batches.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
@@ -23,6 +24,7 @@ export { TenantObject } from '../objects/tenant-object.ts';
 
 const app = new Hono<AppEnv>();
 
+app.use('/api/*', requestLog);
 app.use('/api/*', async (c, next) => {
   await next();
   c.header('cache-control', c.res.headers.get('cache-control') ?? 'no-store');
