@@ -25,7 +25,12 @@ const MAX_KEY_LENGTH = 512;
 
 /** Subscriptions, the only requests that may carry the key in the query string. */
 function isSubscription(request: Request): boolean {
-  return request.method === 'GET' && /^\/api\/tasks\/[^/]+\/events$/.test(new URL(request.url).pathname);
+  // Browsers cannot set headers on a WebSocket or on a plain download link: task and batch event
+  // streams, and a batch's archive (a link the page offers), may carry the key as `?key=`.
+  return (
+    request.method === 'GET' &&
+    /^\/api\/(tasks\/[^/]+\/events|batches\/[^/]+\/(events|archive))$/.test(new URL(request.url).pathname)
+  );
 }
 
 type Resolution = { tenant: string } | { error: 'missing' | 'invalid' };

@@ -29,10 +29,13 @@ function num(raw: string | undefined, fallback: number): number {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): RunnerConfig {
+  const port = num(env.PORT, 8080);
   return {
     host: env.HOST ?? '0.0.0.0',
-    port: num(env.PORT, 8080),
-    jobsDir: env.JOBS_DIR ?? path.join(os.tmpdir(), 'clipyard-jobs'),
+    port,
+    // Per port: the runner clears this directory when it starts, and several local runners (tests,
+    // a second `npm start`) must not clear each other's jobs.
+    jobsDir: env.JOBS_DIR ?? path.join(os.tmpdir(), `clipyard-jobs-${port}`),
     allowHosts: (env.CLIPYARD_ALLOW_HOSTS ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())

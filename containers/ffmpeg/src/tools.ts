@@ -6,6 +6,7 @@
  * Used by the op pipeline; `toolVersions` feeds GET /health.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { type Job, JobError, killGroup } from './job.ts';
 
 export interface RunResult {
@@ -36,6 +37,11 @@ export function runTool(job: Job, command: string, args: string[], opts: RunOpti
   return new Promise((resolve, reject) => {
     if (job.signal.aborted) {
       reject(new JobError('job.canceled', 'canceled'));
+      return;
+    }
+    if (!existsSync(opts.cwd)) {
+      // spawn would report a missing working directory as a missing command
+      reject(new JobError('runner.crashed', "the job's working directory vanished", true));
       return;
     }
     const child = spawn(command, args, {
