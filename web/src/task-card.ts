@@ -14,8 +14,19 @@ export type CardAction = 'cancel' | 'retry' | 'delete' | 'dismiss';
 
 function stepLabel(s: TaskSnapshot['steps'][number]): string {
   const opts = Object.entries(s.params)
+    // nested options (render's images, a contact sheet) are summarized, not printed as objects
     .filter(([k, v]) => k !== 'op' && v !== null && v !== undefined)
-    .map(([k, v]) => (k === 'height' ? `${v}p` : k === 'format' ? String(v) : `${k} ${v}`));
+    .map(([k, v]) =>
+      Array.isArray(v)
+        ? `${v.length} ${k}`
+        : typeof v === 'object'
+          ? k
+          : k === 'height'
+            ? `${v}p`
+            : k === 'format'
+              ? String(v)
+              : `${k} ${v}`,
+    );
   return [s.op, ...opts].join(' ');
 }
 
