@@ -5,6 +5,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/objects/task-schema.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask, openSocket } from './helpers.ts';
 
@@ -144,7 +145,7 @@ describe('creating a task', () => {
       expect(events[0]).toMatchObject({ seq: 1, kind: 'status' });
       expect(JSON.parse(events[0]!.body)).toMatchObject({ status: 'queued' });
       const version = state.storage.sql.exec<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations').one();
-      expect(version.v).toBe(1);
+      expect(version.v).toBe(SCHEMA_VERSION);
     });
   });
 });
