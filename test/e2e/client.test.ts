@@ -3,9 +3,11 @@
  * Run, watch with progress, survive a dropped socket without missing or repeating an event,
  * cancel, upload, idempotency, delete, and errors that carry the server's codes.
  */
+
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { validate } from '@readme/openapi-parser';
 import { describe, expect, inject, it } from 'vitest';
 import {
   Clipyard,
@@ -185,5 +187,22 @@ describe('the typed client', () => {
     expect((await cy.get(created.taskIds[0]!)).outputs.map((o) => o.name)).toEqual(['audio.mp3']);
     const zip = new Uint8Array(await (await cy.batches.archive(created.id)).arrayBuffer());
     expect(String.fromCharCode(zip[0]!, zip[1]!)).toBe('PK');
+  });
+
+  it('the server describes itself: /api/openapi.json validates, /docs renders it', async () => {
+    const res = await fetch(`${baseUrl()}/api/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; servers: { url: string }[]; paths: Record<string, unknown> };
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.servers[0]!.url).toBe(baseUrl());
+    expect(Object.keys(doc.paths)).toContain('/api/tasks/{id}/events');
+    const result = await validate(doc as unknown as Exclude<Parameters<typeof validate>[0], string>);
+    expect(result.valid).toBe(true);
+    const page = await fetch(`${baseUrl()}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain('clipyard API');
+    expect(html).toContain('id="op-createTask"');
   });
 });
