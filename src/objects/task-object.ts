@@ -38,6 +38,11 @@ const CANCEL_TIMEOUT_MS = 5_000;
 /** A queued task without a slot looks again this often, in case a wake-up was lost. */
 const QUEUED_RECHECK_MS = 30_000;
 
+/** The runner job of one step in one attempt: known before the runner has accepted it. */
+function jobIdFor(taskId: string, attempt: number, step: number): string {
+  return `${taskId}-a${attempt}-s${step}`;
+}
+
 export interface CreateTaskInit {
   id: string;
   tenant: string;
@@ -334,7 +339,8 @@ export class TaskObject extends DurableObject<Env> {
           this.startDrive();
         } else {
           this.reattachedAfterStall = false;
-          if (t.jobId) void this.deleteRunnerJob(t.jobId);
+          // Also when the job was never recorded: a frozen runner may still act on the POST later.
+          void this.deleteRunnerJob(t.jobId ?? jobIdFor(t.id, t.attempt, t.currentStep));
           this.failAttempt({ code: 'runner.stalled', message: silence, retryable: true });
         }
       } else {
@@ -443,7 +449,7 @@ export class TaskObject extends DurableObject<Env> {
         this.emit({ kind: 'step', step: step.index, status: 'running', op: step.op }, { currentStep: step.index });
       }
       const started = t.jobId !== null;
-      const jobId = t.jobId ?? `${t.id}-a${t.attempt}-s${step.index}`;
+      const jobId = t.jobId ?? jobIdFor(t.id, t.attempt, step.index);
       const outcome = await runStepJob(
         {
           runner,

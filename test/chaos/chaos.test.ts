@@ -370,6 +370,11 @@ interface Health {
   queue: Record<string, number> | null;
 }
 
+async function runnerActiveJobs(): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${sys.runnerPort}/health`);
+  return ((await res.json()) as { activeJobs: number }).activeJobs;
+}
+
 async function health(): Promise<{ status: number; body: Health }> {
   const res = await sys.api('/api/health');
   return { status: res.status, body: (await res.json()) as Health };
@@ -418,6 +423,8 @@ describe('3. the runner hangs (SIGSTOP)', () => {
     expect(snap.attempt).toBeGreaterThanOrEqual(2);
     expect(snap.outputs.map((o) => o.name)).toEqual(['audio.mp3']);
     expectWholeLog(a, snap);
+    // no job left running on the runner: not the frozen attempt's, nor one it was asked for while frozen
+    await expect.poll(() => runnerActiveJobs(), { timeout: 5_000 }).toBe(0);
   });
 });
 
