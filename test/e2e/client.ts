@@ -40,19 +40,40 @@ export interface Watch {
   events: TaskEvent[];
   /** Resolves when the socket closes (the server closes it after the task ends). */
   closed: Promise<{ code: number }>;
+  /**
+   * Resolves at the terminal status event (or the close, whichever comes first). Under wrangler dev
+   * the close itself reaches a client 10-15 s after the last event, so most tests wait for this.
+   */
+  ended: Promise<void>;
   socket: WebSocket;
 }
 
 /** Subscribe over a real WebSocket and collect everything the server sends. */
 export function watch(id: string, after = 0): Watch {
   const ws = new WebSocket(`${baseUrl().replace(/^http/, 'ws')}/api/tasks/${id}/events?after=${after}`);
-  const w: Watch = { snapshots: [], events: [], socket: ws, closed: Promise.resolve({ code: 0 }) };
+  let end: () => void = () => {};
+  const w: Watch = {
+    snapshots: [],
+    events: [],
+    socket: ws,
+    closed: Promise.resolve({ code: 0 }),
+    ended: new Promise<void>((r) => {
+      end = r;
+    }),
+  };
   w.closed = new Promise((resolve) => {
     ws.addEventListener('message', (m) => {
       const msg = JSON.parse(String(m.data)) as WireMessage;
-      if (msg.type === 'snapshot') w.snapshots.push(msg.snapshot);
-      else w.events.push(msg.event);
+      if (msg.type === 'snapshot') {
+        w.snapshots.push(msg.snapshot);
+        if (['succeeded', 'failed', 'canceled'].includes(msg.snapshot.status) && msg.snapshot.seq <= after) end();
+      } else {
+        w.events.push(msg.event);
+        const e = msg.event;
+        if (e.kind === 'status' && ['succeeded', 'failed', 'canceled'].includes(e.status)) end();
+      }
     });
+    ws.addEventListener('close', () => end());
     ws.addEventListener('close', (e) => resolve({ code: e.code }));
     ws.addEventListener('error', () => resolve({ code: -1 }));
   });

@@ -99,7 +99,7 @@ describe('paste a URL, get an mp3', () => {
     // Reconnecting with after=<seq> yields exactly the missed events
     const k = Math.floor(events.length / 2);
     const again = watch(created.id, k);
-    await again.closed;
+    await again.ended;
     expect(seqs(again.events)).toEqual(seqs(events).slice(k));
     expect(again.events).toEqual(events.slice(k));
 
@@ -207,7 +207,7 @@ describe('bad input', () => {
   it('a file that is not media fails with media.unsupported, visible in snapshot and events', async () => {
     const { id } = await createTask({ input: { url: mediaUrl('notmedia.txt') }, steps: [{ op: 'audio' }] });
     const w = watch(id);
-    await w.closed;
+    await w.ended;
     const s = await snapshot(id);
     expect(s.status).toBe('failed');
     expect(s.attempt).toBe(1);
