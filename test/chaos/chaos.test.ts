@@ -208,7 +208,7 @@ describe('4. 200 pollers and 50 subscribers while 4 tasks run', () => {
   it('no request times out, progress keeps flowing to every subscriber', async () => {
     const ids = await Promise.all(
       [0, 1, 2, 3].map(() =>
-        sys.create({ input: { url: sys.mediaUrl('slow/clip.mp4') }, steps: [{ op: 'audio', format: 'mp3' }] }),
+        sys.create({ input: { url: sys.mediaUrl('slow/clip.mp4?kbps=80') }, steps: [{ op: 'audio', format: 'mp3' }] }),
       ),
     );
     // how long each progress event took from the object's log to a subscriber (same machine, same clock)
@@ -223,6 +223,7 @@ describe('4. 200 pollers and 50 subscribers while 4 tasks run', () => {
       return sub;
     });
     const latencies: number[] = [];
+    const answered = new Array<number>(200).fill(0);
     let failures = 0;
     let running = true;
     const pollers = Array.from({ length: 200 }, async (_, i) => {
@@ -233,6 +234,7 @@ describe('4. 200 pollers and 50 subscribers while 4 tasks run', () => {
           const res = await sys.api(`/api/tasks/${id}`, { signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
           await res.arrayBuffer();
           if (res.status !== 200) failures++;
+          else answered[i]!++;
           latencies.push(performance.now() - t0);
         } catch {
           failures++;
@@ -273,7 +275,8 @@ describe('4. 200 pollers and 50 subscribers while 4 tasks run', () => {
       `polls: ${latencies.length}, p50 ${p(0.5).toFixed(0)} ms, p99 ${p(0.99).toFixed(0)} ms, max ${p(1).toFixed(0)} ms`,
     );
     expect(failures).toBe(0);
-    expect(latencies.length).toBeGreaterThanOrEqual(400);
+    // every one of the 200 pollers was answered while the tasks ran
+    expect(Math.min(...answered)).toBeGreaterThanOrEqual(1);
     expect(p(0.99)).toBeLessThan(POLL_TIMEOUT_MS);
     expect(snaps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     for (const [i, a] of ended.entries()) expectWholeLog(a, snaps[i % 4]!);
