@@ -73,7 +73,10 @@ export async function startRunner({ port = 8788, allowHosts = '', env = {}, log,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   pipeOutput(proc, 'runner', log);
-  await waitFor(`http://127.0.0.1:${port}/health`, readyMs, proc, 'runner');
+  await waitFor(`http://127.0.0.1:${port}/health`, readyMs, proc, 'runner').catch(async (err) => {
+    await stopProcess(proc);
+    throw err;
+  });
   return proc;
 }
 
@@ -106,7 +109,11 @@ export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', var
     detached: true,
   });
   pipeOutput(proc, 'worker', log);
-  await waitFor(`http://127.0.0.1:${port}/api/health`, 60_000, proc, 'wrangler dev');
+  await waitFor(`http://127.0.0.1:${port}/api/health`, 60_000, proc, 'wrangler dev').catch(async (err) => {
+    // a wrangler that never answered must not outlive the caller's failure
+    await stopProcess(proc);
+    throw err;
+  });
   return proc;
 }
 

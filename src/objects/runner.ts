@@ -28,7 +28,9 @@ class HttpRunner implements Runner {
     try {
       return await fetch(`${this.base}${path}`, init);
     } catch {
-      throw new ClipyardError('runner.unreachable', `waiting for a media runner (${this.base} is not answering)`, {
+      // The runner's address is internal: it goes to the log, not into a message users read.
+      console.warn(JSON.stringify({ level: 'warn', msg: 'runner unreachable', runner: this.base }));
+      throw new ClipyardError('runner.unreachable', 'waiting for a media runner (it is not answering)', {
         status: 503,
         retryable: true,
       });
