@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { ensureDevVars } from './system.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -38,6 +39,9 @@ function wrangler(args) {
 
 const problems = [];
 
+// `wrangler types` also reads .dev.vars (the local LINK_SECRET that `npm start` writes); the committed
+// types were generated with it, so a fresh clone gets the same file before comparing.
+ensureDevVars();
 const types = wrangler(['types', '--check']);
 if (types.code !== 0) {
   problems.push(
