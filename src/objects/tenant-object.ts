@@ -42,6 +42,12 @@ export interface TaskListQuery {
   cursor?: string | undefined;
 }
 
+/**
+ * A slot holder whose last report is younger than this is taken at its word (running tasks report on
+ * every watchdog tick, at most 10 s apart); older or unknown holders are asked before their slot is kept.
+ */
+const HOLDER_FRESH_MS = 60_000;
+
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE tasks (
@@ -211,15 +217,34 @@ export class TenantObject extends DurableObject<Env> {
     return limit - used;
   }
 
-  /** Ask every holder whether it still needs its slot; free the slots of those that do not. */
+  /**
+   * Free the slots of holders that no longer need them. The index answers for most holders without a
+   * call: a holder it shows ended gives its slot up at once, one that reported recently keeps it; only
+   * holders the index knows nothing fresh about are asked (`needsSlot`). Asking every holder on every
+   * full `acquire` cost one RPC per running task per waiting task (the benchmark's 1,000-task run spent
+   * more time in those calls than in SQLite).
+   */
   private async reclaim(): Promise<void> {
-    const holders = this.ctx.storage.sql.exec<{ task_id: string }>('SELECT task_id FROM slots').toArray();
+    const now = Date.now();
+    const holders = this.ctx.storage.sql
+      .exec<{ task_id: string; status: string | null; updated_at: number | null }>(
+        'SELECT s.task_id, t.status, t.updated_at FROM slots s LEFT JOIN tasks t ON t.id = s.task_id',
+      )
+      .toArray();
+    const ask: string[] = [];
+    for (const h of holders) {
+      if (h.status === 'succeeded' || h.status === 'failed' || h.status === 'canceled') {
+        this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', h.task_id);
+      } else if (h.status === null || h.updated_at === null || now - h.updated_at > HOLDER_FRESH_MS) {
+        ask.push(h.task_id);
+      }
+    }
     await Promise.all(
-      holders.map(async ({ task_id }) => {
-        const needs = await this.env.TASKS.getByName(task_id)
+      ask.map(async (taskId) => {
+        const needs = await this.env.TASKS.getByName(taskId)
           .needsSlot()
           .catch(() => true);
-        if (!needs) this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', task_id);
+        if (!needs) this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
       }),
     );
   }

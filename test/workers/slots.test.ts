@@ -39,4 +39,29 @@ describe('tenant slots', () => {
     const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
     expect(await tenant.acquire(json.id, 1)).toEqual({ granted: true });
   });
+
+  it('trusts the index: an ended holder frees its slot, a fresh running one keeps it, without asking either', async () => {
+    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+    // ghosts: no task object exists for them, so asking would free their slots; the index must decide
+    const [ended, running, next] = [newTaskId(), newTaskId(), newTaskId()];
+    const entry = (id: string, status: 'succeeded' | 'running') => ({
+      id,
+      status,
+      label: null,
+      source: 'http://a.example/x.mp4',
+      ops: 'audio',
+      progress: 0,
+      message: '',
+      attempt: 1,
+      seq: 2,
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+    });
+    expect(await tenant.acquire(ended, 2)).toEqual({ granted: true });
+    expect(await tenant.acquire(running, 2)).toEqual({ granted: true });
+    await tenant.record(entry(ended, 'succeeded'));
+    await tenant.record(entry(running, 'running'));
+    expect(await tenant.acquire(next, 2)).toEqual({ granted: true });
+    expect((await tenant.slotState()).running.sort()).toEqual([running, next].sort());
+  });
 });
