@@ -4,12 +4,12 @@
 // compete for the 2 cores), each through the same scenarios with the same synthetic job, then the
 // media-overhead run (clipyard with the real runner against raw ffmpeg). Writes bench/RESULTS.md,
 // bench/results.json and bench/chart.svg. Peers are installed when missing (see lib/install.mjs).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeChart } from './lib/chart.mjs';
 import { ensurePeers } from './lib/install.mjs';
-import { BENCH } from './lib/proc.mjs';
+import { BENCH, WORK } from './lib/proc.mjs';
 import { writeReport } from './lib/report.mjs';
 import { snapshotHead } from './lib/snapshot.mjs';
 import { createLatency, drain, progressLatency, reconnectLoss, throughput } from './scenarios/control-plane.mjs';
@@ -44,7 +44,7 @@ const plan = quick
   : {
       create: [
         { concurrency: 1, count: 100 },
-        { concurrency: 32, count: 320 },
+        { concurrency: 32, count: 160 },
       ],
       progress: { tasks: 2, subs: [1, 10, 100], job: { n: 40, rate: RATE, delay: 3_000 } },
       reconnect: { tasks: 4, job: { n: 40, rate: RATE }, dropAfter: 15, awayMs: 1_000 },
@@ -130,38 +130,53 @@ const results = {
   config: { concurrency: CONCURRENCY, pollMs: POLL_MS, rate: RATE, plan },
   systems: [],
 };
+const suffix = quick ? '.quick' : '';
+/** A quick run is a smoke test: its report goes to bench/.work, never over the committed one. */
+const OUT = quick ? WORK : BENCH;
+/** Write what has been measured so far (after every system, so a later failure loses nothing). */
+function save() {
+  results.seconds = (Date.now() - started.getTime()) / 1_000;
+  results.machine.loadAfter = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, `results${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeChart(results, path.join(OUT, `chart${suffix}.svg`));
+  writeReport(results, path.join(OUT, `RESULTS${suffix}.md`), `chart${suffix}.svg`);
+}
+
 if (only.includes('clipyard')) {
   results.systems.push(
     await runSystem('clipyard', () => startClipyard({ tree: head.dir, concurrency: CONCURRENCY, runner: 'synthetic' })),
   );
+  save();
 }
 if (only.includes('bullmq')) {
   results.systems.push(await runSystem('BullMQ', () => startBullmq({ concurrency: CONCURRENCY })));
+  save();
 }
 if (only.includes('celery')) {
   results.systems.push(await runSystem('Celery', () => startCelery({ concurrency: CONCURRENCY, pollMs: POLL_MS })));
+  save();
 }
 if (only.includes('media')) {
   log('\n== media overhead: clipyard with the real runner against raw ffmpeg\n');
-  results.media = await mediaOverhead({
-    tree: head.dir,
-    seconds: plan.media.seconds,
-    reps: plan.media.reps,
-    log,
-    running,
-  });
+  try {
+    results.media = await mediaOverhead({
+      tree: head.dir,
+      seconds: plan.media.seconds,
+      reps: plan.media.reps,
+      log,
+      running,
+    });
+  } catch (err) {
+    results.mediaError = err instanceof Error ? err.message : String(err);
+    log(`   media overhead failed: ${results.mediaError}\n`);
+  }
 }
-results.seconds = (Date.now() - started.getTime()) / 1_000;
-results.machine.loadAfter = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(' ');
-
-const suffix = quick ? '.quick' : '';
-writeFileSync(path.join(BENCH, `results${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
-writeChart(results, path.join(BENCH, `chart${suffix}.svg`));
-writeReport(results, path.join(BENCH, `RESULTS${suffix}.md`), `chart${suffix}.svg`);
+save();
 log(
-  `\nwrote bench/RESULTS${suffix}.md, bench/chart${suffix}.svg, bench/results${suffix}.json in ${results.seconds.toFixed(0)} s\n`,
+  `\nwrote ${path.relative(path.dirname(BENCH), OUT)}/RESULTS${suffix}.md (with chart${suffix}.svg, results${suffix}.json) in ${results.seconds.toFixed(0)} s\n`,
 );
 process.exit(0);

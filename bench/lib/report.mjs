@@ -27,7 +27,7 @@ function createTable(results) {
     const cy = get('clipyard');
     lines.push(
       row([
-        `${c.concurrency} (${c.count} POSTs)`,
+        `${c.concurrency} (${c.count} POSTs${names.some((n) => get(n)?.errors) ? `; failed or timed out: ${names.map((n) => get(n)?.errors ?? 0).join(' / ')}` : ''})`,
         ...names.flatMap((n) => [fmtMs(get(n)?.p50), fmtMs(get(n)?.p99)]),
         ...peers.map((p) => `${ratio(cy?.p50, get(p)?.p50)}, ${ratio(cy?.p99, get(p)?.p99)}`),
       ]),
@@ -103,12 +103,17 @@ function scalingTable(results) {
         ...names.flatMap((n) => {
           const r = get(n);
           if (!r) return ['—', '—', '—'];
+          if (r.note) return [r.note, '—', fmtMb(r.peakRss)];
           const t = `${r.seconds.toFixed(1)} s${r.complete ? '' : ` (timed out, ${r.finished} done)`}`;
           return [t, r.tasksPerSecond.toFixed(1), fmtMb(r.peakRss)];
         }),
         ...names
           .filter((n) => n !== 'clipyard')
-          .map((p) => `${ratio(cy?.tasksPerSecond, get(p)?.tasksPerSecond)}, ${ratio(cy?.peakRss, get(p)?.peakRss)}`),
+          .map((p) =>
+            cy?.note
+              ? '—'
+              : `${ratio(cy?.tasksPerSecond, get(p)?.tasksPerSecond)}, ${ratio(cy?.peakRss, get(p)?.peakRss)}`,
+          ),
       ]),
     );
   }
@@ -255,7 +260,7 @@ ${processTable(results)}
 
 ## 6. Media overhead
 
-${results.media ? `${mediaTable(results.media)}\n\nProgress latency on the real transcode (runner line -> subscriber, stamped by a pass-through proxy between the object and the runner): p50 ${fmtMs(results.media.transcodeProgress.p50)}, p99 ${fmtMs(results.media.transcodeProgress.p99)} over ${results.media.transcodeProgress.n} updates.` : 'Not run.'}
+${results.mediaError ? `**Failed during the run:** ${results.mediaError}\n\n` : ''}${results.media ? `${mediaTable(results.media)}\n\nProgress latency on the real transcode (runner line -> subscriber, stamped by a pass-through proxy between the object and the runner): p50 ${fmtMs(results.media.transcodeProgress.p50)}, p99 ${fmtMs(results.media.transcodeProgress.p99)} over ${results.media.transcodeProgress.n} updates.` : 'Not run.'}
 
 ## Targets
 

@@ -79,12 +79,14 @@ async function clipyardOnce(sys, step, url, stampLatencies) {
       if (at) stampLatencies.push(recv - Number(at[1]));
       if (e.kind === 'status' && ['succeeded', 'failed', 'canceled'].includes(e.status)) {
         ws.close();
-        resolve(e.status);
+        resolve(
+          e.status === 'succeeded' ? e.status : `${e.status}: ${e.error?.code ?? ''} ${e.error?.message ?? e.message}`,
+        );
       }
     };
     ws.onerror = () => resolve('socket error');
   });
-  if (status !== 'succeeded') throw new Error(`clipyard ${step.op} task ended ${status}`);
+  if (status !== 'succeeded') throw new Error(`clipyard ${step.op} task ended ${status} (task ${id})`);
   const res = await fetch(`${sys.base}/api/tasks/${id}/outputs/${output}`);
   const bytes = (await res.arrayBuffer()).byteLength;
   if (!res.ok || bytes === 0) throw new Error(`clipyard ${step.op} output download failed (${res.status})`);
