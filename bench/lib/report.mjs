@@ -217,23 +217,24 @@ each stamped with its emit time (wall clock, same machine), then done. In clipya
 Worker, the task's Durable Object, the event log and the WebSockets are the real ones (see README.md for
 the proposed runner-side synthetic op). The client is one Node process using Node's WebSocket and fetch.
 
-1. **Create latency**: POST to 202 at client concurrency 1 (${plan.create[0].count} POSTs) and 32
+- **1. Create latency**: POST to 202 at client concurrency 1 (${plan.create[0].count} POSTs) and 32
    (${plan.create[1].count} POSTs), a 1-update job each, after 10 warm-up POSTs.
-2. **Progress latency**: ${plan.progress.tasks} tasks at once, each with 1, 10 or 100 subscribers, a job of
+- **2. Progress latency**: ${plan.progress.tasks} tasks at once, each with 1, 10 or 100 subscribers, a job of
    ${plan.progress.job.n} updates at ${plan.progress.job.rate}/s starting ${plan.progress.job.delay} ms after it
    runs (so the subscribers are connected first). Latency = client receipt time - emit time, over
    every update emitted after that subscriber's connection opened. Celery's page polls
    \`GET /api/tasks/:id\` every ${results.config.pollMs} ms; an update that a poll jumped over counts as seen
    (superseded) at that poll, with its scheduled emit time.
-3. **Events lost on reconnect**: ${plan.reconnect.tasks} tasks, one subscriber each; it drops its connection
+- **3. Events lost on reconnect**: ${plan.reconnect.tasks} tasks, one subscriber each; it drops its connection
    after update ${plan.reconnect.dropAfter}, stays away ${plan.reconnect.awayMs} ms, reconnects and reads to the
    end. Updates after the drop that never arrived are lost; ones that arrived twice are duplicated.
-4. **Throughput / 5. scaling**: N tasks of a ${plan.throughputJob.n}-update job (${plan.throughputJob.n / plan.throughputJob.rate} s each),
+- **4. Throughput / 5. scaling**: N tasks of a ${plan.throughputJob.n}-update job (${plan.throughputJob.n / plan.throughputJob.rate} s each),
    created by 32 client connections; time from the first POST until the system's own counter says all
    finished (clipyard: the tenant index in \`/api/health\`; BullMQ: \`getJobCounts\`; Celery: a Redis
    counter bumped by \`task_postrun\`), polled every 100 ms. RSS of every process of the system sampled
-   every 200 ms from /proc; CPU seconds from /proc/<pid>/stat.
-6. **Media overhead**: ${results.media ? results.media.clip : 'not run'}; audio (mp3), transcode (480p mp4)
+   every 200 ms from /proc; CPU seconds from /proc/<pid>/stat. A size has min(150 s, max(60 s, 30 ms x N)) to
+  finish (POSTs included); one that does not is reported as timed out and the larger sizes are skipped.
+- **6. Media overhead**: ${results.media ? results.media.clip : 'not run'}; audio (mp3), transcode (480p mp4)
    and thumbnail, each one clipyard task (input URL on loopback, real runner and ffmpeg) timed from POST
    until the output is downloaded through its signed link, against the same ffmpeg commands (built by
    the runner's own argument builders) on the local file; best of ${plan.media.reps} runs each, interleaved.
