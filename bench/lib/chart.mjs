@@ -71,7 +71,7 @@ export function writeChart(results, file) {
     label: `progress p99, ${n} subscriber${n > 1 ? 's' : ''}`,
     values: by((s) => s.progress.find((r) => r.subs === n)?.p99),
   }));
-  const counts = results.systems[0]?.scaling.map((r) => r.count) ?? [];
+  const counts = [...new Set(results.systems.flatMap((s) => s.scaling.map((r) => r.count)))];
   const tputGroups = counts.map((n) => ({
     label: `${n} tasks`,
     values: by((s) => s.scaling.find((r) => r.count === n && r.complete && !r.note)?.tasksPerSecond),
