@@ -3,6 +3,9 @@
  * than the cap are held and only the newest is sent when the interval ends, so the last value always
  * arrives. `flush()` sends a held value immediately (before an event that must not overtake it).
  *
+ * "Faster" is measured on the values' own times when the producer gives them (`push(v, at)`): values
+ * produced at an allowed rate that arrive in one burst (the consumer was busy) all go out.
+ *
  * Used by the task object for progress events; the clock and timer are injectable for unit tests.
  */
 
@@ -20,7 +23,7 @@ const realClock: Clock = {
 
 export class Throttle<T> {
   private lastSentAt = Number.NEGATIVE_INFINITY;
-  private held: { value: T } | null = null;
+  private held: { value: T; at: number } | null = null;
   private timer: unknown = null;
   private readonly intervalMs: number;
   private readonly send: (value: T) => void;
@@ -32,15 +35,17 @@ export class Throttle<T> {
     this.clock = clock;
   }
 
-  push(value: T): void {
-    const now = this.clock.now();
-    if (this.held === null && now - this.lastSentAt >= this.intervalMs) {
-      this.emit(value, now);
+  /** `at`: when the value was produced, on the producer's clock (default: now). */
+  push(value: T, at: number = this.clock.now()): void {
+    // a producer whose clock went backwards (another machine) starts a new series
+    if (at < this.lastSentAt) this.lastSentAt = Number.NEGATIVE_INFINITY;
+    if (this.held === null && at - this.lastSentAt >= this.intervalMs) {
+      this.emit(value, at);
       return;
     }
-    this.held = { value };
+    this.held = { value, at };
     if (this.timer === null) {
-      const wait = Math.max(0, this.lastSentAt + this.intervalMs - now);
+      const wait = Math.min(this.intervalMs, Math.max(0, this.lastSentAt + this.intervalMs - at));
       this.timer = this.clock.setTimeout(() => {
         this.timer = null;
         this.flush();
@@ -56,7 +61,7 @@ export class Throttle<T> {
     }
     const held = this.held;
     this.held = null;
-    if (held) this.emit(held.value, this.clock.now());
+    if (held) this.emit(held.value, held.at);
   }
 
   /** Forget a held value without sending it. */

@@ -499,7 +499,7 @@ export class TaskObject extends DurableObject<Env> {
   ): Promise<void> {
     if (!this.alive(token)) return;
     if (event.type === 'progress') {
-      this.progress.push({ token, event: { ...event } });
+      this.progress.push({ token, event: { ...event } }, event.at);
       // the runner seq is recorded with the progress row when it is written
       return;
     }

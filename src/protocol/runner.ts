@@ -107,6 +107,11 @@ export type RunnerEvent =
       speed?: number;
       /** seconds left, when known */
       eta?: number;
+      /**
+       * When the runner emitted it (ms, the runner's clock). The object rate-limits progress by this,
+       * not by arrival, so a burst that queued up while the object was busy is not coalesced away.
+       */
+      at?: number;
     }
   | { seq: number; type: 'log'; level: 'info' | 'warn'; message: string }
   | { seq: number; type: 'output'; name: string; size: number; contentType: string; meta?: Record<string, unknown> }

@@ -129,6 +129,29 @@ describe('throttle', () => {
     advance(1000);
     expect(sent).toEqual([1, 3, 4, 5]);
   });
+
+  it('judges the rate on the producer times: a late burst of well-spaced values all goes out', () => {
+    const { clock, advance } = fakeClock();
+    const sent: number[] = [];
+    const t = new Throttle<number>(50, (v) => sent.push(v), clock);
+    // produced 100 ms apart, arriving together (the consumer was busy)
+    for (const [v, at] of [
+      [1, 1_000],
+      [2, 1_100],
+      [3, 1_200],
+    ] as const)
+      t.push(v, at);
+    expect(sent).toEqual([1, 2, 3]);
+    // produced 10 ms apart: over the cap, so held, and only the newest goes out
+    t.push(4, 1_210);
+    t.push(5, 1_220);
+    expect(sent).toEqual([1, 2, 3]);
+    advance(50);
+    expect(sent).toEqual([1, 2, 3, 5]);
+    // a producer whose clock is behind (another machine) is not held back
+    t.push(6, 10);
+    expect(sent).toEqual([1, 2, 3, 5, 6]);
+  });
 });
 
 describe('ids', () => {

@@ -107,7 +107,7 @@ export class Job {
   }): void {
     if (this.ended) return;
     this.progress = Math.max(this.progress, Math.min(100, Math.max(0, round1(p.progress))));
-    const event = { type: 'progress' as const, ...p, progress: this.progress };
+    const event = { type: 'progress' as const, ...p, progress: this.progress, at: Date.now() };
     // The last value of each stage is never merged away (a fast download still shows its bytes).
     if (this.pendingProgress && this.pendingProgress.stage !== p.stage) this.flushProgress();
     const now = Date.now();
