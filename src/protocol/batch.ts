@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import type { TaskStatus } from './task.ts';
+import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
 export const MAX_BATCH_TASKS = 100;
 /** A batch body may be larger than a task's: up to 100 task bodies. */
@@ -88,25 +89,11 @@ export type BatchEvent =
 
 export type BatchEventKind = BatchEvent['kind'];
 
-export type BatchWireMessage = { type: 'snapshot'; snapshot: BatchSnapshot } | { type: 'event'; event: BatchEvent };
+export type BatchWireMessage = SubscriptionMessage<BatchSnapshot, BatchEvent>;
 
-/** Parse a batch wire message; null on anything that is not one. */
+/** Parse a batch stream message; null on anything that is not one. */
 export function parseBatchWireMessage(data: unknown): BatchWireMessage | null {
-  if (typeof data !== 'string') return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  if (!value || typeof value !== 'object') return null;
-  const v = value as Record<string, unknown>;
-  if (v.type === 'snapshot' && v.snapshot && typeof v.snapshot === 'object') return v as BatchWireMessage;
-  if (v.type === 'event' && v.event && typeof v.event === 'object') {
-    const e = v.event as Record<string, unknown>;
-    if (typeof e.seq === 'number' && typeof e.kind === 'string') return v as BatchWireMessage;
-  }
-  return null;
+  return parseSubscriptionMessage<BatchSnapshot, BatchEvent>(data);
 }
 
 /** An output as the batch keeps it: with its R2 key, which never leaves the Worker and the objects. */

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import { stepSchema } from './ops.ts';
 import type { Stage } from './runner.ts';
+import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
 export const MAX_STEPS = 10;
 
@@ -110,27 +111,13 @@ export type TaskEventKind = TaskEvent['kind'];
 
 /** Messages the task object sends on a WebSocket (and as SSE `event:` names). */
 export const WIRE_TYPES = ['snapshot', 'event'] as const;
-export type WireMessage = { type: 'snapshot'; snapshot: TaskSnapshot } | { type: 'event'; event: TaskEvent };
+export type WireMessage = SubscriptionMessage<TaskSnapshot, TaskEvent>;
 
 export function isTerminalStatus(status: TaskStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'canceled';
 }
 
-/** Parse a wire message; null on anything that is not one. */
+/** Parse a task stream message; null on anything that is not one. */
 export function parseWireMessage(data: unknown): WireMessage | null {
-  if (typeof data !== 'string') return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  if (!value || typeof value !== 'object') return null;
-  const v = value as Record<string, unknown>;
-  if (v.type === 'snapshot' && v.snapshot && typeof v.snapshot === 'object') return v as WireMessage;
-  if (v.type === 'event' && v.event && typeof v.event === 'object') {
-    const e = v.event as Record<string, unknown>;
-    if (typeof e.seq === 'number' && typeof e.kind === 'string') return v as WireMessage;
-  }
-  return null;
+  return parseSubscriptionMessage<TaskSnapshot, TaskEvent>(data);
 }

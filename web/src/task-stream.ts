@@ -5,9 +5,11 @@
  *
  * Owners get every new TaskView and every connection state change; the page shows both.
  */
+
+import type { TaskEvent, TaskSnapshot } from '../../src/protocol/task.ts';
+import { parseSubscriptionMessage } from '../../src/protocol/wire.ts';
 import { eventsUrl, getTask } from './api.ts';
 import { applyEvent, applySnapshot, newView, type TaskView } from './task-model.ts';
-import { parseWire } from './wire.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'gone';
 
@@ -102,7 +104,7 @@ export class TaskStream {
     });
     ws.addEventListener('message', (m) => {
       if (this.socket !== ws) return;
-      const msg = parseWire(m.data);
+      const msg = parseSubscriptionMessage<TaskSnapshot, TaskEvent>(m.data);
       if (!msg) return;
       if (msg.type === 'snapshot') {
         this.update(applySnapshot(this.view, msg.snapshot));
