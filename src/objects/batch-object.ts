@@ -19,7 +19,8 @@ import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
 import { BatchStore, type ChildRow, type NewChild } from './batch-store.ts';
 import { socketConfig } from './config.ts';
-import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
+import { dropIdleSockets } from './socket-guard.ts';
+import { Subscribers } from './subscribers.ts';
 
 /** Aggregate progress events go out at most this often (leading edge + trailing value). */
 const PROGRESS_INTERVAL_MS = 250;
@@ -188,29 +189,19 @@ export class BatchObject extends DurableObject<Env> {
       const body = { error: { code: 'batch.not_found', message: 'no such batch', retryable: false } };
       return Response.json(body, { status: 404 });
     }
-    const url = new URL(request.url);
-    const afterParam = url.searchParams.get('after') ?? request.headers.get('last-event-id') ?? '0';
-    const after = /^\d{1,12}$/.test(afterParam) ? Number(afterParam) : 0;
+    const after = Subscribers.afterOf(request);
     const snapshot = this.store.snapshot()!;
     const replay = this.store.eventsAfter(after);
     const ended = snapshot.status !== 'running';
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      return this.sockets.acceptWebSocket(snapshot, replay, ended);
-    }
-    return this.sockets.openEventStream(snapshot, replay, ended);
+    return this.sockets.subscribe(request, snapshot, replay, ended);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (!noteClientMessage(ws, message, Date.now())) ws.close(CLOSE_TOO_BIG, 'message too big');
-    else if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
+    this.sockets.onClientMessage(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      /* already closed */
-    }
+    this.sockets.onClientClose(ws, code, reason);
   }
 
   // ---- the alarm: create what is missing, ask the quiet, until every child has finished ----------

@@ -14,6 +14,7 @@
  * how the object closes changes that; the terminal status event is always sent first.
  */
 import type { SubscriptionMessage } from '../protocol/wire.ts';
+import { CLOSE_TOO_BIG, noteClientMessage } from './socket-guard.ts';
 
 const encoder = new TextEncoder();
 /** A WebSocket client may send at most this many messages per connection (it only needs pings). */
@@ -35,6 +36,34 @@ export class Subscribers<S, E extends { seq: number }> {
   private static frame<S, E extends { seq: number }>(message: SubscriptionMessage<S, E>): Uint8Array {
     const id = message.type === 'event' ? `id: ${message.event.seq}\n` : '';
     return encoder.encode(`${id}event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
+  }
+
+  /** The seq a subscriber has already seen: `?after=`, or Last-Event-ID when an SSE client reconnects. */
+  static afterOf(request: Request): number {
+    const raw = new URL(request.url).searchParams.get('after') ?? request.headers.get('last-event-id') ?? '0';
+    return /^\d{1,12}$/.test(raw) ? Number(raw) : 0;
+  }
+
+  /** Answer a subscription: a WebSocket when the request asks to upgrade, an SSE stream otherwise. */
+  subscribe(request: Request, snapshot: S, replay: readonly E[], ended: boolean): Response {
+    return request.headers.get('upgrade')?.toLowerCase() === 'websocket'
+      ? this.acceptWebSocket(snapshot, replay, ended)
+      : this.openEventStream(snapshot, replay, ended);
+  }
+
+  /** A message from a subscriber (it needs nothing but "ping"): too big or too many closes it. */
+  onClientMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (!noteClientMessage(ws, message, Date.now())) ws.close(CLOSE_TOO_BIG, 'message too big');
+    else if (!this.countClientMessage(ws)) ws.close(1008, 'too many messages');
+  }
+
+  /** Answer a client's close frame (reserved codes become 1000, which close() accepts). */
+  onClientClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      /* already closed */
+    }
   }
 
   /** Accept a WebSocket, send the snapshot and the replay, and keep it for the live tail. */

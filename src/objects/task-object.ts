@@ -20,9 +20,10 @@ import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.t
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, mediaLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
-import { CLOSE_TOO_BIG, dropIdleSockets, noteClientMessage } from './socket-guard.ts';
+import { dropIdleSockets } from './socket-guard.ts';
 import { extraInputs, mainInput } from './step-inputs.ts';
 import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
+import { Subscribers } from './subscribers.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { type NewEvent, TaskStore } from './task-store.ts';
@@ -262,32 +263,22 @@ export class TaskObject extends DurableObject<Env> {
       const body = { error: { code: 'task.not_found', message: 'no such task', retryable: false } };
       return Response.json(body, { status: 404 });
     }
-    const url = new URL(request.url);
-    const afterParam = url.searchParams.get('after') ?? request.headers.get('last-event-id') ?? '0';
-    const after = /^\d{1,12}$/.test(afterParam) ? Number(afterParam) : 0;
-    const origin = request.headers.get('x-clipyard-origin') ?? url.origin;
+    const after = Subscribers.afterOf(request);
+    const origin = request.headers.get('x-clipyard-origin') ?? new URL(request.url).origin;
     // Sign links first (async); then read snapshot and replay in one synchronous turn.
     const urls = await this.outputUrls(origin);
     const snapshot = this.store.snapshot(urls)!;
     const replay = this.store.eventsAfter(after);
     const ended = isTerminal(snapshot.status);
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      return this.sockets.acceptWebSocket(snapshot, replay, ended);
-    }
-    return this.sockets.openEventStream(snapshot, replay, ended);
+    return this.sockets.subscribe(request, snapshot, replay, ended);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (!noteClientMessage(ws, message, Date.now())) ws.close(CLOSE_TOO_BIG, 'message too big');
-    else if (!this.sockets.countClientMessage(ws)) ws.close(1008, 'too many messages');
+    this.sockets.onClientMessage(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      /* already closed */
-    }
+    this.sockets.onClientClose(ws, code, reason);
   }
 
   // ---- the alarm: start, watch, retry, expire ---------------------------------------------------
