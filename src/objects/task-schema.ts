@@ -5,6 +5,7 @@
  * `schema_migrations` because Durable Object SQLite has no PRAGMA user_version.
  * Never edit a published migration: append a new one.
  */
+import { applyMigrations } from './migrations.ts';
 
 const MIGRATIONS: readonly string[] = [
   // 1: the task, its steps, its outputs and its event log
@@ -66,14 +67,5 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Apply every migration newer than the stored version, all in one transaction. */
 export function migrate(storage: DurableObjectStorage): void {
-  const sql = storage.sql;
-  storage.transactionSync(() => {
-    sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const row = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one();
-    const current = row.v ?? 0;
-    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-      sql.exec(MIGRATIONS[v - 1]!);
-      sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', v, Date.now());
-    }
-  });
+  applyMigrations(storage, MIGRATIONS);
 }

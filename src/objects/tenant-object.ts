@@ -18,6 +18,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
 import { TASK_STATUSES, type TaskStatus } from '../protocol/task.ts';
+import { applyMigrations } from './migrations.ts';
 import { TenantUsage } from './tenant-usage.ts';
 
 export interface TaskIndexEntry {
@@ -104,19 +105,7 @@ export class TenantObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.quota = new TenantUsage(ctx.storage);
-    ctx.blockConcurrencyWhile(async () => {
-      const sql = ctx.storage.sql;
-      ctx.storage.transactionSync(() => {
-        sql.exec(
-          'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
-        );
-        const current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
-        for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-          sql.exec(MIGRATIONS[v - 1]!);
-          sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', v, Date.now());
-        }
-      });
-    });
+    ctx.blockConcurrencyWhile(async () => applyMigrations(ctx.storage, MIGRATIONS));
   }
 
   /** Record a task's latest state; ignored when a newer report is already stored. */
