@@ -7,7 +7,14 @@
  * Request and response types come from src/protocol, the same ones the server is built on.
  */
 import type { z } from 'zod';
-import type { createTaskSchema, TaskEvent, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
+import type {
+  createTaskSchema,
+  TaskEvent,
+  TaskListEntry,
+  TaskSnapshot,
+  TaskStatus,
+  WireMessage,
+} from '../protocol/task.ts';
 import { isTerminalStatus, parseWireMessage } from '../protocol/task.ts';
 import { Batches } from './batches.ts';
 import { apiError, ClipyardConnectionError } from './errors.ts';
@@ -19,7 +26,15 @@ import { type Upload, type UploadOptions, uploadFile } from './uploads.ts';
 export type { BatchChild, BatchEvent, BatchSnapshot, BatchStatus, BatchWireMessage } from '../protocol/batch.ts';
 export type { ErrorBody, ErrorCode } from '../protocol/errors.ts';
 export type { Step } from '../protocol/ops.ts';
-export type { OutputInfo, TaskEvent, TaskInput, TaskSnapshot, TaskStatus, WireMessage } from '../protocol/task.ts';
+export type {
+  OutputInfo,
+  TaskEvent,
+  TaskInput,
+  TaskListEntry,
+  TaskSnapshot,
+  TaskStatus,
+  WireMessage,
+} from '../protocol/task.ts';
 export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
@@ -36,20 +51,6 @@ export interface CreatedTask {
   created: boolean;
   links: { self: string; events: string; web: string };
   task: TaskSnapshot;
-}
-
-export interface TaskListEntry {
-  id: string;
-  status: TaskStatus;
-  label: string | null;
-  source: string;
-  ops: string;
-  progress: number;
-  message: string;
-  attempt: number;
-  seq: number;
-  createdAt: number;
-  updatedAt: number;
 }
 
 export interface ClipyardOptions {

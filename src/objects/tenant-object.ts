@@ -17,23 +17,12 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
-import { TASK_STATUSES, type TaskStatus } from '../protocol/task.ts';
+import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
 import { applyMigrations } from './migrations.ts';
 import { TenantUsage } from './tenant-usage.ts';
 
-export interface TaskIndexEntry {
-  id: string;
-  status: TaskStatus;
-  label: string | null;
-  source: string;
-  ops: string;
-  progress: number;
-  message: string;
-  attempt: number;
-  seq: number;
-  createdAt: number;
-  updatedAt: number;
-}
+/** What a task object reports here (the same shape GET /api/tasks lists). */
+export type TaskIndexEntry = TaskListEntry;
 
 export interface TaskListQuery {
   status?: TaskStatus | undefined;

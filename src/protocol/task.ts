@@ -109,6 +109,23 @@ export type TaskEvent =
 
 export type TaskEventKind = TaskEvent['kind'];
 
+/**
+ * One task as GET /api/tasks lists it: the tenant's index entry (it may lag the task by one report).
+ */
+export interface TaskListEntry {
+  id: string;
+  status: TaskStatus;
+  label: string | null;
+  source: string;
+  ops: string;
+  progress: number;
+  message: string;
+  attempt: number;
+  seq: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** Messages the task object sends on a WebSocket (and as SSE `event:` names). */
 export const WIRE_TYPES = ['snapshot', 'event'] as const;
 export type WireMessage = SubscriptionMessage<TaskSnapshot, TaskEvent>;

@@ -3,27 +3,15 @@
  * every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
  * and a small chart of tasks finished per 5 minutes over the last hour.
  */
-import type { TaskStatus } from '../../src/protocol/task.ts';
+import type { TaskListEntry, TaskStatus } from '../../src/protocol/task.ts';
 import { ApiError, cancelTask, request, retryTask } from './api.ts';
 import { $, h, progressBar, setAttr, setText, show } from './dom.ts';
 import { formatAgo, STATUS_LABELS, sourceName } from './format.ts';
 import { renderHealth } from './health.ts';
 import { renderThroughput } from './throughput.ts';
 
-/** What GET /api/tasks lists for each task (the tenant index entry). */
-export interface TaskEntry {
-  id: string;
-  status: TaskStatus;
-  label: string | null;
-  source: string;
-  ops: string;
-  progress: number;
-  message: string;
-  attempt: number;
-  seq: number;
-  createdAt: number;
-  updatedAt: number;
-}
+/** What GET /api/tasks lists for each task. */
+export type TaskEntry = TaskListEntry;
 
 const LIST_REFRESH_MS = 2_000;
 const HEALTH_REFRESH_MS = 5_000;
