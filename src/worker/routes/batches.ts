@@ -15,6 +15,7 @@ import { ClipyardError, fromRpcError } from '../../protocol/errors.ts';
 import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
+import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody, validate } from '../validate.ts';
 import { archiveResponse } from './batch-archive.ts';
 
@@ -167,19 +168,7 @@ batches.post('/:id/cancel', async (c) => {
   return c.json(snapshot);
 });
 
-batches.get('/:id/events', async (c) => {
-  const stub = batchStub(c.env, c.req.param('id'));
-  const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-  const sse = (c.req.header('accept') ?? '').includes('text/event-stream');
-  if (!upgrade && !sse) {
-    throw new ClipyardError('request.invalid', 'subscribe with a WebSocket upgrade or Accept: text/event-stream', {
-      status: 426,
-    });
-  }
-  const headers = new Headers(c.req.raw.headers);
-  headers.set('x-clipyard-tenant', c.get('tenant'));
-  return stub.fetch(new Request(c.req.url, { method: 'GET', headers }));
-});
+batches.get('/:id/events', (c) => forwardSubscription(c, batchStub(c.env, c.req.param('id'))));
 
 batches.get('/:id/archive', async (c) => {
   const plan = await batchStub(c.env, c.req.param('id')).archive(c.get('tenant'));

@@ -13,6 +13,7 @@ import { ClipyardError } from '../../protocol/errors.ts';
 import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
+import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody } from '../validate.ts';
 
 export const tasks = new Hono<AppEnv>();
@@ -102,21 +103,7 @@ tasks.get('/:id', async (c) => {
   return c.json(snapshot);
 });
 
-tasks.get('/:id/events', async (c) => {
-  const id = c.req.param('id');
-  const stub = taskStub(c.env, id);
-  const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
-  const sse = (c.req.header('accept') ?? '').includes('text/event-stream');
-  if (!upgrade && !sse) {
-    throw new ClipyardError('request.invalid', 'subscribe with a WebSocket upgrade or Accept: text/event-stream', {
-      status: 426,
-    });
-  }
-  const headers = new Headers(c.req.raw.headers);
-  headers.set('x-clipyard-tenant', c.get('tenant'));
-  headers.set('x-clipyard-origin', new URL(c.req.url).origin);
-  return stub.fetch(new Request(c.req.url, { method: 'GET', headers }));
-});
+tasks.get('/:id/events', (c) => forwardSubscription(c, taskStub(c.env, c.req.param('id'))));
 
 tasks.post('/:id/cancel', async (c) => {
   const snapshot = await taskStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin);
