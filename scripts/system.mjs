@@ -4,12 +4,25 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
 const NODE = existsSync(path.join(BIN, 'node')) ? path.join(BIN, 'node') : process.execPath;
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for tests that start their own system). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 /** Keep the local link-signing secret in .dev.vars (git-ignored) so links survive a restart. */
 export function ensureDevVars() {

@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM helper shared with `npm start`
-import { startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
+import { freePort, startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { type ChaosMediaServer, startChaosMediaServer } from './media-server.ts';
 
@@ -20,17 +19,6 @@ export const CHAOS_VARS = {
   MAX_ATTEMPTS: '10',
   MAX_CONCURRENT_TASKS: '8',
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function ff(args: string[]): void {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);

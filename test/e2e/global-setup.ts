@@ -4,12 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 // @ts-expect-error plain ESM helper shared with `npm start`
-import { startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
+import { freePort, startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
 import { startMediaServer } from './media-server.ts';
 
 declare module 'vitest' {
@@ -19,17 +18,6 @@ declare module 'vitest' {
     runnerUrl: string;
     mediaDir: string;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function makeFixtures(dir: string): void {

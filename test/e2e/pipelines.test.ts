@@ -13,28 +13,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 // @ts-expect-error plain ESM helper shared with `npm start`
-import { startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
+import { freePort, startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
 import { parseCues, type Segment } from '../../src/lib/transcript.ts';
 import type { TaskEvent, TaskSnapshot, WireMessage } from '../../src/protocol/task.ts';
 import { HEARD, SPEECH, speak } from '../runner/harness.ts';
 import { api, createTask, downloadOutput, ffprobeBytes, mediaUrl, snapshot, waitForStatus, watch } from './client.ts';
 import { type MediaServer, startMediaServer } from './media-server.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function ff(args: string[]): void {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 // @ts-expect-error plain ESM helper shared with `npm start`
-import { startRunner, stopProcess } from '../../scripts/system.mjs';
+import { freePort, startRunner, stopProcess } from '../../scripts/system.mjs';
 import type { RunnerEvent } from '../../src/protocol/runner.ts';
 
 let dir: string;
@@ -50,9 +50,7 @@ beforeAll(async () => {
     else res.writeHead(404).end();
   });
   siteBase = `http://127.0.0.1:${await listen(site, '127.0.0.1')}`;
-  const srv = createServer();
-  const port = await listen(srv, '127.0.0.1');
-  await new Promise((r) => srv.close(r));
+  const port = await freePort();
   runner = await startRunner({ port, allowHosts: '127.0.0.1', env: { JOBS_DIR: path.join(dir, 'jobs') } });
   base = `http://127.0.0.1:${port}`;
 });

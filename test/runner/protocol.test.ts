@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM helper shared with `npm start`
-import { startRunner, stopProcess } from '../../scripts/system.mjs';
+import { freePort, startRunner, stopProcess } from '../../scripts/system.mjs';
 import { encodeJobHeader, JOB_HEADER, type JobSpec, type RunnerEvent } from '../../src/protocol/runner.ts';
 
 let dir: string;
@@ -18,14 +18,6 @@ let media: Server;
 let mediaBase: string;
 let runner: import('node:child_process').ChildProcess;
 let base: string;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-runner-'));
