@@ -582,13 +582,15 @@ export class TaskObject extends DurableObject<Env> {
     const step = this.store.steps().find((s) => s.status === 'running');
     if (retryable && t.attempt < t.maxAttempts) {
       const delay = backoffDelayMs(t.attempt + 1, this.config.retryDelaysMs);
-      const runAt = Date.now() + delay;
-      this.emitStatus('retrying', `${error.message}; retrying in ${Math.ceil(delay / 1000)} s`, {
-        lastError: { ...error, retryable: true },
-        runAt,
-        jobId: null,
-        jobSeq: 0,
-      });
+      // one clock reading, so the event's `at` plus the delay is exactly its `nextRetryAt`
+      const now = Date.now();
+      const runAt = now + delay;
+      this.emitStatus(
+        'retrying',
+        `${error.message}; retrying in ${Math.ceil(delay / 1000)} s`,
+        { lastError: { ...error, retryable: true }, runAt, jobId: null, jobSeq: 0 },
+        now,
+      );
     } else {
       if (step) {
         this.store.setStep(step.index, 'failed');
