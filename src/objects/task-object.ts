@@ -4,45 +4,34 @@
  * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputFor); its fetch handles
  * only event subscriptions (WebSocket upgrade, or SSE). Work is driven by the object's one alarm:
  * it starts queued work, waits out retry backoffs, watches running jobs for stalls (re-attaching after
- * an eviction), and expires outputs. The running step itself is a runner job whose event stream the
- * object pulls (see step-job.ts).
+ * an eviction), and expires outputs. The running attempt lives in task-driver.ts (steps as runner
+ * jobs whose event streams it pulls, see step-job.ts); the tenant and batch hear of the task through
+ * tenant-report.ts and batch-report.ts.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { signLink } from '../lib/links.ts';
 import { overallProgress } from '../lib/progress.ts';
 import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
 import { isTerminal } from '../lib/task-status.ts';
-import { Throttle } from '../lib/throttle.ts';
 import { ClipyardError, type ErrorBody, rpcErrors } from '../protocol/errors.ts';
-import { contentTypeFor } from '../protocol/ops.ts';
-import type { RunnerEvent } from '../protocol/runner.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
-import { linkSecrets, mediaLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
-import { type Runner, runnerFor } from './runner.ts';
+import { linkSecrets, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
-import { extraInputs, mainInput } from './step-inputs.ts';
-import { runStepJob, type StepInput, storeOutput } from './step-job.ts';
 import { Subscribers } from './subscribers.ts';
+import { jobIdFor, TaskDriver } from './task-driver.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
-import { type NewEvent, TaskStore } from './task-store.ts';
-import type { TaskIndexEntry } from './tenant-object.ts';
+import { type NewEvent, type TaskPatch, TaskStore } from './task-store.ts';
+import { TenantReporter } from './tenant-report.ts';
 
-/** Progress events reach subscribers at most this often (leading edge + trailing value). */
-const PROGRESS_INTERVAL_MS = 50;
 /** The watchdog never sleeps longer than this while a job runs. */
 const MAX_WATCHDOG_TICK_MS = 10_000;
 /** A starved object (late alarms) still calls a silence this many stall timeouts long a stall. */
 const STARVED_STALL_FACTOR = 3;
-const CANCEL_TIMEOUT_MS = 5_000;
 /** A queued task without a slot looks again this often, in case a wake-up was lost. */
 const QUEUED_RECHECK_MS = 30_000;
-
-/** The runner job of one step in one attempt: known before the runner has accepted it. */
-function jobIdFor(taskId: string, attempt: number, step: number): string {
-  return `${taskId}-a${attempt}-s${step}`;
-}
 
 export interface CreateTaskInit {
   id: string;
@@ -56,27 +45,35 @@ export interface CreateTaskInit {
   batch?: string;
 }
 
-type ProgressEvent = Extract<RunnerEvent, { type: 'progress' }>;
-
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly sockets: TaskSockets;
   private readonly batch: BatchReporter;
-  /** Bumped whenever the running job is abandoned, so a stale drive loop stops writing. */
-  private token = 0;
-  private driving: AbortController | null = null;
-  private lastContactAt = 0;
-  /** Set when the watchdog re-attached after a silence; cleared by the next word from the runner. */
-  private reattachedAfterStall = false;
+  private readonly tenant: TenantReporter;
+  private readonly driver: TaskDriver;
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
-  private readonly progress: Throttle<{ token: number; event: ProgressEvent }>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage);
     this.sockets = new TaskSockets(ctx);
-    this.progress = new Throttle(PROGRESS_INTERVAL_MS, ({ token, event }) => this.recordProgress(token, event));
+    this.tenant = new TenantReporter(ctx, env, this.store);
+    this.driver = new TaskDriver({
+      env,
+      ctx,
+      store: this.store,
+      config: () => this.config,
+      emit: (event, patch) => this.emit(event, patch),
+      succeeded: () => {
+        this.emitStatus('succeeded', 'done', { progress: 100, stage: null, jobId: null, jobSeq: 0 });
+        this.sockets.closeAll('task ended');
+      },
+      failAttempt: (error) => this.failAttempt(error),
+      stopped: () => void this.scheduleAlarm(),
+      progressed: () => this.batch.progressed(),
+      storedBytes: (size) => this.tenant.addOutputBytes(size),
+    });
     this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
@@ -147,7 +144,7 @@ export class TaskObject extends DurableObject<Env> {
       batchId: init.batch ?? null,
       now,
     });
-    this.reportToTenant();
+    this.tenant.record();
     // The work starts from the alarm, after this call has answered.
     await this.ctx.storage.setAlarm(now);
     return { snapshot: await this.snapshot(init.origin), created: true };
@@ -166,8 +163,8 @@ export class TaskObject extends DurableObject<Env> {
     if (isTerminal(t.status)) {
       throw new ClipyardError('task.illegal_transition', `a ${t.status} task cannot be canceled`, { status: 409 });
     }
-    this.abandonJob();
-    if (t.jobId) await this.deleteRunnerJob(t.jobId);
+    this.driver.abandon();
+    if (t.jobId) await this.driver.deleteJob(t.jobId);
     const step = this.store.steps().find((s) => s.status === 'running');
     const now = Date.now();
     if (step) {
@@ -205,8 +202,8 @@ export class TaskObject extends DurableObject<Env> {
   /** Delete outputs from R2, stop any work, close subscribers and forget the task. */
   private async removeImpl(tenant: string): Promise<void> {
     const t = this.store.require(tenant);
-    this.abandonJob();
-    if (t.jobId && !isTerminal(t.status)) await this.deleteRunnerJob(t.jobId);
+    this.driver.abandon();
+    if (t.jobId && !isTerminal(t.status)) await this.driver.deleteJob(t.jobId);
     const keys = this.store.outputs().map((o) => o.key);
     if (keys.length > 0) await this.env.BUCKET.delete(keys);
     this.sockets.closeAll('task deleted');
@@ -293,10 +290,10 @@ export class TaskObject extends DurableObject<Env> {
       const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks);
       const now2 = this.store.task();
       if (now2?.status !== 'queued') {
-        if (grant.granted) this.releaseSlot();
+        if (grant.granted) this.tenant.releaseSlot();
       } else if (grant.granted) {
         this.emitStatus('running', 'starting', { stage: 'starting' });
-        this.startDrive();
+        this.driver.start();
       } else {
         const message = `waiting for a free slot (${grant.ahead} ahead, ${cfg.maxConcurrentTasks} run at once)`;
         if (now2.message !== message) this.emit({ kind: 'log', step: null, level: 'info', message }, { message });
@@ -313,30 +310,30 @@ export class TaskObject extends DurableObject<Env> {
         progress: this.resumeProgress(),
         stage: 'starting',
       });
-      this.startDrive();
+      this.driver.start();
     } else if (t.status === 'running') {
-      if (!this.driving) {
+      if (!this.driver.running) {
         // Evicted or restarted mid-job: re-attach to the runner where the log left off.
-        this.startDrive();
+        this.driver.start();
       } else if (this.silenceIsStall(now, cfg.stallTimeoutMs)) {
-        const silence = `no word from the media runner for ${Math.round((now - this.lastContactAt) / 1000)} s`;
-        this.abandonJob();
-        if (t.jobId && !this.reattachedAfterStall) {
+        const silence = `no word from the media runner for ${Math.round((now - this.driver.lastContactAt) / 1000)} s`;
+        this.driver.abandon();
+        if (t.jobId && !this.driver.reattachedAfterStall) {
           // A silent stream may be a dead connection, or this object too busy to read it: re-attach
           // where the log left off. Only a runner that stays silent after that fails the attempt.
-          this.reattachedAfterStall = true;
+          this.driver.reattachedAfterStall = true;
           const message = `${silence}; re-attaching`;
           this.emit({ kind: 'log', step: t.currentStep, level: 'warn', message }, { message });
-          this.startDrive();
+          this.driver.start();
         } else {
-          this.reattachedAfterStall = false;
+          this.driver.reattachedAfterStall = false;
           // Also when the job was never recorded: a frozen runner may still act on the POST later.
-          void this.deleteRunnerJob(t.jobId ?? jobIdFor(t.id, t.attempt, t.currentStep));
+          void this.driver.deleteJob(t.jobId ?? jobIdFor(t.id, t.attempt, t.currentStep));
           this.failAttempt({ code: 'runner.stalled', message: silence, retryable: true });
         }
       } else {
         this.store.compact();
-        this.reportToTenant(this.lastContactAt);
+        this.tenant.record(this.driver.lastContactAt);
         await runnerFor(this.env, t.id)
           .keepAlive()
           .catch(() => {});
@@ -354,7 +351,7 @@ export class TaskObject extends DurableObject<Env> {
    * judges on a punctual tick, unless the silence has gone on far too long to be its own fault.
    */
   private silenceIsStall(now: number, stallTimeoutMs: number): boolean {
-    const silentMs = now - this.lastContactAt;
+    const silentMs = now - this.driver.lastContactAt;
     const lateMs = this.watchdogDueAt > 0 ? now - this.watchdogDueAt : 0;
     return (
       silentMs > stallTimeoutMs && (lateMs < stallTimeoutMs / 2 || silentMs > STARVED_STALL_FACTOR * stallTimeoutMs)
@@ -388,190 +385,6 @@ export class TaskObject extends DurableObject<Env> {
       this.store.removeOutput(o.name);
       this.emit({ kind: 'log', step: o.step, level: 'info', message: `output ${o.name} expired and was deleted` });
     }
-  }
-
-  // ---- driving the steps ------------------------------------------------------------------------
-
-  private startDrive(): void {
-    const token = ++this.token;
-    const controller = new AbortController();
-    this.driving = controller;
-    this.lastContactAt = Date.now();
-    const run = this.drive(token, controller.signal)
-      .catch((err: unknown) => {
-        if (token !== this.token) return;
-        const error = err instanceof ClipyardError ? err.toBody() : null;
-        this.failAttempt(error ?? { code: 'internal', message: `task driver failed: ${String(err)}`, retryable: true });
-      })
-      .finally(() => {
-        if (this.driving === controller) this.driving = null;
-        void this.scheduleAlarm();
-      });
-    this.ctx.waitUntil(run);
-  }
-
-  /** Stop listening to the current job; its loop notices the token change and writes nothing more. */
-  private abandonJob(): void {
-    this.token++;
-    this.progress.cancel();
-    this.driving?.abort();
-    this.driving = null;
-  }
-
-  private alive(token: number): boolean {
-    return token === this.token && this.store.task()?.status === 'running';
-  }
-
-  private async drive(token: number, signal: AbortSignal): Promise<void> {
-    const runner = runnerFor(this.env, this.store.task()!.id);
-    for (;;) {
-      if (!this.alive(token)) return;
-      const t = this.store.task()!;
-      const steps = this.store.steps();
-      const step = steps.find((s) => s.status !== 'succeeded');
-      if (!step) {
-        this.progress.flush();
-        this.emitStatus('succeeded', 'done', { progress: 100, stage: null, jobId: null, jobSeq: 0 });
-        this.sockets.closeAll('task ended');
-        return;
-      }
-      if (step.status !== 'running') {
-        this.store.setStep(step.index, 'running', 0);
-        this.emit({ kind: 'step', step: step.index, status: 'running', op: step.op }, { currentStep: step.index });
-      }
-      const started = t.jobId !== null;
-      const jobId = t.jobId ?? jobIdFor(t.id, t.attempt, step.index);
-      const outcome = await runStepJob(
-        {
-          runner,
-          bucket: this.env.BUCKET,
-          jobId,
-          step: step.params,
-          input: this.inputFor(step.index),
-          extras: extraInputs(t, step.params, step.index, this.store.outputs()),
-          limits: mediaLimits(this.env),
-          started,
-          after: t.jobSeq,
-          signal,
-          onStarted: () => {
-            if (!started && this.alive(token)) this.store.patch({ jobId, jobSeq: 0 });
-          },
-        },
-        {
-          onContact: () => {
-            if (token !== this.token) return;
-            this.lastContactAt = Date.now();
-            this.reattachedAfterStall = false;
-          },
-          onEvent: (event) => this.onRunnerEvent(token, runner, jobId, step.index, event, signal),
-        },
-      );
-      if (!this.alive(token)) return;
-      this.progress.flush();
-      if (outcome.kind === 'aborted') return;
-      if (outcome.kind === 'error') {
-        if (started || this.store.task()?.jobId) void this.deleteRunnerJob(jobId);
-        this.failAttempt(outcome.error);
-        return;
-      }
-      this.store.setStep(step.index, 'succeeded', 100);
-      this.emit({ kind: 'step', step: step.index, status: 'succeeded', op: step.op }, { jobId: null, jobSeq: 0 });
-      await this.deleteRunnerJob(jobId);
-    }
-  }
-
-  private async onRunnerEvent(
-    token: number,
-    runner: Runner,
-    jobId: string,
-    stepIndex: number,
-    event: Exclude<RunnerEvent, { type: 'heartbeat' }>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    if (!this.alive(token)) return;
-    if (event.type === 'progress') {
-      this.progress.push({ token, event: { ...event } }, event.at);
-      // the runner seq is recorded with the progress row when it is written
-      return;
-    }
-    this.progress.flush();
-    if (event.type === 'log') {
-      this.emit({ kind: 'log', step: stepIndex, level: event.level, message: event.message }, { jobSeq: event.seq });
-    } else if (event.type === 'output') {
-      const name = this.outputName(stepIndex, event.name);
-      const key = `tasks/${this.store.task()!.id}/${name}`;
-      const contentType = event.contentType || contentTypeFor(name);
-      // The runner enforces the output limit; this is the backstop for one that did not.
-      const { maxOutputBytes } = mediaLimits(this.env);
-      const tooLarge = (bytes: number) =>
-        new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
-      if (event.size > maxOutputBytes) throw tooLarge(event.size);
-      this.store.patch({ stage: 'storing', message: `saving ${name}` });
-      const size = await storeOutput(runner, this.env.BUCKET, jobId, event.name, key, contentType, signal, () => {
-        if (token === this.token) this.lastContactAt = Date.now();
-      });
-      if (size > maxOutputBytes) {
-        await this.env.BUCKET.delete(key);
-        throw tooLarge(size);
-      }
-      const tenant = this.store.task()!.tenant;
-      this.ctx.waitUntil(
-        this.env.TENANTS.getByName(tenant)
-          .addOutputBytes(size)
-          .catch(() => {}),
-      );
-      if (!this.alive(token)) return;
-      const now = Date.now();
-      this.store.addOutput({
-        name,
-        step: stepIndex,
-        key,
-        size,
-        contentType,
-        createdAt: now,
-        expiresAt: now + this.config.outputTtlMs,
-      });
-      this.emit(
-        { kind: 'output', step: stepIndex, output: { name, step: stepIndex, size, contentType } },
-        { jobSeq: event.seq },
-      );
-    } else {
-      // done / error: the outcome is handled by drive(); record that the runner seq was consumed.
-      this.store.patch({ jobSeq: event.seq });
-    }
-  }
-
-  /** Write one (possibly throttled) progress event, if the job that produced it is still current. */
-  private recordProgress(token: number, event: ProgressEvent): void {
-    if (!this.alive(token)) return;
-    const t = this.store.task()!;
-    const steps = this.store.steps();
-    const stepIndex = t.currentStep;
-    const stepProgress = Math.max(steps[stepIndex]?.progress ?? 0, Math.min(100, event.progress));
-    const overall = Math.max(
-      t.progress,
-      overallProgress(
-        steps.map((s) => s.op),
-        stepIndex,
-        stepProgress,
-      ),
-    );
-    this.store.setStepProgress(stepIndex, stepProgress);
-    const message = event.message ?? event.stage;
-    const e: NewEvent = {
-      kind: 'progress',
-      step: stepIndex,
-      stage: event.stage,
-      progress: overall,
-      stepProgress,
-      message,
-    };
-    if (event.bytes !== undefined) e.bytes = event.bytes;
-    if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
-    if (event.speed !== undefined) e.speed = event.speed;
-    if (event.eta !== undefined) e.eta = event.eta;
-    this.emit(e, { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) });
-    this.batch.progressed();
   }
 
   /** A failed attempt: retry after a backoff when the error allows it, else fail the task. */
@@ -609,7 +422,7 @@ export class TaskObject extends DurableObject<Env> {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  private emit(event: NewEvent, patch: Parameters<TaskStore['appendEvent']>[1] = {}): TaskEvent {
+  private emit(event: NewEvent, patch: TaskPatch = {}): TaskEvent {
     const e = this.store.appendEvent(event, patch);
     this.sockets.broadcast(e);
     return e;
@@ -618,57 +431,10 @@ export class TaskObject extends DurableObject<Env> {
   private emitStatus(...args: Parameters<TaskStore['transition']>): TaskEvent {
     const e = this.store.transition(...args);
     this.sockets.broadcast(e);
-    this.reportToTenant();
+    this.tenant.record();
     this.batch.statusChanged();
-    if (isTerminal(args[0])) this.releaseSlot();
+    if (isTerminal(args[0])) this.tenant.releaseSlot();
     return e;
-  }
-
-  /** Give the tenant's concurrency slot back, so the next task in line starts. */
-  private releaseSlot(): void {
-    const t = this.store.task();
-    if (!t) return;
-    this.ctx.waitUntil(
-      this.env.TENANTS.getByName(t.tenant)
-        .release(t.id)
-        .catch(() => {}),
-    );
-  }
-
-  /** Tell the tenant's index where this task stands (never blocks the task on it). */
-  private reportToTenant(updatedAt?: number): void {
-    const t = this.store.task();
-    if (!t) return;
-    const entry: TaskIndexEntry = {
-      id: t.id,
-      status: t.status,
-      label: t.label,
-      source:
-        'url' in t.input
-          ? t.input.url
-          : 'upload' in t.input
-            ? `upload:${t.input.upload}`
-            : `task:${t.input.task}/${t.input.output}`,
-      ops: this.store
-        .steps()
-        .map((s) => s.op)
-        .join(','),
-      progress: t.progress,
-      message: t.message,
-      attempt: t.attempt,
-      seq: t.seq,
-      createdAt: t.createdAt,
-      updatedAt: updatedAt ?? t.updatedAt,
-    };
-    this.ctx.waitUntil(
-      this.env.TENANTS.getByName(t.tenant)
-        .record(entry)
-        .catch((err: unknown) =>
-          console.warn(
-            JSON.stringify({ level: 'warn', msg: 'tenant index update failed', task: t.id, error: String(err) }),
-          ),
-        ),
-    );
   }
 
   /** Overall progress of the steps already done: where a new attempt starts. */
@@ -680,33 +446,6 @@ export class TaskObject extends DurableObject<Env> {
       first < 0 ? steps.length : first,
       0,
     );
-  }
-
-  /** The step's main input (see step-inputs.ts: a named earlier output, the previous step's, or the task's). */
-  private inputFor(stepIndex: number): StepInput {
-    return mainInput(this.store.task()!, this.store.steps(), this.store.outputs(), stepIndex);
-  }
-
-  /** Output names are unique per task: a later step with the same file name gets a step prefix. */
-  private outputName(stepIndex: number, runnerName: string): string {
-    const base = runnerName.replace(/[^\w.-]/g, '_').slice(0, 100) || 'output';
-    const existing = this.store.output(base);
-    return !existing || existing.step === stepIndex ? base : `step${stepIndex + 1}-${base}`;
-  }
-
-  private async deleteRunnerJob(jobId: string): Promise<void> {
-    try {
-      const res = await runnerFor(this.env, this.store.task()?.id ?? 'task').fetch(
-        `/jobs/${encodeURIComponent(jobId)}`,
-        {
-          method: 'DELETE',
-          signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
-        },
-      );
-      await res.body?.cancel();
-    } catch {
-      /* the runner is gone: nothing left to stop there */
-    }
   }
 
   private async sign(key: string, origin: string): Promise<string | null> {

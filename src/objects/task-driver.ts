@@ -1,0 +1,280 @@
+/**
+ * The running attempt of one task: runs its unfinished steps in order as runner jobs, turns the
+ * runner's events into the task's events (progress, logs, outputs stored in R2), and knows when it
+ * last heard from the runner, for the watchdog in TaskObject's alarm.
+ *
+ * One drive loop at a time. Abandoning it (cancel, stall, delete) bumps a token, so a loop that is
+ * still awaiting the runner writes nothing more when it wakes. Lifecycle decisions (retry or fail,
+ * when the alarm runs) stay with TaskObject, reached through `DriverHost`.
+ */
+import { overallProgress } from '../lib/progress.ts';
+import { Throttle } from '../lib/throttle.ts';
+import { ClipyardError, type ErrorBody } from '../protocol/errors.ts';
+import { contentTypeFor } from '../protocol/ops.ts';
+import type { RunnerEvent } from '../protocol/runner.ts';
+import type { TaskEvent } from '../protocol/task.ts';
+import { mediaLimits, type TaskConfig } from './config.ts';
+import { type Runner, runnerFor } from './runner.ts';
+import { extraInputs, mainInput } from './step-inputs.ts';
+import { runStepJob, storeOutput } from './step-job.ts';
+import type { NewEvent, TaskPatch, TaskStore } from './task-store.ts';
+
+/** Progress events reach subscribers at most this often (leading edge + trailing value). */
+const PROGRESS_INTERVAL_MS = 50;
+const CANCEL_TIMEOUT_MS = 5_000;
+
+type ProgressEvent = Extract<RunnerEvent, { type: 'progress' }>;
+
+/** The runner job of one step in one attempt: known before the runner has accepted it. */
+export function jobIdFor(taskId: string, attempt: number, step: number): string {
+  return `${taskId}-a${attempt}-s${step}`;
+}
+
+/** What the driver needs from its task object. */
+export interface DriverHost {
+  readonly env: Env;
+  readonly ctx: DurableObjectState;
+  readonly store: TaskStore;
+  config(): TaskConfig;
+  emit(event: NewEvent, patch?: TaskPatch): TaskEvent;
+  /** Every step succeeded: end the task. */
+  succeeded(): void;
+  /** The attempt failed: retry it or fail the task. */
+  failAttempt(error: ErrorBody): void;
+  /** A drive loop ended (for any reason): the alarm is due again. */
+  stopped(): void;
+  /** Overall progress moved (for the task's batch). */
+  progressed(): void;
+  /** The task's output bytes grew (for the tenant's daily quota). */
+  storedBytes(size: number): void;
+}
+
+export class TaskDriver {
+  /** Set when the watchdog re-attached after a silence; cleared by the next word from the runner. */
+  reattachedAfterStall = false;
+  private lastContact = 0;
+  /** Bumped whenever the running job is abandoned, so a stale drive loop stops writing. */
+  private token = 0;
+  private driving: AbortController | null = null;
+  private readonly progress: Throttle<{ token: number; event: ProgressEvent }>;
+  private readonly host: DriverHost;
+
+  constructor(host: DriverHost) {
+    this.host = host;
+    this.progress = new Throttle(PROGRESS_INTERVAL_MS, ({ token, event }) => this.recordProgress(token, event));
+  }
+
+  /** Is a drive loop running in this instance (false after an eviction or restart)? */
+  get running(): boolean {
+    return this.driving !== null;
+  }
+
+  /** When the runner was last heard from (or the loop started). */
+  get lastContactAt(): number {
+    return this.lastContact;
+  }
+
+  /** Run the task's unfinished steps, re-attaching to a job the log says was started. */
+  start(): void {
+    const token = ++this.token;
+    const controller = new AbortController();
+    this.driving = controller;
+    this.lastContact = Date.now();
+    const run = this.drive(token, controller.signal)
+      .catch((err: unknown) => {
+        if (token !== this.token) return;
+        const error = err instanceof ClipyardError ? err.toBody() : null;
+        this.host.failAttempt(
+          error ?? { code: 'internal', message: `task driver failed: ${String(err)}`, retryable: true },
+        );
+      })
+      .finally(() => {
+        if (this.driving === controller) this.driving = null;
+        this.host.stopped();
+      });
+    this.host.ctx.waitUntil(run);
+  }
+
+  /** Stop listening to the current job; its loop notices the token change and writes nothing more. */
+  abandon(): void {
+    this.token++;
+    this.progress.cancel();
+    this.driving?.abort();
+    this.driving = null;
+  }
+
+  /** Stop a runner job and remove its files (best effort: a runner that is gone has nothing left). */
+  async deleteJob(jobId: string): Promise<void> {
+    try {
+      const res = await runnerFor(this.host.env, this.host.store.task()?.id ?? 'task').fetch(
+        `/jobs/${encodeURIComponent(jobId)}`,
+        { method: 'DELETE', signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS) },
+      );
+      await res.body?.cancel();
+    } catch {
+      /* the runner is gone: nothing left to stop there */
+    }
+  }
+
+  private alive(token: number): boolean {
+    return token === this.token && this.host.store.task()?.status === 'running';
+  }
+
+  private async drive(token: number, signal: AbortSignal): Promise<void> {
+    const { store, env } = this.host;
+    const runner = runnerFor(env, store.task()!.id);
+    for (;;) {
+      if (!this.alive(token)) return;
+      const t = store.task()!;
+      const step = store.steps().find((s) => s.status !== 'succeeded');
+      if (!step) {
+        this.progress.flush();
+        this.host.succeeded();
+        return;
+      }
+      if (step.status !== 'running') {
+        store.setStep(step.index, 'running', 0);
+        this.host.emit({ kind: 'step', step: step.index, status: 'running', op: step.op }, { currentStep: step.index });
+      }
+      const started = t.jobId !== null;
+      const jobId = t.jobId ?? jobIdFor(t.id, t.attempt, step.index);
+      const outcome = await runStepJob(
+        {
+          runner,
+          bucket: env.BUCKET,
+          jobId,
+          step: step.params,
+          input: mainInput(t, store.steps(), store.outputs(), step.index),
+          extras: extraInputs(t, step.params, step.index, store.outputs()),
+          limits: mediaLimits(env),
+          started,
+          after: t.jobSeq,
+          signal,
+          onStarted: () => {
+            if (!started && this.alive(token)) store.patch({ jobId, jobSeq: 0 });
+          },
+        },
+        {
+          onContact: () => {
+            if (token !== this.token) return;
+            this.lastContact = Date.now();
+            this.reattachedAfterStall = false;
+          },
+          onEvent: (event) => this.onRunnerEvent(token, runner, jobId, step.index, event, signal),
+        },
+      );
+      if (!this.alive(token)) return;
+      this.progress.flush();
+      if (outcome.kind === 'aborted') return;
+      if (outcome.kind === 'error') {
+        if (started || store.task()?.jobId) void this.deleteJob(jobId);
+        this.host.failAttempt(outcome.error);
+        return;
+      }
+      store.setStep(step.index, 'succeeded', 100);
+      this.host.emit({ kind: 'step', step: step.index, status: 'succeeded', op: step.op }, { jobId: null, jobSeq: 0 });
+      await this.deleteJob(jobId);
+    }
+  }
+
+  private async onRunnerEvent(
+    token: number,
+    runner: Runner,
+    jobId: string,
+    stepIndex: number,
+    event: Exclude<RunnerEvent, { type: 'heartbeat' }>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (!this.alive(token)) return;
+    const { store, env } = this.host;
+    if (event.type === 'progress') {
+      this.progress.push({ token, event: { ...event } }, event.at);
+      // the runner seq is recorded with the progress row when it is written
+      return;
+    }
+    this.progress.flush();
+    if (event.type === 'log') {
+      this.host.emit(
+        { kind: 'log', step: stepIndex, level: event.level, message: event.message },
+        { jobSeq: event.seq },
+      );
+    } else if (event.type === 'output') {
+      const name = this.outputName(stepIndex, event.name);
+      const key = `tasks/${store.task()!.id}/${name}`;
+      const contentType = event.contentType || contentTypeFor(name);
+      // The runner enforces the output limit; this is the backstop for one that did not.
+      const { maxOutputBytes } = mediaLimits(env);
+      const tooLarge = (bytes: number) =>
+        new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
+      if (event.size > maxOutputBytes) throw tooLarge(event.size);
+      store.patch({ stage: 'storing', message: `saving ${name}` });
+      const size = await storeOutput(runner, env.BUCKET, jobId, event.name, key, contentType, signal, () => {
+        if (token === this.token) this.lastContact = Date.now();
+      });
+      if (size > maxOutputBytes) {
+        await env.BUCKET.delete(key);
+        throw tooLarge(size);
+      }
+      this.host.storedBytes(size);
+      if (!this.alive(token)) return;
+      const now = Date.now();
+      store.addOutput({
+        name,
+        step: stepIndex,
+        key,
+        size,
+        contentType,
+        createdAt: now,
+        expiresAt: now + this.host.config().outputTtlMs,
+      });
+      this.host.emit(
+        { kind: 'output', step: stepIndex, output: { name, step: stepIndex, size, contentType } },
+        { jobSeq: event.seq },
+      );
+    } else {
+      // done / error: the outcome is handled by drive(); record that the runner seq was consumed.
+      store.patch({ jobSeq: event.seq });
+    }
+  }
+
+  /** Write one (possibly throttled) progress event, if the job that produced it is still current. */
+  private recordProgress(token: number, event: ProgressEvent): void {
+    if (!this.alive(token)) return;
+    const { store } = this.host;
+    const t = store.task()!;
+    const steps = store.steps();
+    const stepIndex = t.currentStep;
+    const stepProgress = Math.max(steps[stepIndex]?.progress ?? 0, Math.min(100, event.progress));
+    const overall = Math.max(
+      t.progress,
+      overallProgress(
+        steps.map((s) => s.op),
+        stepIndex,
+        stepProgress,
+      ),
+    );
+    store.setStepProgress(stepIndex, stepProgress);
+    const message = event.message ?? event.stage;
+    const e: NewEvent = {
+      kind: 'progress',
+      step: stepIndex,
+      stage: event.stage,
+      progress: overall,
+      stepProgress,
+      message,
+    };
+    if (event.bytes !== undefined) e.bytes = event.bytes;
+    if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
+    if (event.speed !== undefined) e.speed = event.speed;
+    if (event.eta !== undefined) e.eta = event.eta;
+    this.host.emit(e, { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) });
+    this.host.progressed();
+  }
+
+  /** Output names are unique per task: a later step with the same file name gets a step prefix. */
+  private outputName(stepIndex: number, runnerName: string): string {
+    const base = runnerName.replace(/[^\w.-]/g, '_').slice(0, 100) || 'output';
+    const existing = this.host.store.output(base);
+    return !existing || existing.step === stepIndex ? base : `step${stepIndex + 1}-${base}`;
+  }
+}

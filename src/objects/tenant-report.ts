@@ -1,0 +1,76 @@
+/**
+ * The task's side of its tenant: tells the TenantObject where the task stands (its index row for
+ * GET /api/tasks), gives the concurrency slot back, and counts output bytes toward the daily quota.
+ * None of these calls ever blocks the task; a lost index update is repaired by the next one, and a
+ * lost release by the tenant's reclaim of slots whose holders have ended.
+ *
+ * Used by TaskObject.
+ */
+import type { TaskStore } from './task-store.ts';
+import type { TaskIndexEntry } from './tenant-object.ts';
+
+/** The task's row in its tenant's index, or null once the task is gone. */
+export function indexEntryOf(store: TaskStore, updatedAt?: number): TaskIndexEntry | null {
+  const t = store.task();
+  if (!t) return null;
+  return {
+    id: t.id,
+    status: t.status,
+    label: t.label,
+    source:
+      'url' in t.input
+        ? t.input.url
+        : 'upload' in t.input
+          ? `upload:${t.input.upload}`
+          : `task:${t.input.task}/${t.input.output}`,
+    ops: store
+      .steps()
+      .map((s) => s.op)
+      .join(','),
+    progress: t.progress,
+    message: t.message,
+    attempt: t.attempt,
+    seq: t.seq,
+    createdAt: t.createdAt,
+    updatedAt: updatedAt ?? t.updatedAt,
+  };
+}
+
+export class TenantReporter {
+  private readonly ctx: DurableObjectState;
+  private readonly env: Env;
+  private readonly store: TaskStore;
+
+  constructor(ctx: DurableObjectState, env: Env, store: TaskStore) {
+    this.ctx = ctx;
+    this.env = env;
+    this.store = store;
+  }
+
+  /** Update the task's index row (updatedAt: when the task last made progress, if not now). */
+  record(updatedAt?: number): void {
+    const entry = indexEntryOf(this.store, updatedAt);
+    if (entry) this.send((tenant) => tenant.record(entry), 'tenant index update failed');
+  }
+
+  /** Give the concurrency slot back, so the next task in line starts. */
+  releaseSlot(): void {
+    const id = this.store.task()?.id;
+    if (id) this.send((tenant) => tenant.release(id), 'slot release failed');
+  }
+
+  /** Count stored output bytes toward the tenant's daily quota. */
+  addOutputBytes(size: number): void {
+    this.send((tenant) => tenant.addOutputBytes(size), 'output byte count failed');
+  }
+
+  private send(call: (tenant: ReturnType<Env['TENANTS']['getByName']>) => Promise<unknown>, what: string): void {
+    const t = this.store.task();
+    if (!t) return;
+    this.ctx.waitUntil(
+      call(this.env.TENANTS.getByName(t.tenant)).catch((err: unknown) =>
+        console.warn(JSON.stringify({ level: 'warn', msg: what, task: t.id, error: String(err) })),
+      ),
+    );
+  }
+}
