@@ -13,7 +13,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { isTerminal } from '../lib/task-status.ts';
 import { Throttle } from '../lib/throttle.ts';
 import type { BatchSnapshot, BatchStatus, ChildOutput, ChildReport } from '../protocol/batch.ts';
-import { ClipyardError, type ErrorBody, fromRpcError, rpcErrors } from '../protocol/errors.ts';
+import { ClipyardError, type ErrorBody, knownError, type RpcResult, rpcResult, unwrap } from '../protocol/errors.ts';
 import type { TaskSnapshot } from '../protocol/task.ts';
 import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
@@ -80,28 +80,28 @@ export class BatchObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 
-  // ---- RPC (public methods; errors travel encoded, see rpcErrors) ------------------------------
+  // ---- RPC (public methods; expected errors return as values, see rpcResult) ------------------------------
 
   /**
    * Create the batch and its children's tasks, or return the existing batch for the same id (an
    * Idempotency-Key retry); a different body under the same key is a conflict. Answers once every
    * child's create was tried; children that could not be created yet are retried by the alarm.
    */
-  async create(init: CreateBatchInit): Promise<{ snapshot: BatchSnapshot; created: boolean }> {
-    return rpcErrors(() => this.createImpl(init));
+  async create(init: CreateBatchInit): Promise<RpcResult<{ snapshot: BatchSnapshot; created: boolean }>> {
+    return rpcResult(() => this.createImpl(init));
   }
 
   /** The batch's snapshot: status, aggregate progress, counts by status and every child. */
-  async get(tenant: string): Promise<BatchSnapshot> {
-    return rpcErrors(() => {
+  async get(tenant: string): Promise<RpcResult<BatchSnapshot>> {
+    return rpcResult(() => {
       this.store.require(tenant);
       return this.store.snapshot()!;
     });
   }
 
   /** What the archive holds: each child's outputs (with R2 keys); batch.not_finished while running. */
-  async archive(tenant: string): Promise<ArchivePlan> {
-    return rpcErrors(() => {
+  async archive(tenant: string): Promise<RpcResult<ArchivePlan>> {
+    return rpcResult(() => {
       const b = this.store.require(tenant);
       if (b.status === 'running') {
         const c = this.store.counts();
@@ -133,8 +133,8 @@ export class BatchObject extends DurableObject<Env> {
    * Cancel every unfinished child (a child not yet created is never created); finished children keep
    * their outcome. Answers the snapshot once every cancel was sent.
    */
-  async cancel(tenant: string, origin: string): Promise<BatchSnapshot> {
-    return rpcErrors(async () => {
+  async cancel(tenant: string, origin: string): Promise<RpcResult<BatchSnapshot>> {
+    return rpcResult(async () => {
       this.store.require(tenant);
       const open = this.store.children().filter((c) => !isTerminal(c.status));
       await eachLimited(open, CHILD_CALL_CONCURRENCY, async (c) => {
@@ -144,10 +144,10 @@ export class BatchObject extends DurableObject<Env> {
         }
         const stub = this.env.TASKS.getByName(c.taskId);
         try {
-          await stub.cancel(tenant, origin);
+          await unwrap(stub.cancel(tenant, origin));
         } catch (err) {
           // It finished (or was deleted) meanwhile: its report says how.
-          const code = fromRpcError(err)?.code;
+          const code = knownError(err)?.code;
           if (code !== 'task.illegal_transition' && code !== 'task.not_found') throw err;
         }
         this.apply((await stub.batchReport()) ?? this.goneReport(c));
@@ -246,19 +246,21 @@ export class BatchObject extends DurableObject<Env> {
       const stub = this.env.TASKS.getByName(c.taskId);
       try {
         // (Typed by hand: the stub's inferred type for a TaskSnapshot result is not usable here.)
-        const result = (await stub.create({
-          id: c.taskId,
-          tenant: b.tenant,
-          body: c.body,
-          inputKey: c.inputKey,
-          bodyHash: c.bodyHash,
-          origin: b.origin,
-          batch: b.id,
-        })) as unknown as { created: boolean; snapshot: TaskSnapshot };
+        const result = await unwrap(
+          stub.create({
+            id: c.taskId,
+            tenant: b.tenant,
+            body: c.body,
+            inputKey: c.inputKey,
+            bodyHash: c.bodyHash,
+            origin: b.origin,
+            batch: b.id,
+          }) as Promise<unknown> as Promise<RpcResult<{ created: boolean; snapshot: TaskSnapshot }>>,
+        );
         if (this.store.child(c.taskId)?.status === 'canceled') {
           // The batch was canceled while this create was on its way.
           try {
-            await stub.cancel(b.tenant, b.origin);
+            await unwrap(stub.cancel(b.tenant, b.origin));
           } catch {
             /* it already finished */
           }
@@ -279,7 +281,7 @@ export class BatchObject extends DurableObject<Env> {
           : await stub.batchReport();
         if (report) this.apply(report, { created: true });
       } catch (err) {
-        const known = fromRpcError(err);
+        const known = knownError(err);
         const attempts = this.store.noteCreateFailure(c.taskId);
         if ((known && !known.retryable) || attempts >= MAX_CREATE_ATTEMPTS) {
           const error: ErrorBody = known?.toBody() ?? {

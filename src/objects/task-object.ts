@@ -13,7 +13,7 @@ import { signLink } from '../lib/links.ts';
 import { overallProgress } from '../lib/progress.ts';
 import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
 import { isTerminal } from '../lib/task-status.ts';
-import { ClipyardError, type ErrorBody, rpcErrors } from '../protocol/errors.ts';
+import { ClipyardError, type ErrorBody, rpcResult } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, socketConfig, type TaskConfig, taskConfig } from './config.ts';
@@ -82,30 +82,30 @@ export class TaskObject extends DurableObject<Env> {
     return taskConfig(this.env);
   }
 
-  // ---- RPC (public methods; errors travel encoded, see rpcErrors) ------------------------------
+  // ---- RPC (public methods; expected errors return as values, see rpcResult) ------------------------------
 
   async create(init: CreateTaskInit) {
-    return rpcErrors(() => this.createImpl(init));
+    return rpcResult(() => this.createImpl(init));
   }
 
   async get(tenant: string, origin: string) {
-    return rpcErrors(() => this.getImpl(tenant, origin));
+    return rpcResult(() => this.getImpl(tenant, origin));
   }
 
   async cancel(tenant: string, origin: string) {
-    return rpcErrors(() => this.cancelImpl(tenant, origin));
+    return rpcResult(() => this.cancelImpl(tenant, origin));
   }
 
   async retry(tenant: string, origin: string) {
-    return rpcErrors(() => this.retryImpl(tenant, origin));
+    return rpcResult(() => this.retryImpl(tenant, origin));
   }
 
   async remove(tenant: string) {
-    return rpcErrors(() => this.removeImpl(tenant));
+    return rpcResult(() => this.removeImpl(tenant));
   }
 
   async outputLink(tenant: string, name: string, origin: string) {
-    return rpcErrors(() => this.outputLinkImpl(tenant, name, origin));
+    return rpcResult(() => this.outputLinkImpl(tenant, name, origin));
   }
 
   /** Where this task stands, for the batch it belongs to (null once the task is gone). */
@@ -114,7 +114,7 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   async outputKey(tenant: string, name: string) {
-    return rpcErrors(() => this.outputKeyImpl(tenant, name));
+    return rpcResult(() => this.outputKeyImpl(tenant, name));
   }
 
   /**

@@ -109,33 +109,33 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
-const RPC_PREFIX = 'clipyard-error:';
-
 /**
- * Errors crossing a Durable Object RPC boundary keep only their message, so a ClipyardError travels
- * encoded in it; `fromRpcError` on the caller's side turns it back.
+ * Expected errors cross a Durable Object RPC boundary as values, not as throws. A thrown error keeps
+ * only its message on the other side, and workerd reports every one as an uncaught exception (in
+ * `wrangler dev` a red "Uncaught Error" with a source-mapped stack for each 404). An object's RPC
+ * method returns `rpcResult(() => ...)`; the caller `unwrap`s it, which throws the ClipyardError
+ * again on the caller's side, where the Worker's onError renders it.
  */
-export async function rpcErrors<T>(fn: () => T | Promise<T>): Promise<T> {
+export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: ErrorBody; status: number };
+
+export async function rpcResult<T>(fn: () => T | Promise<T>): Promise<RpcResult<T>> {
   try {
-    return await fn();
+    return { ok: true, value: await fn() };
   } catch (err) {
-    if (err instanceof ClipyardError) {
-      throw new Error(RPC_PREFIX + JSON.stringify({ ...err.toBody(), status: err.status }));
-    }
+    if (err instanceof ClipyardError) return { ok: false, error: err.toBody(), status: err.status };
     throw err;
   }
 }
 
-export function fromRpcError(err: unknown): ClipyardError | null {
-  if (err instanceof ClipyardError) return err;
-  if (!(err instanceof Error)) return null;
-  const at = err.message.indexOf(RPC_PREFIX);
-  if (at < 0) return null;
-  try {
-    const body = JSON.parse(err.message.slice(at + RPC_PREFIX.length)) as ErrorBody & { status: number };
-    if (!isErrorCode(body.code)) return null;
-    return new ClipyardError(body.code, body.message, { status: body.status, retryable: body.retryable });
-  } catch {
-    return null;
-  }
+/** The value of an RPC call made with `rpcResult`, or its ClipyardError thrown here. */
+export async function unwrap<T>(call: Promise<RpcResult<T>> | RpcResult<T>): Promise<T> {
+  const result = await call;
+  if (result.ok) return result.value;
+  const { code, message, retryable } = result.error;
+  throw new ClipyardError(code, message, { status: result.status, retryable });
+}
+
+/** The ClipyardError an error is, or null for anything unexpected. */
+export function knownError(err: unknown): ClipyardError | null {
+  return err instanceof ClipyardError ? err : null;
 }

@@ -3,7 +3,7 @@
  * downloads from R2, and re-exports the object classes. The web page is static assets (web/public).
  */
 import { Hono } from 'hono';
-import { ClipyardError, fromRpcError } from '../protocol/errors.ts';
+import { ClipyardError, knownError } from '../protocol/errors.ts';
 import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { rateLimitByIp, rateLimitByKey, TooManyRequests } from './rate-limit.ts';
 import { requestLog } from './request-log.ts';
@@ -60,7 +60,7 @@ app.notFound((c) =>
 );
 
 app.onError((err, c) => {
-  const known = fromRpcError(err);
+  const known = knownError(err);
   if (err instanceof TooManyRequests) c.header('retry-after', String(err.retryAfterSeconds));
   if (known) {
     return c.json({ error: known.toBody() }, known.status as 400);

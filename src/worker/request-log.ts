@@ -5,7 +5,7 @@
  * be found by its id. API keys and query strings are never logged.
  */
 import { createMiddleware } from 'hono/factory';
-import { fromRpcError } from '../protocol/errors.ts';
+import { knownError } from '../protocol/errors.ts';
 import type { AppEnv } from './auth.ts';
 
 /** The log record for one request (pure, for tests). */
@@ -19,7 +19,7 @@ export function requestRecord(
 ): Record<string, unknown> {
   const task = /^\/api\/tasks\/([a-z2-7]{20})(?:\/|$)/.exec(pathname)?.[1];
   const batch = /^\/api\/batches\/([a-z2-7]{20})(?:\/|$)/.exec(pathname)?.[1];
-  const code = error ? (fromRpcError(error)?.code ?? 'internal') : undefined;
+  const code = error ? (knownError(error)?.code ?? 'internal') : undefined;
   return {
     level: status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info',
     msg: 'request',
@@ -47,6 +47,8 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
       c.get('tenant') || undefined,
       c.error,
     );
-    console.log(JSON.stringify(record));
+    // the console method matches the record's level, so log views can filter on either
+    const write = record.level === 'error' ? console.error : record.level === 'warn' ? console.warn : console.log;
+    write(JSON.stringify(record));
   }
 });

@@ -3,7 +3,7 @@
  * media server, the runner and wrangler dev (with its own state directory), on free ports.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -17,6 +17,8 @@ declare module 'vitest' {
     mediaBase: string;
     runnerUrl: string;
     mediaDir: string;
+    /** everything wrangler dev printed, for tests of what an operator sees in its output */
+    workerLog: string;
   }
 }
 
@@ -52,6 +54,7 @@ export default async function setup(project: TestProject) {
   makeFixtures(dir);
   const media = await startMediaServer(dir);
   const [port, runnerPort] = [await freePort(), await freePort()];
+  const workerLog = path.join(dir, 'worker.log');
   const verbose = process.env.CLIPYARD_E2E_VERBOSE ? (s: string) => process.stderr.write(s) : undefined;
   const runner = await startRunner({ port: runnerPort, allowHosts: '127.0.0.1', log: verbose });
   const worker = await startWorker({
@@ -60,8 +63,12 @@ export default async function setup(project: TestProject) {
     allowHosts: '127.0.0.1',
     persistTo: path.join(dir, 'state'),
     vars: { RETRY_DELAYS_MS: '500,1000,2000', STALL_TIMEOUT_MS: '5000' },
-    log: verbose,
+    log: (s: string) => {
+      appendFileSync(workerLog, s);
+      verbose?.(s);
+    },
   });
+  project.provide('workerLog', workerLog);
   project.provide('baseUrl', `http://127.0.0.1:${port}`);
   project.provide('mediaBase', media.base);
   project.provide('runnerUrl', `http://127.0.0.1:${runnerPort}`);

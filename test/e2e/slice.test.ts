@@ -2,7 +2,8 @@
  * The vertical slice as a user meets it: paste a URL, watch live progress over a WebSocket (and SSE),
  * download the result through a signed link, and get clear errors for bad input.
  */
-import { describe, expect, it } from 'vitest';
+import { readFileSync, statSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
 import { signLink } from '../../src/lib/links.ts';
 import type { TaskEvent, TaskSnapshot } from '../../src/protocol/task.ts';
 import {
@@ -229,6 +230,26 @@ describe('bad input', () => {
       expect(res.status).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('task.not_found');
     }
+  });
+
+  it('expected refusals are answers, not crashes: wrangler prints no uncaught error for them', async () => {
+    const log = inject('workerLog');
+    const from = statSync(log).size;
+    const { id } = await createTask({ input: { url: mediaUrl('clip.mp4') }, steps: [{ op: 'probe' }] });
+    await waitForStatus(id, ['succeeded', 'failed']);
+    const refusals: [string, string, number][] = [
+      ['GET', '/api/tasks/aaaaaaaaaaaaaaaaaaab', 404],
+      ['POST', `/api/tasks/${id}/cancel`, 409],
+      ['GET', `/api/tasks/${id}/outputs/nothing.mp3`, 404],
+      ['GET', '/api/batches/aaaaaaaaaaaaaaaaaaab', 404],
+    ];
+    for (const [method, path, status] of refusals) {
+      expect((await api(path, { method })).status, `${method} ${path}`).toBe(status);
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    const printed = readFileSync(log, 'utf8').slice(from);
+    expect(printed).toContain('"path":"/api/tasks/aaaaaaaaaaaaaaaaaaab","status":404');
+    expect(printed).not.toMatch(/Uncaught|clipyard-error/);
   });
 });
 

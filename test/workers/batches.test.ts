@@ -13,6 +13,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/lib/zip.ts';
 import type { BatchEvent, BatchSnapshot, BatchWireMessage, ChildReport } from '../../src/protocol/batch.ts';
+import { type ClipyardError, type RpcResult, unwrap } from '../../src/protocol/errors.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call } from './helpers.ts';
 
@@ -160,9 +161,9 @@ describe('POST /api/batches validation', () => {
     const { json } = await createBatch({ tasks: [task('a.mp4')] });
     const stub = env.BATCHES.getByName(json.id);
     const refusal = async (p: Promise<unknown>) =>
-      p.then(
+      unwrap(p as Promise<RpcResult<unknown>>).then(
         () => 'answered',
-        (e: unknown) => String(e),
+        (e: unknown) => `${(e as ClipyardError).code}: ${String(e)}`,
       );
     expect(await refusal(stub.get('someone-else'))).toMatch(/batch\.not_found/);
     expect(await refusal(stub.archive('someone-else'))).toMatch(/batch\.not_found/);
@@ -235,7 +236,7 @@ describe('a batch', () => {
     const bytes = new TextEncoder().encode('pretend mp3 '.repeat(5_000));
     await env.BUCKET.put(key, bytes);
     const stub = env.BATCHES.getByName(json.id);
-    const before = await stub.get('local');
+    const before = await unwrap(stub.get('local'));
     const success: ChildReport = {
       taskId: second,
       status: 'succeeded',
@@ -260,7 +261,7 @@ describe('a batch', () => {
 
     // A report that arrives late changes nothing.
     await stub.childReport({ ...success, status: 'running', seq: 3 });
-    expect((await stub.get('local')).children[1]!.status).toBe('succeeded');
+    expect((await unwrap(stub.get('local'))).children[1]!.status).toBe('succeeded');
 
     // SSE after the end: the snapshot and the replay, then the stream ends.
     const sse = await call(`/api/batches/${json.id}/events?after=${tail[0]!.seq - 1}`, {
@@ -298,7 +299,7 @@ describe('a batch', () => {
     // One child: the real task's own reports carry lower seqs than these, so they change nothing.
     const { json } = await createBatch({ tasks: [task('a.mp4')] });
     const stub = env.BATCHES.getByName(json.id);
-    const fromSeq = (await stub.get('local')).seq;
+    const fromSeq = (await unwrap(stub.get('local'))).seq;
     const t0 = Date.now();
     for (let i = 1; i <= 50; i++) {
       await stub.childReport({
@@ -320,7 +321,7 @@ describe('a batch', () => {
     expect(progress.length).toBeLessThan(25);
     // the trailing value always arrives
     expect(progress.at(-1)).toMatchObject({ progress: 50 });
-    expect(await stub.get('local')).toMatchObject({ progress: 50, seq: progress.at(-1)!.seq });
+    expect(await unwrap(stub.get('local'))).toMatchObject({ progress: 50, seq: progress.at(-1)!.seq });
     for (const id of json.taskIds) await call(`/api/tasks/${id}/cancel`, { method: 'POST' });
   });
 
@@ -341,7 +342,7 @@ describe('a batch', () => {
       state.storage.sql.exec("UPDATE children SET status = 'queued', task_seq = 0, checked_at = 0 WHERE idx = 0");
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const s = await stub.get('local');
+    const s = await unwrap(stub.get('local'));
     expect(s.children[0]).toMatchObject({ status: 'canceled' });
     expect(s.children[1]).toMatchObject({ status: 'running' });
     const created = await runInDurableObject(stub, (_obj, state) =>
@@ -375,7 +376,7 @@ describe('a batch', () => {
       return state.storage.setAlarm(Date.now());
     });
     await runDurableObjectAlarm(stub);
-    const s = await stub.get('local');
+    const s = await unwrap(stub.get('local'));
     expect(s).toMatchObject({ status: 'failed', progress: 100 });
     expect(s.children[0]).toMatchObject({ status: 'failed', error: { code: 'task.exists' } });
     // Nothing left to do: no alarm keeps trying.
@@ -427,7 +428,7 @@ describe('a batch', () => {
       state.storage.sql.exec('UPDATE children SET checked_at = 0');
     });
     await runDurableObjectAlarm(stub);
-    const s = await stub.get('local');
+    const s = await unwrap(stub.get('local'));
     expect(s).toMatchObject({ status: 'canceled' });
     expect(s.children[0]!.message).toMatch(/deleted/);
   });

@@ -11,7 +11,7 @@ import { checkUrl } from '../../lib/url-safety.ts';
 import type { NewChild } from '../../objects/batch-store.ts';
 import { allowHosts } from '../../objects/config.ts';
 import { createBatchSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from '../../protocol/batch.ts';
-import { ClipyardError, fromRpcError } from '../../protocol/errors.ts';
+import { ClipyardError, knownError, unwrap } from '../../protocol/errors.ts';
 import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
@@ -52,7 +52,7 @@ function links(origin: string, id: string) {
 
 /** Re-say a task's validation error for the task at `index`, keeping its code. */
 function forTask(index: number, thrown: unknown): unknown {
-  const err = fromRpcError(thrown);
+  const err = knownError(thrown);
   if (!err) return thrown;
   const at = `tasks[${index}]`;
   const m = err.message;
@@ -79,7 +79,7 @@ async function resolveInput(env: Env, tenant: string, body: CreateTaskBody): Pro
     throw new ClipyardError('input.invalid', `input: no task with id ${body.input.task}`, { status: 400 });
   }
   const source = env.TASKS.getByName(body.input.task);
-  return (await source.outputKey(tenant, body.input.output)).key;
+  return (await unwrap(source.outputKey(tenant, body.input.output))).key;
 }
 
 batches.post('/', async (c) => {
@@ -132,19 +132,13 @@ batches.post('/', async (c) => {
     await giveBack();
     throw refused.reason;
   }
-  const { snapshot, created } = await batchStub(c.env, id)
-    .create({
-      id,
-      tenant,
-      label: envelope.label ?? null,
-      bodyHash: await sha256Hex(JSON.stringify(envelope)),
-      origin,
-      children,
-    })
-    .catch(async (err: unknown) => {
-      await giveBack();
-      throw err;
-    });
+  const bodyHash = await sha256Hex(JSON.stringify(envelope));
+  const { snapshot, created } = await unwrap(
+    batchStub(c.env, id).create({ id, tenant, label: envelope.label ?? null, bodyHash, origin, children }),
+  ).catch(async (err: unknown) => {
+    await giveBack();
+    throw err;
+  });
   return c.json(
     {
       id,
@@ -159,18 +153,18 @@ batches.post('/', async (c) => {
 });
 
 batches.get('/:id', async (c) => {
-  const snapshot = await batchStub(c.env, c.req.param('id')).get(c.get('tenant'));
+  const snapshot = await unwrap(batchStub(c.env, c.req.param('id')).get(c.get('tenant')));
   return c.json(snapshot);
 });
 
 batches.post('/:id/cancel', async (c) => {
-  const snapshot = await batchStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin);
+  const snapshot = await unwrap(batchStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin));
   return c.json(snapshot);
 });
 
 batches.get('/:id/events', (c) => forwardSubscription(c, batchStub(c.env, c.req.param('id'))));
 
 batches.get('/:id/archive', async (c) => {
-  const plan = await batchStub(c.env, c.req.param('id')).archive(c.get('tenant'));
+  const plan = await unwrap(batchStub(c.env, c.req.param('id')).archive(c.get('tenant')));
   return archiveResponse(c.env.BUCKET, plan);
 });

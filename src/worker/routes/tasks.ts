@@ -8,9 +8,8 @@ import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
 import { allowHosts } from '../../objects/config.ts';
-import type { TaskObject } from '../../objects/task-object.ts';
-import { ClipyardError } from '../../protocol/errors.ts';
-import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
+import { ClipyardError, unwrap } from '../../protocol/errors.ts';
+import { createTaskSchema, TASK_STATUSES, type TaskSnapshot, type TaskStatus } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
@@ -53,7 +52,7 @@ tasks.post('/', async (c) => {
     inputKey = key;
   } else {
     const source = taskStub(c.env, body.input.task);
-    inputKey = (await source.outputKey(tenant, body.input.output)).key;
+    inputKey = (await unwrap(source.outputKey(tenant, body.input.output))).key;
   }
   const idemKey = c.req.header('idempotency-key');
   if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
@@ -61,16 +60,18 @@ tasks.post('/', async (c) => {
   }
   const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
   const giveBack = await admitTask(c.env, tenant, id);
-  let result: Awaited<ReturnType<TaskObject['create']>>;
+  let result: { snapshot: TaskSnapshot; created: boolean };
   try {
-    result = await c.env.TASKS.getByName(id).create({
-      id,
-      tenant,
-      body,
-      inputKey,
-      bodyHash: await sha256Hex(JSON.stringify(body)),
-      origin,
-    });
+    result = await unwrap(
+      c.env.TASKS.getByName(id).create({
+        id,
+        tenant,
+        body,
+        inputKey,
+        bodyHash: await sha256Hex(JSON.stringify(body)),
+        origin,
+      }),
+    );
   } catch (err) {
     await giveBack();
     throw err;
@@ -99,32 +100,30 @@ tasks.get('/', async (c) => {
 
 tasks.get('/:id', async (c) => {
   const id = c.req.param('id');
-  const snapshot = await taskStub(c.env, id).get(c.get('tenant'), new URL(c.req.url).origin);
+  const snapshot = await unwrap(taskStub(c.env, id).get(c.get('tenant'), new URL(c.req.url).origin));
   return c.json(snapshot);
 });
 
 tasks.get('/:id/events', (c) => forwardSubscription(c, taskStub(c.env, c.req.param('id'))));
 
 tasks.post('/:id/cancel', async (c) => {
-  const snapshot = await taskStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin);
+  const snapshot = await unwrap(taskStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin));
   return c.json(snapshot);
 });
 
 tasks.post('/:id/retry', async (c) => {
-  const snapshot = await taskStub(c.env, c.req.param('id')).retry(c.get('tenant'), new URL(c.req.url).origin);
+  const snapshot = await unwrap(taskStub(c.env, c.req.param('id')).retry(c.get('tenant'), new URL(c.req.url).origin));
   return c.json(snapshot, 202);
 });
 
 tasks.delete('/:id', async (c) => {
-  await taskStub(c.env, c.req.param('id')).remove(c.get('tenant'));
+  await unwrap(taskStub(c.env, c.req.param('id')).remove(c.get('tenant')));
   return c.body(null, 204);
 });
 
 tasks.get('/:id/outputs/:name', async (c) => {
-  const url = await taskStub(c.env, c.req.param('id')).outputLink(
-    c.get('tenant'),
-    c.req.param('name'),
-    new URL(c.req.url).origin,
+  const url = await unwrap(
+    taskStub(c.env, c.req.param('id')).outputLink(c.get('tenant'), c.req.param('name'), new URL(c.req.url).origin),
   );
   if (!url) throw new ClipyardError('internal', 'download links are not configured (LINK_SECRET)', { status: 500 });
   c.header('cache-control', 'no-store');
