@@ -96,7 +96,8 @@ export async function startRunner({ port = 8788, allowHosts = '', env = {}, log,
 /** Start wrangler dev; resolves once the Worker answers. */
 export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', vars = {}, persistTo, log } = {}) {
   ensureDevVars();
-  const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, ...vars };
+  // REQUEST_LOG: wrangler dev prints every request itself; the Worker's own line is kept for errors.
+  const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };
   const args = [
     'dev',
     '--ip',

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ClipyardError } from '../../src/protocol/errors.ts';
-import { requestRecord } from '../../src/worker/request-log.ts';
+import { requestRecord, shouldLog } from '../../src/worker/request-log.ts';
 
 describe('request log', () => {
   it('names the task and tenant of a request', () => {
@@ -47,5 +47,17 @@ describe('request log', () => {
       undefined,
     );
     expect(JSON.stringify(record)).not.toContain('secret');
+  });
+
+  it('REQUEST_LOG=errors keeps failed and slow requests only', () => {
+    const requests: [number, number][] = [
+      [200, 12],
+      [200, 1_500],
+      [404, 2],
+      [500, 3],
+    ];
+    expect(requests.map(([status, ms]) => shouldLog('all', status, ms))).toEqual([true, true, true, true]);
+    expect(requests.map(([status, ms]) => shouldLog(undefined, status, ms))).toEqual([true, true, true, true]);
+    expect(requests.map(([status, ms]) => shouldLog('errors', status, ms))).toEqual([false, true, true, true]);
   });
 });
