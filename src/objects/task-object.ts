@@ -14,7 +14,7 @@ import { overallProgress } from '../lib/progress.ts';
 import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, type ErrorBody, rpcResult } from '../protocol/errors.ts';
-import type { CreateTaskBody, TaskEvent, TaskSnapshot } from '../protocol/task.ts';
+import type { CreateTaskBody, TaskEvent, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { runnerFor } from './runner.ts';
@@ -287,12 +287,13 @@ export class TaskObject extends DurableObject<Env> {
     const cfg = this.config;
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
     if (t.status === 'queued') {
-      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks);
+      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks, 'starting');
       const now2 = this.store.task();
       if (now2?.status !== 'queued') {
-        if (grant.granted) this.tenant.releaseSlot();
+        if (grant.granted) this.tenant.finish();
       } else if (grant.granted) {
-        this.emitStatus('running', 'starting', { stage: 'starting' });
+        // the grant marked the task running in the tenant's index
+        this.emitStatus('running', 'starting', { stage: 'starting' }, { indexed: true });
         this.driver.start();
       } else {
         const message = `waiting for a free slot (${grant.ahead} ahead, ${cfg.maxConcurrentTasks} run at once)`;
@@ -402,7 +403,7 @@ export class TaskObject extends DurableObject<Env> {
         'retrying',
         `${error.message}; retrying in ${Math.ceil(delay / 1000)} s`,
         { lastError: { ...error, retryable: true }, runAt, jobId: null, jobSeq: 0 },
-        now,
+        { now },
       );
     } else {
       if (step) {
@@ -428,12 +429,22 @@ export class TaskObject extends DurableObject<Env> {
     return e;
   }
 
-  private emitStatus(...args: Parameters<TaskStore['transition']>): TaskEvent {
-    const e = this.store.transition(...args);
+  /**
+   * Change status (see TaskStore.transition), tell subscribers, the batch and the tenant. An ended
+   * task's index row and slot release go to the tenant in one call; `indexed` skips the report when
+   * the tenant has recorded this change itself (a granted slot marks the task running there).
+   */
+  private emitStatus(
+    to: TaskStatus,
+    message: string,
+    patch: TaskPatch = {},
+    opts: { now?: number; indexed?: boolean } = {},
+  ): TaskEvent {
+    const e = this.store.transition(to, message, patch, opts.now);
     this.sockets.broadcast(e);
-    this.tenant.record();
     this.batch.statusChanged();
-    if (isTerminal(args[0])) this.tenant.releaseSlot();
+    if (isTerminal(to)) this.tenant.finish();
+    else if (!opts.indexed) this.tenant.record();
     return e;
   }
 

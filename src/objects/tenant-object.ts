@@ -99,6 +99,19 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Record a task's latest state; ignored when a newer report is already stored. */
   async record(entry: TaskIndexEntry): Promise<void> {
+    this.upsert(entry);
+  }
+
+  /** A task ended: record its last state and give its slot (or place in line) back, in one call. */
+  async finish(entry: TaskIndexEntry): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      this.upsert(entry);
+      this.dropSlot(entry.id);
+    });
+    await this.wakeWaiting();
+  }
+
+  private upsert(entry: TaskIndexEntry): void {
     this.ctx.storage.sql.exec(
       `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -127,11 +140,20 @@ export class TenantObject extends DurableObject<Env> {
 
   /**
    * Take a concurrency slot for `taskId`, or join the line. Returns the grant, or how many tasks are
-   * ahead in line. Calling it again while holding a slot is harmless.
+   * ahead in line. Calling it again while holding a slot is harmless. A grant also marks the task
+   * running in the index (with `message`), so the task need not report that change separately; its
+   * next report carries a newer seq and overwrites the row as usual.
    */
-  async acquire(taskId: string, limit: number): Promise<{ granted: true } | { granted: false; ahead: number }> {
+  async acquire(
+    taskId: string,
+    limit: number,
+    message = 'starting',
+  ): Promise<{ granted: true } | { granted: false; ahead: number }> {
     const sql = this.ctx.storage.sql;
-    if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) return { granted: true };
+    if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) {
+      this.markRunning(taskId, message);
+      return { granted: true };
+    }
     if (this.freeSlots(limit) <= 0) await this.reclaim();
     const grant = (): boolean => {
       const free = this.freeSlots(limit);
@@ -146,6 +168,7 @@ export class TenantObject extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, Date.now());
         sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+        this.markRunning(taskId, message);
       });
       return true;
     };
@@ -167,12 +190,23 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Give a slot back (or leave the line) and wake the next tasks in line. */
   async release(taskId: string): Promise<void> {
-    const sql = this.ctx.storage.sql;
-    this.ctx.storage.transactionSync(() => {
-      sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
-      sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
-    });
+    this.ctx.storage.transactionSync(() => this.dropSlot(taskId));
     await this.wakeWaiting();
+  }
+
+  /** The index row of a task just granted a slot (the task itself reports what follows). */
+  private markRunning(taskId: string, message: string): void {
+    this.ctx.storage.sql.exec(
+      "UPDATE tasks SET status = 'running', message = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
+      message,
+      Date.now(),
+      taskId,
+    );
+  }
+
+  private dropSlot(taskId: string): void {
+    this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
+    this.ctx.storage.sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
   }
 
   /** Slots held, and the line. */

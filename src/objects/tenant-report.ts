@@ -1,6 +1,7 @@
 /**
  * The task's side of its tenant: tells the TenantObject where the task stands (its index row for
- * GET /api/tasks), gives the concurrency slot back, and counts output bytes toward the daily quota.
+ * GET /api/tasks), gives the concurrency slot back with the last row (one call, since every call
+ * into the one tenant object is on every task's path), and counts output bytes toward the daily quota.
  * None of these calls ever blocks the task; a lost index update is repaired by the next one, and a
  * lost release by the tenant's reclaim of slots whose holders have ended.
  *
@@ -53,10 +54,10 @@ export class TenantReporter {
     if (entry) this.send((tenant) => tenant.record(entry), 'tenant index update failed');
   }
 
-  /** Give the concurrency slot back, so the next task in line starts. */
-  releaseSlot(): void {
-    const id = this.store.task()?.id;
-    if (id) this.send((tenant) => tenant.release(id), 'slot release failed');
+  /** The task ended: its last index row, and its concurrency slot back so the next in line starts. */
+  finish(): void {
+    const entry = indexEntryOf(this.store);
+    if (entry) this.send((tenant) => tenant.finish(entry), 'tenant finish failed');
   }
 
   /** Count stored output bytes toward the tenant's daily quota. */

@@ -64,4 +64,37 @@ describe('tenant slots', () => {
     expect(await tenant.acquire(next, 2)).toEqual({ granted: true });
     expect((await tenant.slotState()).running.sort()).toEqual([running, next].sort());
   });
+
+  it('a grant marks the task running in the index; finish records the end and frees the slot in one call', async () => {
+    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+    const [a, b] = [newTaskId(), newTaskId()];
+    const entry = (id: string, status: 'queued' | 'succeeded', seq: number) => ({
+      id,
+      status,
+      label: null,
+      source: 'http://a.example/x.mp4',
+      ops: 'audio',
+      progress: status === 'succeeded' ? 100 : 0,
+      message: status === 'succeeded' ? 'done' : 'waiting to start',
+      attempt: 1,
+      seq,
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+    });
+    const row = async (id: string) => (await tenant.list({})).tasks.find((t) => t.id === id);
+    await tenant.record(entry(a, 'queued', 1));
+    await tenant.record(entry(b, 'queued', 1));
+    expect(await tenant.acquire(a, 1, 'starting')).toEqual({ granted: true });
+    expect(await row(a)).toMatchObject({ status: 'running', message: 'starting' });
+    // b waits in line and stays queued in the index
+    expect(await tenant.acquire(b, 1)).toEqual({ granted: false, ahead: 0 });
+    expect(await row(b)).toMatchObject({ status: 'queued' });
+    await tenant.finish(entry(a, 'succeeded', 5));
+    expect(await row(a)).toMatchObject({ status: 'succeeded', progress: 100, seq: 5 });
+    expect(await tenant.slotState()).toEqual({ running: [], waiting: [b] });
+    expect(await tenant.acquire(b, 1)).toEqual({ granted: true });
+    // a late grant never turns an ended task back to running
+    expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
+    expect(await row(a)).toMatchObject({ status: 'succeeded' });
+  });
 });
