@@ -7,6 +7,7 @@
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idFromIdempotencyKey } from '../../src/lib/ids.ts';
 import { signLink } from '../../src/lib/links.ts';
 import { tenantOf } from '../../src/worker/auth.ts';
 import worker from '../../src/worker/index.ts';
@@ -436,6 +437,13 @@ describe('limits: rate, quotas, sockets', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(86_400);
     expect((await create('q1')).status).toBe(200);
+    // the refused task left nothing behind: no task, no row in the tenant's list, nothing counted
+    const tenant = await tenantOf(KEYS.echo);
+    const refusedId = await idFromIdempotencyKey(tenant, 'q3');
+    expect((await send(`/api/tasks/${refusedId}`, {}, { as: 'echo' })).status).toBe(404);
+    const listed = (await env.TENANTS.getByName(tenant).list({})).tasks.map((t) => t.id);
+    expect(listed).not.toContain(refusedId);
+    expect(await env.TENANTS.getByName(tenant).usage()).toMatchObject({ tasks: 2 });
   });
 
   it('enforces the daily output-bytes quota', async () => {
