@@ -44,3 +44,14 @@ export function contentDisposition(name: string, disposition: 'attachment' | 'in
   const encoded = encodeURIComponent(safe).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
+
+/**
+ * Types we are willing to name when serving a stored file; anything else is served as a download of
+ * opaque bytes. SVG is an image that can carry script, so it is not on the list.
+ */
+const SAFE_TYPES = /^(audio|video|image)\/[\w.+-]+$|^application\/json$|^text\/plain(; charset=utf-8)?$/;
+const UNSAFE_TYPES = /^image\/svg\+xml$|xml|html|javascript/i;
+
+export function safeContentType(type: string): string {
+  return SAFE_TYPES.test(type) && !UNSAFE_TYPES.test(type) ? type : 'application/octet-stream';
+}

@@ -2,6 +2,7 @@
  * Numbers and lists from the Worker's vars, parsed once per use with safe defaults.
  */
 import type { DailyLimits } from '../lib/quota.ts';
+import type { R2Credentials } from '../lib/r2-presign.ts';
 import { parseDelays } from '../lib/retry-policy.ts';
 
 export interface TaskConfig {
@@ -41,6 +42,17 @@ export function allowHosts(env: Env): string[] {
 /** The current link secret first, then the one being rotated out (if any). */
 export function linkSecrets(env: Env): string[] {
   return [env.LINK_SECRET, env.LINK_SECRET_PREVIOUS].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** R2 S3 API credentials for presigned output links, when all four are configured; else null. */
+export function r2Credentials(env: Env): R2Credentials | null {
+  const creds: R2Credentials = {
+    accountId: env.R2_ACCOUNT_ID ?? '',
+    bucket: env.R2_BUCKET_NAME ?? '',
+    accessKeyId: env.R2_ACCESS_KEY_ID ?? '',
+    secretAccessKey: env.R2_SECRET_ACCESS_KEY ?? '',
+  };
+  return Object.values(creds).every((v) => v.length > 0) ? creds : null;
 }
 
 /** Daily quotas per tenant (0 = no limit). */

@@ -11,19 +11,20 @@
 import { DurableObject } from 'cloudflare:workers';
 import { signLink } from '../lib/links.ts';
 import { overallProgress } from '../lib/progress.ts';
+import { presignR2Get } from '../lib/r2-presign.ts';
 import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, type ErrorBody, rpcResult } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
-import { linkSecrets, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
 import { jobIdFor, TaskDriver } from './task-driver.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
-import { type NewEvent, type TaskPatch, TaskStore } from './task-store.ts';
+import { type NewEvent, type OutputRow, type TaskPatch, TaskStore } from './task-store.ts';
 import { TenantReporter } from './tenant-report.ts';
 
 /** The watchdog never sleeps longer than this while a job runs. */
@@ -218,7 +219,7 @@ export class TaskObject extends DurableObject<Env> {
     this.store.require(tenant);
     const o = this.store.output(name);
     if (!o) throw new ClipyardError('output.not_found', `this task has no output named ${name}`, { status: 404 });
-    return (await this.sign(o.key, origin)) ?? '';
+    return (await this.sign(o, origin)) ?? '';
   }
 
   /** The R2 key of an output, for chaining it into another task of the same tenant. */
@@ -459,17 +460,24 @@ export class TaskObject extends DurableObject<Env> {
     );
   }
 
-  private async sign(key: string, origin: string): Promise<string | null> {
+  /**
+   * A download link for an output: S3-presigned straight to R2 when R2 credentials are configured,
+   * else the Worker's own HMAC-signed /files link; null when neither is configured.
+   */
+  private async sign(o: Pick<OutputRow, 'key' | 'name' | 'contentType'>, origin: string): Promise<string | null> {
+    const ttl = this.config.linkTtlSeconds;
+    const r2 = r2Credentials(this.env);
+    if (r2) return presignR2Get(r2, o.key, ttl, { filename: o.name, contentType: o.contentType });
     const secret = linkSecrets(this.env)[0];
     if (!secret) return null;
-    const { path } = await signLink(secret, key, this.config.linkTtlSeconds);
+    const { path } = await signLink(secret, o.key, ttl);
     return `${origin}${path}`;
   }
 
   private async outputUrls(origin: string): Promise<Record<string, string>> {
     const urls: Record<string, string> = {};
     for (const o of this.store.outputs()) {
-      const url = await this.sign(o.key, origin);
+      const url = await this.sign(o, origin);
       if (url) urls[o.name] = url;
     }
     return urls;

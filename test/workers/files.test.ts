@@ -2,10 +2,12 @@
  * Signed downloads inside workerd: valid, tampered, expired, re-targeted and rotated links; Range;
  * safe headers.
  */
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { signLink } from '../../src/lib/links.ts';
-import { call } from './helpers.ts';
+import type { TaskStore } from '../../src/objects/task-store.ts';
+import { call, createTask } from './helpers.ts';
 
 const BYTES = new Uint8Array(Array.from({ length: 1000 }, (_, i) => i % 251));
 
@@ -123,5 +125,42 @@ describe('POST /api/uploads', () => {
     });
     expect(big.status).toBe(413);
     expect(await codeOf(big)).toBe('upload.too_large');
+  });
+});
+
+describe('output links with R2 credentials configured', () => {
+  it('the output route redirects to a presigned R2 URL for the object, instead of a /files link', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'audio' }] });
+    const stub = env.TASKS.getByName(json.id);
+    const r2 = { R2_ACCOUNT_ID: 'acct0123', R2_BUCKET_NAME: 'clipyard-media' };
+    const secrets = { R2_ACCESS_KEY_ID: 'key-id', R2_SECRET_ACCESS_KEY: 'key-secret' };
+    const key = `tasks/${json.id}/audio.mp3`;
+    await runInDurableObject(stub, (instance) => {
+      // this instance alone sees the credentials (the test pool shares one env for every test)
+      const object = instance as unknown as { env: Env; store: TaskStore };
+      object.env = { ...env, ...r2, ...secrets };
+      const now = Date.now();
+      object.store.addOutput({
+        name: 'audio.mp3',
+        step: 0,
+        key,
+        size: 1000,
+        contentType: 'audio/mpeg',
+        createdAt: now,
+        expiresAt: now + 60_000,
+      });
+    });
+    const res = await call(`/api/tasks/${json.id}/outputs/audio.mp3`);
+    expect(res.status).toBe(302);
+    const url = new URL(res.headers.get('location')!);
+    expect(url.origin).toBe('https://acct0123.r2.cloudflarestorage.com');
+    expect(url.pathname).toBe(`/clipyard-media/${key}`);
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^key-id\/\d{8}\/auto\/s3\/aws4_request$/);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe(env.LINK_TTL_SECONDS);
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(url.searchParams.get('response-content-disposition')).toContain('filename="audio.mp3"');
+    // the snapshot's link is the same kind
+    const snap = (await (await call(`/api/tasks/${json.id}`)).json()) as { outputs: { url: string }[] };
+    expect(new URL(snap.outputs[0]!.url).host).toBe('acct0123.r2.cloudflarestorage.com');
   });
 });

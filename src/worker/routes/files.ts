@@ -3,24 +3,13 @@
  * Content-Type and a safe Content-Disposition filename. 403 on a bad or expired signature.
  */
 import { Hono } from 'hono';
-import { contentDisposition } from '../../lib/filenames.ts';
+import { contentDisposition, safeContentType } from '../../lib/filenames.ts';
 import { verifyLink } from '../../lib/links.ts';
 import { linkSecrets } from '../../objects/config.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
 import type { AppEnv } from '../auth.ts';
 
 export const files = new Hono<AppEnv>();
-
-/**
- * Types we are willing to name; anything else is served as a download of opaque bytes. SVG is an
- * image that can carry script, so it is not on the list.
- */
-const SAFE_TYPES = /^(audio|video|image)\/[\w.+-]+$|^application\/json$|^text\/plain(; charset=utf-8)?$/;
-const UNSAFE_TYPES = /^image\/svg\+xml$|xml|html|javascript/i;
-
-function safeType(type: string): string {
-  return SAFE_TYPES.test(type) && !UNSAFE_TYPES.test(type) ? type : 'application/octet-stream';
-}
 
 function parseRange(header: string, size: number): { offset: number; length: number } | null | 'invalid' {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
@@ -56,7 +45,7 @@ files.on(['GET', 'HEAD'], '/*', async (c) => {
 
   const headers = new Headers();
   const type = head.httpMetadata?.contentType ?? 'application/octet-stream';
-  headers.set('content-type', safeType(type));
+  headers.set('content-type', safeContentType(type));
   headers.set('content-disposition', contentDisposition(key.split('/').pop() ?? 'download'));
   headers.set('x-content-type-options', 'nosniff');
   headers.set('content-security-policy', "default-src 'none'; media-src 'self'; img-src 'self'; sandbox");
