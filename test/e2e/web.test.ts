@@ -342,6 +342,33 @@ describe('the page in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows the list a page at a time, and older tasks with "Show more"', async () => {
+    const tag = `page${Date.now().toString(36)}`;
+    // twelve tasks that fail at once (missing source), so they cost the runner almost nothing
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push((await createTask({ input: { url: mediaUrl(`nope.mp4?${tag}=${i}`) }, steps: [{ op: 'probe' }] })).id);
+    }
+    for (const id of ids) await waitForStatus(id, ['failed']);
+
+    const { page, errors } = await tab({ hash: '#dashboard' });
+    await page.fill('#filter-q', tag);
+    await page.selectOption('#page-size', '10');
+    const shownIds = () =>
+      page.locator('#task-rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+    // newest first: the last ten created
+    await poll(shownIds).toEqual(ids.slice(2).reverse());
+    expect(await page.locator('#tasks-count').textContent()).toBe('10+ shown');
+    await page.click('#tasks-more');
+    await poll(shownIds).toEqual([...ids].reverse());
+    await poll(() => page.locator('#tasks-more').isHidden()).toBe(true);
+    expect(await page.locator('#tasks-count').textContent()).toBe('12 shown');
+    // the choice of page size is remembered
+    await page.reload();
+    expect(await page.locator('#page-size').inputValue()).toBe('10');
+    expect(errors).toEqual([]);
+  });
+
   it('lists, filters and searches tasks on the dashboard, with health and bulk retry', async () => {
     const tag = `dash${Date.now().toString(36)}`;
     const ok = await createTask({ input: { url: mediaUrl(`clip.mp4?${tag}=ok`) }, steps: [{ op: 'probe' }] });

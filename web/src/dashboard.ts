@@ -1,6 +1,6 @@
 /**
- * The dashboard: the tenant's tasks (filter by status, search by URL, bulk retry/cancel), refreshed
- * every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
+ * The dashboard: the tenant's tasks (filter by status, search by URL, bulk retry/cancel; a page at a
+ * time, "Show more" for older ones), refreshed every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
  * and a small chart of tasks finished per 5 minutes over the last hour.
  */
 import type { TaskListEntry, TaskStatus } from '../../src/protocol/task.ts';
@@ -14,6 +14,9 @@ import { renderThroughput } from './throughput.ts';
 export type TaskEntry = TaskListEntry;
 
 const LIST_REFRESH_MS = 2_000;
+/** The most GET /api/tasks answers in one page; longer lists follow its cursor. */
+const MAX_PAGE = 200;
+const PAGE_SIZE_KEY = 'clipyard.pageSize';
 const HEALTH_REFRESH_MS = 5_000;
 const TERMINAL: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
 
@@ -35,6 +38,11 @@ export class Dashboard {
   private readonly selectAll = $('#select-all') as HTMLInputElement;
   private readonly bulkStatus = $('#bulk-status');
   private readonly listError = $('#list-error');
+  private readonly pageSize = $('#page-size') as HTMLSelectElement;
+  private readonly more = $('#tasks-more') as HTMLButtonElement;
+  private readonly count = $('#tasks-count');
+  /** How many rows the list shows: a page, plus a page per "Show more". */
+  private shown = 100;
   private rows = new Map<string, Row>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
@@ -45,6 +53,17 @@ export class Dashboard {
 
   constructor(onAuthNeeded: () => void) {
     this.onAuthNeeded = onAuthNeeded;
+    const saved = localStorage.getItem(PAGE_SIZE_KEY);
+    if (saved && [...this.pageSize.options].some((o) => o.value === saved)) this.pageSize.value = saved;
+    this.shown = Number(this.pageSize.value);
+    this.pageSize.addEventListener('change', () => {
+      localStorage.setItem(PAGE_SIZE_KEY, this.pageSize.value);
+      void this.refreshList(true);
+    });
+    this.more.addEventListener('click', () => {
+      this.shown += Number(this.pageSize.value);
+      void this.refreshList(false, true);
+    });
     this.statusFilter.addEventListener('change', () => void this.refreshList(true));
     this.search.addEventListener('input', () => {
       if (this.searchTimer) clearTimeout(this.searchTimer);
@@ -76,24 +95,47 @@ export class Dashboard {
     this.timers = [];
   }
 
-  private query(): string {
-    const params = new URLSearchParams({ limit: '100' });
+  private query(limit: number, cursor: string | null): string {
+    const params = new URLSearchParams({ limit: String(limit) });
     if (this.statusFilter.value) params.set('status', this.statusFilter.value);
     const q = this.search.value.trim();
     if (q) params.set('q', q);
+    if (cursor) params.set('cursor', cursor);
     return params.toString();
   }
 
-  async refreshList(filtersChanged: boolean): Promise<void> {
+  /** The newest `shown` tasks matching the filters (several pages when that is more than one holds). */
+  private async fetchRows(): Promise<{ tasks: TaskEntry[]; more: boolean }> {
+    const tasks: TaskEntry[] = [];
+    let cursor: string | null = null;
+    do {
+      const limit = Math.min(MAX_PAGE, this.shown - tasks.length);
+      const page: { tasks: TaskEntry[]; cursor: string | null } = await request(
+        `/api/tasks?${this.query(limit, cursor)}`,
+      );
+      tasks.push(...page.tasks);
+      cursor = page.cursor;
+    } while (cursor && tasks.length < this.shown);
+    return { tasks, more: cursor !== null };
+  }
+
+  /**
+   * Reload the list. Changed filters start again at one page; `now` refreshes even while a refresh
+   * is under way (its answer then wins).
+   */
+  async refreshList(filtersChanged: boolean, now = false): Promise<void> {
     // A background tab does not poll; it catches up when shown again (visibilitychange).
-    if (!filtersChanged && document.hidden) return;
-    if (this.loading && !filtersChanged) return;
+    if (!filtersChanged && !now && document.hidden) return;
+    if (this.loading && !filtersChanged && !now) return;
+    if (filtersChanged) this.shown = Number(this.pageSize.value);
     this.loading = true;
     const generation = ++this.generation;
     try {
-      const page = await request<{ tasks: TaskEntry[]; cursor: string | null }>(`/api/tasks?${this.query()}`);
+      const { tasks, more } = await this.fetchRows();
       if (generation !== this.generation) return;
-      this.renderRows(page.tasks);
+      this.renderRows(tasks);
+      show(this.more, more);
+      setText(this.count, tasks.length > 0 ? `${tasks.length}${more ? '+' : ''} shown` : '');
       show(this.listError, false);
     } catch (err) {
       if (generation !== this.generation) return;
