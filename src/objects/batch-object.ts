@@ -80,7 +80,7 @@ export class BatchObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 
-  // ---- RPC (public methods; expected errors return as values, see rpcResult) ------------------------------
+  // ---- RPC (public methods; expected errors return as values, see rpcResult) --------------------
 
   /**
    * Create the batch and its children's tasks, or return the existing batch for the same id (an

@@ -1,7 +1,7 @@
 /**
  * TaskObject: one Durable Object per task, the single source of truth for its state and progress.
  *
- * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputFor); its fetch handles
+ * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputLink); its fetch handles
  * only event subscriptions (WebSocket upgrade, or SSE). Work is driven by the object's one alarm:
  * it starts queued work, waits out retry backoffs, watches running jobs for stalls (re-attaching after
  * an eviction), and expires outputs. The running attempt lives in task-driver.ts (steps as runner
@@ -83,7 +83,7 @@ export class TaskObject extends DurableObject<Env> {
     return taskConfig(this.env);
   }
 
-  // ---- RPC (public methods; expected errors return as values, see rpcResult) ------------------------------
+  // ---- RPC (public methods; expected errors return as values, see rpcResult) --------------------
 
   async create(init: CreateTaskInit) {
     return rpcResult(() => this.createImpl(init));
