@@ -25,7 +25,7 @@ import { jobIdFor, TaskDriver } from './task-driver.ts';
 import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { type NewEvent, type OutputRow, type TaskPatch, TaskStore } from './task-store.ts';
-import { TenantReporter } from './tenant-report.ts';
+import { indexEntryOf, TenantReporter } from './tenant-report.ts';
 
 /** The watchdog never sleeps longer than this while a job runs. */
 const MAX_WATCHDOG_TICK_MS = 10_000;
@@ -288,7 +288,9 @@ export class TaskObject extends DurableObject<Env> {
     const cfg = this.config;
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
     if (t.status === 'queued') {
-      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks, 'starting');
+      // the index row it will have once running: the transition below appends one event, seq + 1
+      const running = { ...indexEntryOf(this.store)!, status: 'running' as const, message: 'starting', seq: t.seq + 1 };
+      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks, running);
       const now2 = this.store.task();
       if (now2?.status !== 'queued') {
         if (grant.granted) this.tenant.finish();

@@ -140,18 +140,19 @@ export class TenantObject extends DurableObject<Env> {
 
   /**
    * Take a concurrency slot for `taskId`, or join the line. Returns the grant, or how many tasks are
-   * ahead in line. Calling it again while holding a slot is harmless. A grant also marks the task
-   * running in the index (with `message`), so the task need not report that change separately; its
-   * next report carries a newer seq and overwrites the row as usual.
+   * ahead in line. Calling it again while holding a slot is harmless. `ifGranted` is the task's index
+   * row as it will be once it runs (its seq that of the running event); a grant records it in the same
+   * transaction, so the task need not report that change separately, and a late report of the queued
+   * state (a lower seq) cannot overwrite it.
    */
   async acquire(
     taskId: string,
     limit: number,
-    message = 'starting',
+    ifGranted?: TaskIndexEntry,
   ): Promise<{ granted: true } | { granted: false; ahead: number }> {
     const sql = this.ctx.storage.sql;
     if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) {
-      this.markRunning(taskId, message);
+      if (ifGranted) this.upsert(ifGranted);
       return { granted: true };
     }
     if (this.freeSlots(limit) <= 0) await this.reclaim();
@@ -168,7 +169,7 @@ export class TenantObject extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, Date.now());
         sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
-        this.markRunning(taskId, message);
+        if (ifGranted) this.upsert(ifGranted);
       });
       return true;
     };
@@ -192,16 +193,6 @@ export class TenantObject extends DurableObject<Env> {
   async release(taskId: string): Promise<void> {
     this.ctx.storage.transactionSync(() => this.dropSlot(taskId));
     await this.wakeWaiting();
-  }
-
-  /** The index row of a task just granted a slot (the task itself reports what follows). */
-  private markRunning(taskId: string, message: string): void {
-    this.ctx.storage.sql.exec(
-      "UPDATE tasks SET status = 'running', message = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
-      message,
-      Date.now(),
-      taskId,
-    );
   }
 
   private dropSlot(taskId: string): void {
