@@ -4,8 +4,9 @@
  * observability ([observability] in wrangler.toml) indexes these fields, so a task's requests can
  * be found by its id. API keys and query strings are never logged.
  *
- * `REQUEST_LOG = "errors"` (what local runs use) keeps only failed and slow requests: wrangler dev
- * prints every request itself, and each console line costs it several milliseconds of one thread.
+ * `REQUEST_LOG = "errors"` (what local runs use) keeps only failed and slow requests: in a terminal a
+ * line per progress poll is noise, and each console line costs wrangler dev several milliseconds of
+ * its one thread.
  */
 import { createMiddleware } from 'hono/factory';
 import { knownError } from '../protocol/errors.ts';
