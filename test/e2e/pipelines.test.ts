@@ -300,7 +300,11 @@ describe('render and chained outputs', () => {
       'clip.mp3',
     ]);
     expect(readMs.length).toBeGreaterThan(0);
-    expect(Math.max(...readMs)).toBeLessThan(1_000);
+    // A read that waited for the transcription would take a chunk's time; typical reads must not, and
+    // none may take long (the bound allows one stall of a loaded 2-core machine, not a chunk's wait).
+    const sorted = [...readMs].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(300);
+    expect(sorted.at(-1)).toBeLessThan(2_000);
     await w.closed;
     // the step's progress counted finished chunks, and the overall bar only moved forward
     const chunkNotes = w.events.flatMap((e) =>
