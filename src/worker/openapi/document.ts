@@ -256,11 +256,12 @@ function paths(): Json {
         operationId: 'getOutput',
         tags: ['tasks'],
         summary: 'Download an output',
-        description: 'Redirects to a fresh signed, expiring /files link.',
+        description:
+          'Redirects to a fresh signed, expiring link: the /files link below, or a presigned R2 URL when R2 S3 credentials are configured.',
         responses: {
           '302': {
             description: 'to the signed link',
-            headers: { Location: { schema: { type: 'string' }, description: 'the signed /files link' } },
+            headers: { Location: { schema: { type: 'string' }, description: 'the signed link' } },
           },
           ...errors(401, 404),
         },
