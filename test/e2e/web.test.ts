@@ -221,6 +221,21 @@ describe('the page in Chromium', () => {
     expect(readFileSync(file).subarray(0, 2).toString()).toBe('PK');
     const listing = execFileSync('unzip', ['-l', file]).toString();
     expect(listing.match(/audio\.mp3/g)?.length).toBe(2);
+
+    // A reload keeps the batch's summary and its archive link, not only its task cards.
+    const id = await batch.getAttribute('data-id');
+    await page.reload();
+    const again = page.locator(`section.batch[data-id="${id}"]`);
+    await again.waitFor();
+    await poll(() => again.locator('.batch-counts').textContent()).toBe('2 done of 2');
+    await again.locator('a', { hasText: 'Download all' }).waitFor();
+    // Hide forgets it
+    await again.locator('button', { hasText: 'Hide' }).click();
+    await page.reload();
+    await page.locator('article.task').first().waitFor();
+    // (the batches are restored alongside the tasks; give a forgotten one time to wrongly come back)
+    await page.waitForTimeout(1_000);
+    expect(await page.locator('section.batch').count()).toBe(0);
     expect(errors).toEqual([]);
   });
 

@@ -6,9 +6,9 @@
  * in the console: which event seqs each card received, and a way to drop a socket on purpose.
  */
 import { apiKey, setApiKey } from './api.ts';
-import { BatchBar } from './batch-bar.ts';
 import { Dashboard } from './dashboard.ts';
 import { $, setText, show } from './dom.ts';
+import { MyBatches } from './my-batches.ts';
 import { MyTasks } from './my-tasks.ts';
 import { SubmitForm } from './submit.ts';
 import { missingSeqs } from './task-model.ts';
@@ -31,13 +31,10 @@ function askForKey(reason = ''): void {
 const authNeeded = () => askForKey('This clipyard needs an API key.');
 const myTasks = new MyTasks(authNeeded);
 const dashboard = new Dashboard(authNeeded);
+const myBatches = new MyBatches(authNeeded);
 new SubmitForm(
   (snap) => myTasks.add(snap),
-  (batch) => {
-    const bar = new BatchBar(batch, (b) => b.stop());
-    $('#batch-list').prepend(bar.el);
-    bar.start();
-  },
+  (batch) => myBatches.add(batch),
 );
 
 keyButton.addEventListener('click', () => askForKey());
@@ -68,7 +65,7 @@ function route(): void {
 
 window.addEventListener('hashchange', route);
 syncKeyButton();
-void myTasks.restore().then(route);
+void Promise.all([myTasks.restore(), myBatches.restore()]).then(route);
 
 declare global {
   interface Window {
