@@ -41,8 +41,9 @@ export class Dashboard {
   private readonly pageSize = $('#page-size') as HTMLSelectElement;
   private readonly more = $('#tasks-more') as HTMLButtonElement;
   private readonly count = $('#tasks-count');
-  /** How many rows the list shows: a page, plus a page per "Show more". */
+  /** How many rows the list shows: a page, plus a page per "Show more", for the filters in `shownFor`. */
   private shown = 100;
+  private shownFor = '';
   private rows = new Map<string, Row>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
@@ -55,7 +56,6 @@ export class Dashboard {
     this.onAuthNeeded = onAuthNeeded;
     const saved = localStorage.getItem(PAGE_SIZE_KEY);
     if (saved && [...this.pageSize.options].some((o) => o.value === saved)) this.pageSize.value = saved;
-    this.shown = Number(this.pageSize.value);
     this.pageSize.addEventListener('change', () => {
       localStorage.setItem(PAGE_SIZE_KEY, this.pageSize.value);
       void this.refreshList(true);
@@ -127,7 +127,13 @@ export class Dashboard {
     // A background tab does not poll; it catches up when shown again (visibilitychange).
     if (!filtersChanged && !now && document.hidden) return;
     if (this.loading && !filtersChanged && !now) return;
-    if (filtersChanged) this.shown = Number(this.pageSize.value);
+    // Other filters or page size start again at one page; the same ones (a late search keystroke's
+    // refresh after "Show more") keep what was shown.
+    const filters = `${this.statusFilter.value}\n${this.search.value.trim()}\n${this.pageSize.value}`;
+    if (filters !== this.shownFor) {
+      this.shownFor = filters;
+      this.shown = Number(this.pageSize.value);
+    }
     this.loading = true;
     const generation = ++this.generation;
     try {
