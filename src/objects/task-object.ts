@@ -60,6 +60,7 @@ export class TaskObject extends DurableObject<Env> {
     this.store = new TaskStore(ctx.storage);
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
+    this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
     this.driver = new TaskDriver({
       env,
       ctx,
@@ -75,7 +76,6 @@ export class TaskObject extends DurableObject<Env> {
       progressed: () => this.batch.progressed(),
       storedBytes: (size) => this.tenant.addOutputBytes(size),
     });
-    this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 

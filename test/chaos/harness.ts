@@ -3,13 +3,14 @@
  * processes this test file owns so it can kill -9, SIGSTOP and restart them. The Worker keeps its
  * state in a directory of its own, so a restart of wrangler dev finds the tasks where they were.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM helper shared with `npm start`
 import { freePort, startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
+import { makeTestClip } from '../fixtures.ts';
 import { type ChaosMediaServer, startChaosMediaServer } from './media-server.ts';
 
 /** Short timeouts so faults show within seconds (production defaults are 30 s and 2/5/10 s). */
@@ -20,37 +21,10 @@ export const CHAOS_VARS = {
   MAX_CONCURRENT_TASKS: '8',
 };
 
-function ff(args: string[]): void {
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
-}
-
 /** clip.mp4: 10 s 720p (downloads, audio); short.mp4: 4 s 360p, slow to upscale to 1080p high. */
 function makeMedia(dir: string): void {
-  const av = (size: string, seconds: number, file: string) =>
-    ff([
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc=size=${size}:rate=30`,
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=44100',
-      '-t',
-      String(seconds),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-shortest',
-      path.join(dir, file),
-    ]);
-  av('1280x720', 10, 'clip.mp4');
-  av('640x360', 4, 'short.mp4');
+  makeTestClip(path.join(dir, 'clip.mp4'), '1280x720', 10);
+  makeTestClip(path.join(dir, 'short.mp4'), '640x360', 4);
 }
 
 const verbose = process.env.CLIPYARD_CHAOS_VERBOSE ? (s: string) => process.stderr.write(s) : undefined;

@@ -2,13 +2,13 @@
  * Starts the real system once for the end-to-end suite: media fixtures generated with ffmpeg, a local
  * media server, the runner and wrangler dev (with its own state directory), on free ports.
  */
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 // @ts-expect-error plain ESM helper shared with `npm start`
 import { freePort, startRunner, startWorker, stopProcess } from '../../scripts/system.mjs';
+import { makeTestClip } from '../fixtures.ts';
 import { startMediaServer } from './media-server.ts';
 
 declare module 'vitest' {
@@ -23,29 +23,7 @@ declare module 'vitest' {
 }
 
 function makeFixtures(dir: string): void {
-  const ff = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
-  ff([
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=1280x720:rate=30',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=44100',
-    '-t',
-    '10',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    '-shortest',
-    path.join(dir, 'clip.mp4'),
-  ]);
+  makeTestClip(path.join(dir, 'clip.mp4'), '1280x720', 10);
   writeFileSync(path.join(dir, 'notmedia.txt'), 'this is not a media file\n'.repeat(100));
 }
 

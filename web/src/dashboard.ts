@@ -62,7 +62,7 @@ export class Dashboard {
     });
     this.more.addEventListener('click', () => {
       this.shown += Number(this.pageSize.value);
-      void this.refreshList(false, true);
+      void this.refreshList(true);
     });
     this.statusFilter.addEventListener('change', () => void this.refreshList(true));
     this.search.addEventListener('input', () => {
@@ -120,13 +120,12 @@ export class Dashboard {
   }
 
   /**
-   * Reload the list. Changed filters start again at one page; `now` refreshes even while a refresh
-   * is under way (its answer then wins).
+   * Reload the list. A user's action (`force`) refreshes at once, even while a refresh is under way
+   * (its answer then wins); the timer's refresh skips a busy or background tab.
    */
-  async refreshList(filtersChanged: boolean, now = false): Promise<void> {
+  async refreshList(force: boolean): Promise<void> {
     // A background tab does not poll; it catches up when shown again (visibilitychange).
-    if (!filtersChanged && !now && document.hidden) return;
-    if (this.loading && !filtersChanged && !now) return;
+    if (!force && (document.hidden || this.loading)) return;
     // Other filters or page size start again at one page; the same ones (a late search keystroke's
     // refresh after "Show more") keep what was shown.
     const filters = `${this.statusFilter.value}\n${this.search.value.trim()}\n${this.pageSize.value}`;

@@ -7,18 +7,10 @@ import type { BatchSnapshot } from '../../src/protocol/batch.ts';
 import { ApiError, request } from './api.ts';
 import { BatchBar } from './batch-bar.ts';
 import { $ } from './dom.ts';
+import { loadIds, saveIds } from './remembered-ids.ts';
 
 const STORAGE = 'clipyard.myBatches';
 const MAX_KEPT = 10;
-
-function loadIds(): string[] {
-  try {
-    const v = JSON.parse(localStorage.getItem(STORAGE) ?? '[]') as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, MAX_KEPT) : [];
-  } catch {
-    return [];
-  }
-}
 
 export class MyBatches {
   private readonly list = $('#batch-list');
@@ -31,7 +23,7 @@ export class MyBatches {
 
   /** Show the remembered batches again (one that is gone is dropped from the list at its next save). */
   async restore(): Promise<void> {
-    const ids = loadIds();
+    const ids = loadIds(STORAGE, MAX_KEPT);
     const snaps = await Promise.all(
       ids.map((id) =>
         request<BatchSnapshot>(`/api/batches/${encodeURIComponent(id)}`).catch((err: unknown) => {
@@ -63,11 +55,6 @@ export class MyBatches {
   }
 
   private save(): void {
-    try {
-      const ids = [...this.list.querySelectorAll<HTMLElement>('section.batch')].map((el) => el.dataset.id);
-      localStorage.setItem(STORAGE, JSON.stringify(ids.slice(0, MAX_KEPT)));
-    } catch {
-      /* storage disabled */
-    }
+    saveIds(STORAGE, MAX_KEPT, this.list, 'section.batch');
   }
 }

@@ -5,6 +5,7 @@
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { ApiError, cancelTask, deleteTask, getTask, retryTask } from './api.ts';
 import { $, setText, show } from './dom.ts';
+import { loadIds, saveIds } from './remembered-ids.ts';
 import { type CardAction, TaskCard } from './task-card.ts';
 import { TaskStream } from './task-stream.ts';
 
@@ -14,15 +15,6 @@ const MAX_KEPT = 30;
 interface Entry {
   card: TaskCard;
   stream: TaskStream;
-}
-
-function loadIds(): string[] {
-  try {
-    const v = JSON.parse(localStorage.getItem(STORAGE) ?? '[]') as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, MAX_KEPT) : [];
-  } catch {
-    return [];
-  }
 }
 
 export class MyTasks {
@@ -42,7 +34,7 @@ export class MyTasks {
 
   /** Load the remembered tasks (oldest first, so the newest ends on top). */
   async restore(): Promise<void> {
-    const ids = loadIds();
+    const ids = loadIds(STORAGE, MAX_KEPT);
     const snaps = await Promise.all(
       ids.map((id) =>
         getTask(id).catch((err: unknown) => {
@@ -56,12 +48,7 @@ export class MyTasks {
   }
 
   private save(): void {
-    try {
-      const ids = [...this.list.querySelectorAll<HTMLElement>('article.task')].map((el) => el.dataset.id);
-      localStorage.setItem(STORAGE, JSON.stringify(ids.slice(0, MAX_KEPT)));
-    } catch {
-      /* storage disabled */
-    }
+    saveIds(STORAGE, MAX_KEPT, this.list, 'article.task');
   }
 
   private syncEmpty(): void {
