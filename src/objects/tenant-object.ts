@@ -1,19 +1,27 @@
 /**
- * TenantObject: one per tenant (API key, or `local`). Keeps the index of the tenant's tasks so they
- * can be listed newest first, filtered by status, and counted for /api/health; and hands out the
- * tenant's concurrency slots, first come first served.
+ * TenantObject: one per tenant (API key, or `local`).
  *
- * Slots: a task asks for one before it runs and gives it back when it ends. A task that finds none
- * free waits in a FIFO and is woken (its alarm set) when one frees. A slot whose holder crashed,
- * was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
+ * What it owns (the only copy, the source of truth):
+ * - the tenant's concurrency slots and the line of tasks waiting for one, first come first served;
+ * - the daily quotas: tasks admitted and output bytes stored per UTC day, and which ids were admitted.
  *
- * Quotas: a daily count of created tasks and of stored output bytes (UTC days). The Worker asks
- * `admit` before creating a task (an id already admitted is free, so an Idempotency-Key replay never
- * counts twice); task objects add their outputs' sizes as they store them.
+ * What it keeps but does not own: the task index (one row per task, for GET /api/tasks and the
+ * counts in /api/health). Each task object is the truth about its task; it tells the index on
+ * create, on every status change (the row carries the task's event seq, so a late report never
+ * overwrites a newer one) and, while running, every half stall timeout; never per progress tick.
+ * The index may lag a task by one report.
  *
- * Each task object reports its status changes here (with its event seq, so a late report never
- * overwrites a newer one). The task objects stay the source of truth for each task; this index is
- * what a list page shows and may lag a task by one report.
+ * What it never holds: a task's progress stream, events, steps or outputs, and nothing waits on it
+ * to answer a task's subscribers.
+ *
+ * Slots: a task asks for one (`acquire`) before it runs and gives it back when it ends (`finish`,
+ * with its last index row, in one call). A task that finds none free joins the line. A freed slot is
+ * handed to the head of the line inside the same transaction, and only that task is called
+ * (`slotGranted`); its own 30 s recheck alarm is the safety net for a lost call. A slot whose holder
+ * crashed, was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
+ *
+ * Quotas: the Worker asks `admit` before creating a task (an id already admitted is free, so an
+ * Idempotency-Key replay never counts twice); task objects add their outputs' sizes as they store them.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
@@ -34,8 +42,8 @@ export interface TaskListQuery {
 }
 
 /**
- * A slot holder whose last report is younger than this is taken at its word (running tasks report on
- * every watchdog tick, at most 10 s apart); older or unknown holders are asked before their slot is kept.
+ * A slot holder whose last report is younger than this is taken at its word (running tasks report every
+ * half stall timeout, 15 s by default); older or unknown holders are asked before their slot is kept.
  */
 const HOLDER_FRESH_MS = 60_000;
 
