@@ -383,7 +383,7 @@ describe('ids, headers and bodies a client controls', () => {
       () =>
         post(JSON.stringify({ input: { url: `http://example.com/${'a'.repeat(5000)}` }, steps: [{ op: 'probe' }] })),
       400,
-      'input.url.invalid',
+      'input.invalid',
     ],
   ];
   it.each(rows)('%s', async (_name, send, status, code) => {

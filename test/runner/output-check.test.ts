@@ -4,7 +4,7 @@
  * and tool stderr -> a stable code whose message shows no runner path or address.
  */
 import { describe, expect, it } from 'vitest';
-import type { Probe } from '../../containers/ffmpeg/src/media.ts';
+import { isIsoMedia, type Probe } from '../../containers/ffmpeg/src/media.ts';
 import {
   checkDecode,
   checkStructure,
@@ -150,6 +150,13 @@ describe('tool errors', () => {
         classifyToolFailure('ffmpeg', c === 'media.truncated' ? 'partial file' : 'matches no streams', null).retryable,
       ).toBe(false);
     }
+  });
+
+  it('calls a missing moov truncated only for a file that starts like an mp4', () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(isIsoMedia(bytes('\0\0\0\x20ftypisom'))).toBe(true);
+    expect(isIsoMedia(bytes('<html><body>'))).toBe(false);
+    expect(isIsoMedia(new Uint8Array(0))).toBe(false);
   });
 
   it('notices a truncated input even when ffmpeg exits 0', () => {

@@ -4,6 +4,7 @@
  *
  * Used by the op pipeline (pipeline.ts).
  */
+import { open } from 'node:fs/promises';
 import { ffprobeArgs } from './ffmpeg-args.ts';
 import { type Job, JobError } from './job.ts';
 import { classifyToolFailure, classifyToolWarnings, detailOf } from './tool-errors.ts';
@@ -54,7 +55,9 @@ export async function probeMedia(job: Job, file: string): Promise<MediaInfo> {
   if (r.signal) throw toJobError(classifyToolFailure('ffprobe', r.stderr, r.signal));
   if (!probe?.streams?.length) {
     const said = classifyToolFailure('ffprobe', r.stderr, null);
-    if (said.code === 'media.truncated' || said.code === 'runner.crashed') throw toJobError(said);
+    if (said.code === 'runner.crashed') throw toJobError(said);
+    // "moov atom not found" is also what random bytes named .mp4 get: truncated only if it is an mp4.
+    if (said.code === 'media.truncated' && isIsoMedia(await head(file))) throw toJobError(said);
     const why = detailOf(r.stderr).replace(/^the input:\s*/, '');
     throw new JobError('media.unsupported', `not a media file we can read${why ? ` (${why})` : ''}`);
   }
@@ -92,6 +95,27 @@ export function parseProgressBlock(block: Record<string, string>, duration: numb
     out.eta = Math.max(0, Math.round((duration * (1 - done)) / speed));
   }
   return out;
+}
+
+/** The first bytes of a file (empty when unreadable). */
+async function head(file: string): Promise<Uint8Array> {
+  const buf = new Uint8Array(12);
+  try {
+    const fh = await open(file, 'r');
+    try {
+      await fh.read(buf, 0, buf.length, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return new Uint8Array(0);
+  }
+  return buf;
+}
+
+/** An ISO base media file (mp4, m4a, mov, 3gp) starts with an `ftyp` box. Pure. */
+export function isIsoMedia(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp';
 }
 
 function toJobError(c: { code: JobError['code']; message: string; retryable: boolean }): JobError {
