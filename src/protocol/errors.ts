@@ -81,7 +81,6 @@ export const ERROR_CODES = [
   'media.no_stream',
   'media.codec_unsupported',
   'media.truncated',
-  'media.too_large',
   'media.output_invalid',
 ] as const;
 

@@ -17,6 +17,8 @@ import {
   crashMessage,
   publicText,
 } from '../../containers/ffmpeg/src/tool-errors.ts';
+import { isRetryable } from '../../src/lib/retry-policy.ts';
+import { ERROR_CODES } from '../../src/protocol/errors.ts';
 
 const probe = (duration: string | undefined, ...streams: Probe['streams']): Probe => ({
   format: duration === undefined ? {} : { duration },
@@ -157,6 +159,13 @@ describe('tool errors', () => {
     expect(isIsoMedia(bytes('\0\0\0\x20ftypisom'))).toBe(true);
     expect(isIsoMedia(bytes('<html><body>'))).toBe(false);
     expect(isIsoMedia(new Uint8Array(0))).toBe(false);
+  });
+
+  it('is never retried when it is about the media, whatever the producer said', () => {
+    const media = ERROR_CODES.filter((c) => c.startsWith('media.'));
+    expect(media).toEqual(expect.arrayContaining(['media.no_frames', 'media.truncated', 'media.output_invalid']));
+    for (const code of media) expect(isRetryable({ code, retryable: true }), code).toBe(false);
+    expect(isRetryable({ code: 'runner.crashed', retryable: false })).toBe(true);
   });
 
   it('notices a truncated input even when ffmpeg exits 0', () => {
