@@ -1,7 +1,7 @@
 /**
  * Gathering the facts for the output check (output-check.ts decides): one ffprobe of the finished file
- * before it is announced, then two short decodes, its first half second and its last second, which run
- * while the task object copies the file to R2 (the job's `done` waits for them).
+ * before it is announced, and two short decodes, its first half second and its last second, started
+ * with it and still running while the task object copies the file to R2 (the job's `done` waits).
  *
  * Cost: one ffprobe on the job's critical path; the two decodes run in parallel and overlap the upload
  * (figures in the README's "Output checks" section).
@@ -91,6 +91,17 @@ export async function verifyOutput(
     (s) => s.size,
     () => 0,
   );
+  const image = check.expect.kind === 'image';
+  // The decodes start with the probe (the wall time is the longer of them, not their sum); only the
+  // probe holds the announcement back.
+  const decodes =
+    size > 0
+      ? Promise.all([
+          decodePart(job, file, image ? 'image' : 'head'),
+          image ? Promise.resolve(null) : decodePart(job, file, 'tail'),
+        ])
+      : null;
+  decodes?.catch(() => {});
   const { probe, stderr } = size > 0 ? await probeOutput(job, file) : { probe: null, stderr: '' };
   const structure = checkStructure(
     {
@@ -102,12 +113,12 @@ export async function verifyOutput(
     },
     check.expect,
   );
-  if (!structure.ok) throw new JobError(structure.code, structure.message, structure.retryable);
-  const image = check.expect.kind === 'image';
-  const decoded = Promise.all([
-    decodePart(job, file, image ? 'image' : 'head'),
-    image ? Promise.resolve(null) : decodePart(job, file, 'tail'),
-  ]).then(([head, tail]) => {
+  // (an empty file never passes the structure check, so past it the decodes exist)
+  if (!structure.ok || !decodes) {
+    const failed = structure.ok ? { code: 'media.no_frames' as const, message: 'the result is empty' } : structure;
+    throw new JobError(failed.code, failed.message);
+  }
+  const decoded = decodes.then(([head, tail]) => {
     const verdict = checkDecode(head, tail, check.expect);
     if (!verdict.ok) throw new JobError(verdict.code, verdict.message, verdict.retryable);
   });
