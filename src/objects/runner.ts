@@ -72,14 +72,12 @@ class ContainerRunner implements Runner {
       return res;
     } catch (err) {
       if (this.bucket) void recordRunnerFailure(this.bucket, 'runner.unreachable', 'the container did not answer');
-      throw new ClipyardError(
-        'runner.unreachable',
-        `waiting for a media runner (the container did not answer: ${String(err)})`,
-        {
-          status: 503,
-          retryable: true,
-        },
-      );
+      // What the platform said goes to the log; the user's message names no internals.
+      console.warn(JSON.stringify({ level: 'warn', msg: 'runner container unreachable', error: String(err) }));
+      throw new ClipyardError('runner.unreachable', 'waiting for a media runner (the container did not answer)', {
+        status: 503,
+        retryable: true,
+      });
     }
   }
 
