@@ -1,7 +1,12 @@
 // `npm start`: the whole clipyard system on this machine, at http://127.0.0.1:8787 by default.
-// Environment: PORT (8787), RUNNER_PORT (8788), CLIPYARD_ALLOW_HOSTS (empty: private hosts refused).
+// Environment: PORT (8787), RUNNER_PORT (8788), and every Worker setting the README's Configuration
+// table lists (API_KEYS, CLIPYARD_ALLOW_HOSTS, MAX_*, ...): set in the environment, they reach the
+// Worker (scripts/worker-env.mjs); .dev.vars is read too. Prints whether authentication is on.
 import { execFileSync } from 'node:child_process';
-import { startRunner, startWorker, stopProcess } from './system.mjs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, startRunner, startWorker, stopProcess } from './system.mjs';
+import { apiKeys, authLine, parseDevVars, workerSettings } from './worker-env.mjs';
 
 const port = Number(process.env.PORT ?? 8787);
 const runnerPort = Number(process.env.RUNNER_PORT ?? 8788);
@@ -15,9 +20,25 @@ try {
   process.exit(1);
 }
 
+const settings = workerSettings(process.env);
+if (settings.error) {
+  console.error(`clipyard did not start: ${settings.error}`);
+  process.exit(1);
+}
+const devVarsFile = path.join(ROOT, '.dev.vars');
+const devVars = existsSync(devVarsFile) ? parseDevVars(readFileSync(devVarsFile, 'utf8')) : {};
+
 const runner = await startRunner({ port: runnerPort, allowHosts, log });
-const worker = await startWorker({ port, runnerUrl: `http://127.0.0.1:${runnerPort}`, allowHosts, log });
-console.log(`\nclipyard is running at http://127.0.0.1:${port}  (runner on :${runnerPort}; Ctrl-C stops both)\n`);
+const worker = await startWorker({
+  port,
+  runnerUrl: `http://127.0.0.1:${runnerPort}`,
+  allowHosts,
+  vars: settings.vars,
+  secrets: settings.secrets,
+  log,
+});
+console.log(`\nclipyard is running at http://127.0.0.1:${port}  (runner on :${runnerPort}; Ctrl-C stops both)`);
+console.log(`${authLine(apiKeys(settings.secrets.API_KEYS), apiKeys(devVars.API_KEYS))}\n`);
 
 let stopping = false;
 async function stop(code = 0) {

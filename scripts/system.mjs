@@ -3,7 +3,7 @@
 // Used by `npm start` and by the end-to-end tests, so both run exactly the same thing.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,8 +93,32 @@ export async function startRunner({ port = 8788, allowHosts = '', env = {}, log,
   return proc;
 }
 
-/** Start wrangler dev; resolves once the Worker answers. */
-export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', vars = {}, persistTo, log } = {}) {
+/**
+ * Secrets for wrangler dev without putting them on its command line: .dev.vars plus `secrets`, in a
+ * private file under .wrangler/ given as `--env-file` (wrangler then reads that instead of .dev.vars).
+ */
+function secretsFile(port, secrets) {
+  const devVars = path.join(ROOT, '.dev.vars');
+  const text = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+  const extra = Object.entries(secrets)
+    .map(([k, v]) => `${k}=${JSON.stringify(String(v))}`)
+    .join('\n');
+  const file = path.join(ROOT, '.wrangler', `dev-secrets-${port}.env`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${extra}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** Start wrangler dev; resolves once the Worker answers. `secrets` reach it without the command line. */
+export async function startWorker({
+  port = 8787,
+  runnerUrl,
+  allowHosts = '',
+  vars = {},
+  secrets = {},
+  persistTo,
+  log,
+} = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
   const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };
@@ -112,6 +136,8 @@ export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', var
     'warn',
   ];
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  const envFile = Object.keys(secrets).length ? secretsFile(port, secrets) : null;
+  if (envFile) args.push('--env-file', envFile);
   if (persistTo) {
     mkdirSync(persistTo, { recursive: true });
     args.push('--persist-to', persistTo);
@@ -123,6 +149,7 @@ export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', var
     detached: true,
   });
   pipeOutput(proc, 'worker', log);
+  if (envFile) proc.once('exit', () => rmSync(envFile, { force: true }));
   await waitFor(`http://127.0.0.1:${port}/api/health`, 60_000, proc, 'wrangler dev').catch(async (err) => {
     // a wrangler that never answered must not outlive the caller's failure
     await stopProcess(proc);

@@ -61,6 +61,8 @@ export const CLASSIFIED_CODES: readonly ErrorCode[] = [...ALWAYS_RETRYABLE, ...N
 export function isRetryable(error: Pick<ErrorBody, 'code' | 'retryable'>): boolean {
   if (ALWAYS_RETRYABLE.includes(error.code)) return true;
   if (NEVER_RETRYABLE.includes(error.code)) return false;
+  // Every `media.*` code is about the input itself: the same bytes fail the same way again.
+  if (error.code.startsWith('media.')) return false;
   return error.retryable;
 }
 

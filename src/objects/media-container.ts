@@ -13,6 +13,7 @@
  */
 import { Container, type StopParams } from '@cloudflare/containers';
 import type { RunnerHealth } from '../protocol/runner.ts';
+import { recordRunnerFailure } from './runner.ts';
 
 export const RUNNER_PORT = 8080;
 /** How long an idle runner stays up; renewed while a job runs. */
@@ -66,6 +67,13 @@ export class MediaContainer extends Container<Env> {
 
   override onStop(params: StopParams): void {
     const clean = params.exitCode === 0 && params.reason === 'exit';
+    if (!clean) {
+      void recordRunnerFailure(
+        this.env.BUCKET,
+        'runner.crashed',
+        `a runner container stopped (${params.reason}, exit ${params.exitCode})`,
+      );
+    }
     log(clean ? 'info' : 'warn', 'runner container stopped', {
       task: this.task,
       exitCode: params.exitCode,

@@ -76,6 +76,12 @@ export const ERROR_CODES = [
   'batch.too_many',
   'batch.exists',
   'batch.not_finished',
+  // what the media tools said, and the runner's check of every output (appended)
+  'media.no_frames',
+  'media.no_stream',
+  'media.codec_unsupported',
+  'media.truncated',
+  'media.output_invalid',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -28,6 +28,8 @@ import type { Step } from './ops.ts';
 
 export const JOB_HEADER = 'x-clipyard-job';
 export const HEARTBEAT_INTERVAL_MS = 5_000;
+/** Every runner response carries its version here (what /api/health reports in container mode). */
+export const RUNNER_VERSION_HEADER = 'x-clipyard-runner';
 
 export type JobInput =
   /** The runner fetches the URL itself (with SSRF checks at connect time). */

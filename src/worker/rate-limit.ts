@@ -3,13 +3,18 @@
  *
  * Two Workers rate limiting bindings (wrangler.toml `[[ratelimits]]`): RATE_LIMIT_IP counts every
  * /api request per client address before authentication (so guessing keys is slow too), and
- * RATE_LIMIT_KEY counts per tenant once a key has matched. Loopback clients (a local `npm start`,
- * the end-to-end tests) are not counted per IP, and the keyless `local` tenant has no key to count.
+ * RATE_LIMIT_KEY counts per tenant once a key has matched. Loopback clients are not counted per IP,
+ * and only in local mode (`RUNNER_URL` set: wrangler dev under `npm start` and the end-to-end tests,
+ * listening on 127.0.0.1, where miniflare fills CF-Connecting-IP from the socket). In production the
+ * address is the one Cloudflare's edge puts in CF-Connecting-IP, a loopback address cannot occur
+ * there, and nothing is exempt: a client that writes `CF-Connecting-IP: 127.0.0.1` itself is counted
+ * like any other. Private (10/8, 192.168/16, ...) addresses are counted. The keyless `local` tenant
+ * has no key to count.
  * The bindings are approximate by design (counted per Cloudflare location), which is what a rate
  * limit for fairness needs; the exact daily quotas live in the TenantObject.
  */
 import { createMiddleware } from 'hono/factory';
-import { isIpAddress, isPrivateAddress, parseIPv6 } from '../lib/ip-address.ts';
+import { isIpAddress, parseIPv4, parseIPv6 } from '../lib/ip-address.ts';
 import { dailyLimits } from '../objects/config.ts';
 import { ClipyardError, type ErrorCode } from '../protocol/errors.ts';
 import type { AppEnv } from './auth.ts';
@@ -45,9 +50,22 @@ export function clientKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-/** True for addresses the per-IP limit skips: the machine itself or its own network. */
-function isLocalClient(ip: string): boolean {
-  return isPrivateAddress(ip);
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (::ffff:127.x.y.z), in canonical form only. */
+export function isLoopbackAddress(ip: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return (parseIPv4(ip) ?? 0) >>> 24 === 127;
+  const v6 = parseIPv6(ip);
+  if (!v6) return false;
+  const zeros = (n: number) => v6.slice(0, n).every((g) => g === 0);
+  if (zeros(7) && v6[7] === 1) return true;
+  return zeros(5) && v6[5] === 0xffff && v6[6]! >> 8 === 127;
+}
+
+/**
+ * Does the per-IP limit skip this client? Only loopback, and only in local mode, where the address
+ * comes from the local socket (see the header); never in production.
+ */
+export function isExemptClient(ip: string, env: Pick<Env, 'RUNNER_URL'>): boolean {
+  return Boolean(env.RUNNER_URL) && isLoopbackAddress(ip);
 }
 
 async function allowed(limiter: RateLimit | undefined, key: string): Promise<boolean> {
@@ -63,7 +81,7 @@ async function allowed(limiter: RateLimit | undefined, key: string): Promise<boo
 /** Per client IP, on every /api request, before authentication. */
 export const rateLimitByIp = createMiddleware<AppEnv>(async (c, next) => {
   const ip = clientIp(c.req.raw.headers);
-  if (ip && !isLocalClient(ip) && !(await allowed(c.env.RATE_LIMIT_IP, clientKey(ip)))) {
+  if (ip && !isExemptClient(ip, c.env) && !(await allowed(c.env.RATE_LIMIT_IP, clientKey(ip)))) {
     throw new TooManyRequests(
       'rate.limited',
       'too many requests from this address; slow down and retry shortly',

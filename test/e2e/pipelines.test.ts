@@ -183,7 +183,28 @@ describe('a pipeline survives a runner crash between steps', () => {
     expect(statuses).toContain('retrying');
     expect(stepEvents(1).at(-1)).toBe('succeeded');
     expect(stepEvents(2)).toEqual(['running', 'succeeded']);
-    // progress never went backwards within an attempt and reached 100
+    // progress never went backwards within an attempt (overall, and each step's own) and reached 100
+    let attempt = 0;
+    let overall = -1;
+    const stepLast = new Map<number, number>();
+    let seen = 0;
+    for (const e of log) {
+      if (e.kind === 'status' && e.attempt !== attempt) {
+        attempt = e.attempt;
+        overall = -1;
+        stepLast.clear();
+      }
+      if (e.kind !== 'progress') continue;
+      seen++;
+      const at = `event ${e.seq} (attempt ${attempt}, step ${e.step})`;
+      expect(e.progress, at).toBeGreaterThanOrEqual(overall);
+      expect(e.stepProgress, at).toBeGreaterThanOrEqual(stepLast.get(e.step) ?? -1);
+      overall = e.progress;
+      stepLast.set(e.step, e.stepProgress);
+    }
+    // the check above looked at real progress, across more than one attempt
+    expect(seen).toBeGreaterThan(3);
+    expect(attempt).toBeGreaterThan(1);
     expect(snap.progress).toBe(100);
 
     const link = await fetch(`${base}/api/tasks/${id}/outputs/transcript.json`, { redirect: 'manual' });

@@ -154,6 +154,31 @@ describe('the runner refuses redirects to private places (nothing reaches /secre
     handled++;
   });
 
+  const chains: [string, () => string, string][] = [
+    [
+      'a chain of two hops to decimal loopback',
+      () => redirectTo(redirectTo(`http://2130706433:${port}/secret`)),
+      'input.url.private',
+    ],
+    [
+      'a chain of three hops to cloud metadata',
+      () => redirectTo(redirectTo(redirectTo('http://169.254.169.254/'))),
+      'input.url.private',
+    ],
+    ['a redirect to gopher', () => redirectTo(`gopher://127.0.0.1:${port}/_secret`), 'input.url.scheme'],
+    ['a redirect to IPv6 unspecified', () => redirectTo(`http://[::]:${port}/secret`), 'input.url.private'],
+    // webhook-style targets: the control planes next to the runner, reached by another spelling
+    ["the runner's own job API via localhost", () => redirectTo('http://localhost:8788/jobs'), 'input.url.private'],
+    ['a link-local webhook receiver', () => redirectTo('http://169.254.0.1:8080/hook'), 'input.url.private'],
+  ];
+  it.each(chains)('%s', async (_name, target, code) => {
+    tried++;
+    const before = hits.get('/secret') ?? 0;
+    expect(await failureOf(target())).toBe(code);
+    expect(hits.get('/secret') ?? 0).toBe(before);
+    handled++;
+  });
+
   it('stops after a bounded number of redirects', async () => {
     tried++;
     expect(await failureOf(`${base}/loop`)).toBe('source.too_many_redirects');
@@ -194,6 +219,23 @@ describe('the Worker over real HTTP', () => {
     ['http://[::ffff:7f00:1]:{port}/clip.mp4', 'input.url.private'],
     ['http://evil@127.0.0.1:{port}/clip.mp4', 'input.url.credentials'],
     ['file:///etc/passwd', 'input.url.scheme'],
+    ['http://0.0.0.0:{port}/clip.mp4', 'input.url.private'],
+    ['http://0:{port}/clip.mp4', 'input.url.private'],
+    ['http://[::]:{port}/clip.mp4', 'input.url.private'],
+    ['http://0x7f000001:{port}/clip.mp4', 'input.url.private'],
+    ['http://0177.0.0.1:{port}/clip.mp4', 'input.url.private'],
+    ['http://127.000.000.001:{port}/clip.mp4', 'input.url.private'],
+    ['http://[0:0:0:0:0:ffff:127.0.0.1]:{port}/clip.mp4', 'input.url.private'],
+    ['http://169.254.169.254/latest/meta-data/', 'input.url.private'],
+    ['http://[::ffff:a9fe:a9fe]/latest/meta-data/', 'input.url.private'],
+    ['http://100.100.100.200/latest/meta-data/', 'input.url.private'],
+    ['http://192.168.1.1/admin', 'input.url.private'],
+    ['http://[fe80::1]/', 'input.url.private'],
+    ['http://[fc00::1]/', 'input.url.private'],
+    ['http://user:pass@example.com/clip.mp4', 'input.url.credentials'],
+    ['gopher://127.0.0.1:6379/_INFO', 'input.url.scheme'],
+    ['ftp://example.com/clip.mp4', 'input.url.scheme'],
+    ['data:video/mp4;base64,AAAAIGZ0eXBpc29t', 'input.url.scheme'],
   ])('refuses %s before any fetch: %s', async (template, code) => {
     tried++;
     const url = template.replace('{port}', String(port));
@@ -286,6 +328,17 @@ describe('the Worker over real HTTP', () => {
         'link.invalid',
       ],
       [`${good.pathname}?exp=${good.searchParams.get('exp')}`, 'link.invalid'],
+      // the same signature on other keys: traversal, encoded traversal, an upload's key
+      [`/files/tasks/${id}/%2e%2e/%2e%2e/uploads/x${good.search}`, 'link.invalid'],
+      [`/files/uploads/${id}${good.search}`, 'link.invalid'],
+      [
+        `${good.pathname}?exp=${good.searchParams.get('exp')}&sig=${'0'.repeat(64)}&sig=${good.searchParams.get('sig')}`,
+        'link.invalid',
+      ],
+      [
+        `${good.pathname}?exp=${good.searchParams.get('exp')}&sig=${good.searchParams.get('sig')?.toUpperCase()}`,
+        'link.invalid',
+      ],
     ];
     for (const [path, code] of rows) {
       tried++;
@@ -294,5 +347,50 @@ describe('the Worker over real HTTP', () => {
       expect(await codeOf(r)).toBe(code);
       handled++;
     }
+  });
+});
+
+describe('ids, headers and bodies a client controls', () => {
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    api('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const task = (extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ input: { url: mediaUrl('clip.mp4') }, steps: [{ op: 'probe' }], ...extra });
+  const rows: [string, () => Promise<Response>, number, string][] = [
+    ['a task id that walks up the path', () => api('/api/tasks/..%2F..%2Fbatches'), 404, 'task.not_found'],
+    ['a task id of 5000 characters', () => api(`/api/tasks/${'a'.repeat(5000)}`), 404, 'task.not_found'],
+    [
+      'deleting a task that does not exist',
+      () => api('/api/tasks/t_doesnotexist0000', { method: 'DELETE' }),
+      404,
+      'task.not_found',
+    ],
+    [
+      'an Idempotency-Key of 5000 characters',
+      () => post(task(), { 'idempotency-key': 'k'.repeat(5000) }),
+      400,
+      'request.invalid',
+    ],
+    ['a JSON body of 1 MB', () => post(task({ note: 'x'.repeat(1024 * 1024) })), 413, 'request.invalid'],
+    [
+      'a JSON body nested 100000 deep',
+      () => post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+      400,
+      'request.invalid',
+    ],
+    ['a body that is not JSON', () => post('{"input": '), 400, 'request.invalid_json'],
+    [
+      'a URL of 5000 characters',
+      () =>
+        post(JSON.stringify({ input: { url: `http://example.com/${'a'.repeat(5000)}` }, steps: [{ op: 'probe' }] })),
+      400,
+      'input.invalid',
+    ],
+  ];
+  it.each(rows)('%s', async (_name, send, status, code) => {
+    tried++;
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(await codeOf(res)).toBe(code);
+    handled++;
   });
 });

@@ -80,7 +80,7 @@ describe('progress and errors', () => {
   });
 
   it('classifies ffmpeg failures', () => {
-    expect(ffmpegError('Stream map 0:a:0 matches no streams.', null).code).toBe('media.unsupported');
+    expect(ffmpegError('Stream map 0:a:0 matches no streams.', null).code).toBe('media.no_stream');
     expect(ffmpegError('x\nInvalid data found when processing input', null)).toMatchObject({
       code: 'media.corrupt',
       retryable: false,
@@ -147,6 +147,7 @@ describe('media limits', () => {
     hasAudio: false,
     hasVideo: true,
     height,
+    still: false,
   });
 
   it('refuses media that is too long or too large, each with its own code', () => {

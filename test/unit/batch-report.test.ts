@@ -9,6 +9,9 @@ import type { ChildReport } from '../../src/protocol/batch.ts';
 
 function setup(batchId: string | null, fail = false) {
   const sent: ChildReport[] = [];
+  // Which batch each report was addressed to: asserted by the tests, outside the fake (the reporter
+  // swallows whatever the batch's RPC throws, so an expect() in there could never fail a test).
+  const addressed: string[] = [];
   const pending: Promise<unknown>[] = [];
   let state: ChildReport = {
     taskId: 't1',
@@ -24,7 +27,7 @@ function setup(batchId: string | null, fail = false) {
     BATCHES: {
       getByName: (id: string) => ({
         childReport: async (r: ChildReport) => {
-          expect(id).toBe(batchId);
+          addressed.push(id);
           if (fail) throw new Error('batch unreachable');
           sent.push(r);
         },
@@ -35,7 +38,7 @@ function setup(batchId: string | null, fail = false) {
   const set = (patch: Partial<ChildReport>) => {
     state = { ...state, ...patch, seq: state.seq + 1 };
   };
-  return { reporter, sent, pending, set };
+  return { reporter, sent, pending, set, addressed };
 }
 
 describe('BatchReporter', () => {
@@ -43,7 +46,7 @@ describe('BatchReporter', () => {
   afterEach(() => vi.useRealTimers());
 
   it('sends the first progress at once, holds a burst, and sends the newest value when the interval ends', async () => {
-    const { reporter, sent, pending, set } = setup('b1');
+    const { reporter, sent, pending, set, addressed } = setup('b1');
     for (let p = 1; p <= 20; p++) {
       set({ progress: p });
       reporter.progressed();
@@ -54,10 +57,11 @@ describe('BatchReporter', () => {
     await vi.advanceTimersByTimeAsync(BATCH_PROGRESS_INTERVAL_MS);
     await Promise.all(pending);
     expect(sent.map((r) => r.progress)).toEqual([1, 20]);
+    expect(addressed).toEqual(['b1', 'b1']);
   });
 
   it('sends a status change at once, folding in a held progress report', async () => {
-    const { reporter, sent, pending, set } = setup('b1');
+    const { reporter, sent, pending, set, addressed } = setup('b7');
     set({ progress: 10 });
     reporter.progressed();
     set({ progress: 50 });
@@ -70,6 +74,7 @@ describe('BatchReporter', () => {
       ['running', 10],
       ['succeeded', 100],
     ]);
+    expect(addressed).toEqual(['b7', 'b7']);
   });
 
   it('says nothing for a task outside a batch, and survives a batch it cannot reach', async () => {
@@ -77,12 +82,14 @@ describe('BatchReporter', () => {
     alone.reporter.progressed();
     alone.reporter.statusChanged();
     expect(alone.pending).toHaveLength(0);
+    expect(alone.addressed).toEqual([]);
 
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const lost = setup('b2', true);
     lost.reporter.statusChanged();
     await expect(Promise.all(lost.pending)).resolves.toBeDefined();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('batch report failed'));
+    expect(lost.addressed).toEqual(['b2']);
     warn.mockRestore();
   });
 });

@@ -11,7 +11,8 @@ interface Health {
   components: {
     storage: { ok: boolean; error?: string };
     runner: {
-      reachable: boolean;
+      reachable: boolean | null;
+      state?: string;
       mode?: string;
       version: string | null;
       ffmpeg: string | null;
@@ -42,8 +43,12 @@ export async function renderHealth(root: HTMLElement): Promise<void> {
   const items = [
     item(
       'runner',
-      r.reachable ? 'reachable' : `unreachable${r.error ? `: ${r.error}` : ''}`,
-      r.reachable ? 'ok' : 'bad',
+      r.reachable === null
+        ? `container: ${r.state ?? 'unknown'}`
+        : r.reachable
+          ? 'reachable'
+          : `unreachable${r.error ? `: ${r.error}` : ''}`,
+      r.reachable === null ? (r.state === 'failing' ? 'bad' : 'ok') : r.reachable ? 'ok' : 'bad',
     ),
     item('active jobs', r.activeJobs == null ? '–' : `${r.activeJobs}${r.capacity ? ` of ${r.capacity}` : ''}`),
     item('ffmpeg', r.ffmpeg ?? '–'),

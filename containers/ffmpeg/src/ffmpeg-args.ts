@@ -118,6 +118,11 @@ export function audioArgs(step: StepOf<'audio'>, input: string, output: string):
   ];
 }
 
+/** The height a transcode scales to: the asked one, else the source's capped at 1080 (null: unchanged). */
+export function transcodeHeight(step: StepOf<'transcode'>, sourceHeight: number | null): number | null {
+  return step.height ?? (sourceHeight && sourceHeight > 1080 ? 1080 : null);
+}
+
 const X264_QUALITY = { low: ['veryfast', '28'], medium: ['veryfast', '23'], high: ['medium', '20'] } as const;
 const VP9_QUALITY = { low: ['8', '40'], medium: ['6', '34'], high: ['4', '30'] } as const;
 
@@ -128,7 +133,7 @@ export function transcodeArgs(
   hasAudio: boolean,
   sourceHeight: number | null,
 ): string[] {
-  const height = step.height ?? (sourceHeight && sourceHeight > 1080 ? 1080 : null);
+  const height = transcodeHeight(step, sourceHeight);
   const scale = height ? ['-vf', `scale=-2:${height}`] : [];
   const audio = hasAudio ? ['-map', '0:a:0?'] : [];
   if (step.format === 'webm') {
@@ -192,8 +197,8 @@ export function thumbnailArgs(step: StepOf<'thumbnail'>, input: string, output: 
   const filters = step.width ? [`scale=${step.width}:-2`] : [];
   return [
     ...ffmpegHead(),
-    '-ss',
-    time.toFixed(3),
+    // An input seek to 0 makes the image demuxer (a still as input) yield no frame at all.
+    ...(time > 0 ? ['-ss', time.toFixed(3)] : []),
     ...safeInput(input),
     '-map',
     '0:v:0',

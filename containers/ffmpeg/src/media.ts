@@ -4,9 +4,11 @@
  *
  * Used by the op pipeline (pipeline.ts).
  */
+import { open } from 'node:fs/promises';
 import { ffprobeArgs } from './ffmpeg-args.ts';
 import { type Job, JobError } from './job.ts';
-import { lastLine, runTool } from './tools.ts';
+import { classifyToolFailure, classifyToolWarnings, detailOf } from './tool-errors.ts';
+import { runTool } from './tools.ts';
 
 export interface ProbeStream {
   index: number;
@@ -29,6 +31,8 @@ export interface MediaInfo {
   hasAudio: boolean;
   hasVideo: boolean;
   height: number | null;
+  /** A still image (png, jpeg, webp, bmp), not a moving picture. */
+  still: boolean;
 }
 
 const PROBE_TIMEOUT_MS = 60_000;
@@ -48,8 +52,13 @@ export async function probeMedia(job: Job, file: string): Promise<MediaInfo> {
       probe = null;
     }
   }
+  if (r.signal) throw toJobError(classifyToolFailure('ffprobe', r.stderr, r.signal));
   if (!probe?.streams?.length) {
-    const why = lastLine(r.stderr).replace(/^.*?:\s*/, '');
+    const said = classifyToolFailure('ffprobe', r.stderr, null);
+    if (said.code === 'runner.crashed') throw toJobError(said);
+    // "moov atom not found" is also what random bytes named .mp4 get: truncated only if it is an mp4.
+    if (said.code === 'media.truncated' && isIsoMedia(await head(file))) throw toJobError(said);
+    const why = detailOf(r.stderr).replace(/^the input:\s*/, '');
     throw new JobError('media.unsupported', `not a media file we can read${why ? ` (${why})` : ''}`);
   }
   // cover art in an audio file is a "video" stream too; it does not make the file a video
@@ -61,6 +70,7 @@ export async function probeMedia(job: Job, file: string): Promise<MediaInfo> {
     hasAudio: probe.streams.some((s) => s.codec_type === 'audio'),
     hasVideo: anyVideo !== undefined,
     height: anyVideo?.height ?? null,
+    still: /^(image2|\w+_pipe)$/.test(probe.format.format_name ?? ''),
   };
 }
 
@@ -87,22 +97,47 @@ export function parseProgressBlock(block: Record<string, string>, duration: numb
   return out;
 }
 
-/** Classify a failed ffmpeg run by what it said. */
+/** The first bytes of a file (empty when unreadable). */
+async function head(file: string): Promise<Uint8Array> {
+  const buf = new Uint8Array(12);
+  try {
+    const fh = await open(file, 'r');
+    try {
+      await fh.read(buf, 0, buf.length, 0);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return new Uint8Array(0);
+  }
+  return buf;
+}
+
+/** An ISO base media file (mp4, m4a, mov, 3gp) starts with an `ftyp` box. Pure. */
+export function isIsoMedia(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp';
+}
+
+function toJobError(c: { code: JobError['code']; message: string; retryable: boolean }): JobError {
+  return new JobError(c.code, c.message, c.retryable);
+}
+
+/** Classify a failed ffmpeg run by what it said (see tool-errors.ts). */
 export function ffmpegError(stderr: string, signal: NodeJS.Signals | null): JobError {
-  if (signal) return new JobError('runner.crashed', `ffmpeg was killed (${signal})`, true);
-  const tail = lastLine(stderr);
-  if (/matches no streams|does not contain any stream|Output file #0 does not contain/i.test(stderr)) {
-    return new JobError('media.unsupported', `the input has no usable stream for this op (${tail})`);
-  }
-  if (/No space left on device|Cannot allocate memory/i.test(stderr)) {
-    return new JobError('runner.crashed', `the media runner ran out of resources (${tail})`, true);
-  }
-  return new JobError('media.corrupt', `ffmpeg could not process the input (${tail || 'no message'})`);
+  return toJobError(classifyToolFailure('ffmpeg', stderr, signal));
+}
+
+/** What an ffmpeg run said it wrote, from its last `-progress` block. */
+export interface FfmpegStats {
+  /** Video frames written. */
+  frames: number;
+  /** The furthest output timestamp, seconds. */
+  seconds: number;
 }
 
 /**
  * Run ffmpeg with `args` (which must include `-progress pipe:1`), reporting progress per block.
- * Throws a JobError when ffmpeg fails.
+ * Throws a JobError when ffmpeg fails, or when it exits 0 but said the input was cut short.
  */
 export async function runFfmpeg(
   job: Job,
@@ -110,7 +145,8 @@ export async function runFfmpeg(
   duration: number | null,
   timeoutMs: number,
   onProgress: (p: EncodeProgress) => void,
-): Promise<void> {
+): Promise<FfmpegStats> {
+  const stats: FfmpegStats = { frames: 0, seconds: 0 };
   let block: Record<string, string> = {};
   const r = await runTool(job, 'ffmpeg', args, {
     cwd: job.dir,
@@ -121,6 +157,8 @@ export async function runFfmpeg(
       const key = line.slice(0, eq).trim();
       block[key] = line.slice(eq + 1).trim();
       if (key === 'progress') {
+        stats.frames = Math.max(stats.frames, Number(block.frame) || 0);
+        stats.seconds = Math.max(stats.seconds, (Number(block.out_time_us) || 0) / 1e6);
         const p = parseProgressBlock(block, duration);
         if (p) onProgress(p);
         block = {};
@@ -128,4 +166,7 @@ export async function runFfmpeg(
     },
   });
   if (r.code !== 0) throw ffmpegError(r.stderr, r.signal);
+  const warned = classifyToolWarnings(r.stderr);
+  if (warned) throw toJobError(warned);
+  return stats;
 }

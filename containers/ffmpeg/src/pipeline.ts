@@ -14,6 +14,8 @@ import { type Job, JobError } from './job.ts';
 import { type MediaInfo, probeMedia } from './media.ts';
 import { handlerFor } from './ops/index.ts';
 import type { OpContext, OpInput } from './ops/op-context.ts';
+import { crashMessage } from './tool-errors.ts';
+import { verifyOutput } from './verify-output.ts';
 import { downloadWithYtDlp } from './ytdlp.ts';
 
 /** Share of the bar the download takes, by op (the op itself takes the rest). */
@@ -165,7 +167,15 @@ export async function runJob(
     report('probing', 0, { message: 'reading the media' });
     const info = await probeMedia(job, file);
     checkMediaLimits(info, job.spec.limits);
+    if (step.op !== 'probe' && !info.hasAudio && !info.hasVideo) {
+      throw new JobError(
+        'media.no_stream',
+        'the input has no audio or video stream (only subtitles, data or cover art)',
+      );
+    }
     const input: OpInput = { path: file, ext: extensionOf(file), info };
+    // Decode checks of announced outputs, running while the task object stores them; `done` waits.
+    const checks: Promise<void>[] = [];
     const ctx: OpContext = {
       job,
       config,
@@ -173,8 +183,13 @@ export async function runJob(
       input,
       extras,
       progress: (stage, fraction, extra = {}) => report(stage, fraction, extra as Record<string, number | string>),
-      output: async (out, name, meta) => {
-        const { size } = await stat(out);
+      output: async (out, name, meta, check) => {
+        let size: number;
+        if (check) {
+          const verified = await verifyOutput(job, out, check);
+          size = verified.size;
+          checks.push(verified.decoded);
+        } else size = (await stat(out)).size;
         const max = Math.min(config.maxOutputBytes, job.spec.limits?.maxOutputBytes ?? Number.POSITIVE_INFINITY);
         if (size > max) throw new JobError('job.output_too_large', `${name} is ${size} bytes; the limit is ${max}`);
         job.addOutput({ name, path: out, size, contentType: contentTypeFor(name) }, meta);
@@ -182,13 +197,20 @@ export async function runJob(
       timeLeftMs,
     };
     await handlerFor(step)(ctx);
+    report('finishing', 0.99, { message: 'checking the result' });
+    await Promise.all(checks);
     report('finishing', 1, { message: 'done' });
     job.succeed();
   } catch (err) {
     if (job.signal.aborted && Date.now() >= deadline)
       job.fail(new JobError('job.timeout', 'the job ran past its time limit'));
     else if (err instanceof JobError) job.fail(err);
-    else job.fail(new JobError('runner.crashed', `the media runner hit a bug: ${String(err)}`, true));
+    else {
+      console.error(
+        JSON.stringify({ level: 'error', msg: 'job failed unexpectedly', job: job.id, error: String(err) }),
+      );
+      job.fail(new JobError('runner.crashed', crashMessage(err), true));
+    }
   } finally {
     clearTimeout(timer);
   }

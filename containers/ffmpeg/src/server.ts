@@ -20,6 +20,7 @@ import {
   JOB_LIMIT_KEYS,
   type JobSpec,
   MAX_EXTRA_INPUTS,
+  RUNNER_VERSION_HEADER,
   type RunnerHealth,
 } from '../../../src/protocol/runner.ts';
 import type { RunnerConfig } from './config.ts';
@@ -27,6 +28,7 @@ import { Job, JobError } from './job.ts';
 import { extensionOf, extraInputPath, inputPath, runJob } from './pipeline.ts';
 import { type BodyPart, receiveParts } from './receive-body.ts';
 import { Slots } from './slots.ts';
+import { crashMessage } from './tool-errors.ts';
 import type { ToolVersions } from './tools.ts';
 import { type EngineStatus, engineFromEnv } from './transcribe/engine.ts';
 
@@ -148,7 +150,8 @@ export class RunnerServer {
     this.slots = new Slots(config.capacity);
     // Multi-input jobs (render) carry their spec, slide URLs included, in the x-clipyard-job header.
     this.server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-      this.route(req, res).catch((err: unknown) => sendError(res, 500, 'internal', String(err), true));
+      res.setHeader(RUNNER_VERSION_HEADER, RUNNER_VERSION);
+      this.route(req, res).catch((err: unknown) => sendError(res, 500, 'internal', crashMessage(err), true));
     });
     setInterval(() => this.collect(), 60_000).unref();
   }

@@ -8,6 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EgressProxy } from './egress-proxy.ts';
 import { type Job, JobError } from './job.ts';
+import { publicText } from './tool-errors.ts';
 import { runTool } from './tools.ts';
 
 const MARK = 'clipyard-progress';
@@ -37,7 +38,7 @@ export function parseYtDlpProgress(
 
 /** Map what yt-dlp printed on failure to a stable error. Pure. */
 export function ytDlpError(stderr: string): JobError {
-  const msg = (/ERROR:\s*(.+)/.exec(stderr)?.[1] ?? stderr.trim().split('\n').at(-1) ?? '').slice(0, 300);
+  const msg = publicText(/ERROR:\s*(.+)/.exec(stderr)?.[1] ?? stderr.trim().split('\n').at(-1) ?? '').slice(0, 300);
   if (/Requested format is not available/i.test(stderr)) return new JobError('media.format_unavailable', msg);
   if (/Unsupported URL/i.test(stderr))
     return new JobError('media.unsupported', `not a media page yt-dlp knows (${msg})`);
@@ -97,10 +98,13 @@ export async function downloadWithYtDlp(
     '--',
     url,
   ];
+  // yt-dlp skips a file past --max-filesize with a line on stdout and exits 0
+  let tooLarge = false;
   const r = await runTool(job, 'yt-dlp', args, {
     cwd: job.dir,
     timeoutMs,
     onLine: (line) => {
+      if (/larger than max-filesize/i.test(line)) tooLarge = true;
       const p = parseYtDlpProgress(line);
       if (p) onProgress(p);
     },
@@ -112,6 +116,9 @@ export async function downloadWithYtDlp(
     throw ytDlpError(r.stderr);
   }
   const file = (await readdir(job.dir)).find((f) => f.startsWith('input.') && !f.endsWith('.part'));
+  if (!file && tooLarge) {
+    throw new JobError('source.too_large', `the media is larger than the input limit (${maxBytes} bytes)`);
+  }
   if (!file) throw new JobError('media.unsupported', 'yt-dlp finished without a media file');
   return path.join(job.dir, file);
 }

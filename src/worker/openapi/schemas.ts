@@ -150,8 +150,20 @@ export const healthSchema = z.object({
     storage: z.object({ ok: z.boolean(), error: z.string().optional() }),
     runner: z.object({
       ok: z.boolean(),
-      reachable: z.boolean(),
+      reachable: z
+        .boolean()
+        .nullable()
+        .describe('null in container mode: no container is asked (that would start one); see state'),
       mode: z.enum(['http', 'container']),
+      state: z
+        .enum(['ok', 'idle', 'unknown', 'failing'])
+        .optional()
+        .describe('container mode: judged from the last contact and recent runner failures'),
+      lastContactAt: z.string().nullable().optional().describe('container mode: when a task last reached a runner'),
+      recentFailures: z
+        .array(z.object({ at: z.string(), code: z.string(), message: z.string() }))
+        .optional()
+        .describe('container mode: runner failures of the last hour, newest first'),
       version: z.string().nullable(),
       ffmpeg: z.string().nullable(),
       ytDlp: z.string().nullable(),

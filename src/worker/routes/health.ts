@@ -1,5 +1,7 @@
 /**
- * GET /api/health: is storage answering, is the media runner reachable, and with which tools.
+ * GET /api/health: is storage answering, is the media runner reachable, and with which tools. In
+ * container mode no container is asked (that would start one): the runner part is what tasks last
+ * saw (src/lib/runner-status.ts): last contact, the version it reported, recent failures.
  */
 import { Hono } from 'hono';
 import { taskConfig } from '../../objects/config.ts';
@@ -22,14 +24,14 @@ health.get('/', async (c) => {
           .catch(() => null)
       : Promise.resolve(null),
   ]);
-  const ok = storage.ok && runner.reachable;
+  const ok = storage.ok && runner.ok;
   return c.json(
     {
       ok,
       components: {
         storage,
         runner: {
-          ok: runner.reachable,
+          ok: runner.ok,
           reachable: runner.reachable,
           mode: runner.mode,
           version: runner.health?.version ?? null,
@@ -38,6 +40,14 @@ health.get('/', async (c) => {
           activeJobs: runner.health?.activeJobs ?? null,
           capacity: runner.health?.capacity ?? null,
           transcriber: runner.health?.transcriber ?? null,
+          ...(runner.status
+            ? {
+                state: runner.status.state,
+                version: runner.status.version,
+                lastContactAt: runner.status.lastContactAt,
+                recentFailures: runner.status.recentFailures,
+              }
+            : {}),
           ...(runner.error ? { error: runner.error } : {}),
         },
       },

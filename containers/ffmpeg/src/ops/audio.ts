@@ -11,12 +11,27 @@ export const audio: OpHandler<Extract<Step, { op: 'audio' }>> = async (ctx) => {
   const name = `audio.${ctx.step.format}`;
   const file = path.join(ctx.job.dir, `out-${name}`);
   ctx.progress('extracting', 0, { message: `extracting ${ctx.step.format}` });
-  await runFfmpeg(ctx.job, audioArgs(ctx.step, ctx.input.path, file), ctx.input.info.duration, ctx.timeLeftMs(), (p) =>
-    ctx.progress('extracting', p.fraction, {
-      message: `extracting ${ctx.step.format}`,
-      ...(p.speed !== undefined ? { speed: p.speed } : {}),
-      ...(p.eta !== undefined ? { eta: p.eta } : {}),
-    }),
+  const stats = await runFfmpeg(
+    ctx.job,
+    audioArgs(ctx.step, ctx.input.path, file),
+    ctx.input.info.duration,
+    ctx.timeLeftMs(),
+    (p) =>
+      ctx.progress('extracting', p.fraction, {
+        message: `extracting ${ctx.step.format}`,
+        ...(p.speed !== undefined ? { speed: p.speed } : {}),
+        ...(p.eta !== undefined ? { eta: p.eta } : {}),
+      }),
   );
-  await ctx.output(file, name);
+  // The result should last as long as the input's audio stream says it does (when it says).
+  const stream = Number(ctx.input.info.probe.streams.find((s) => s.codec_type === 'audio')?.duration);
+  await ctx.output(file, name, undefined, {
+    expect: {
+      kind: 'media',
+      audio: true,
+      video: false,
+      seconds: Number.isFinite(stream) && stream > 0 ? stream : null,
+    },
+    produced: stats,
+  });
 };

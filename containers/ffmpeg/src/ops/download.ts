@@ -36,6 +36,10 @@ export const download: OpHandler = async (ctx) => {
   const name = `download.${ext}`;
   const file = path.join(ctx.job.dir, `out-${name}`);
   await link(ctx.input.path, file);
+  const { info } = ctx.input;
+  // The file as it came; it still has to play: a still image decodes, media decodes at both ends.
+  await ctx.output(file, name, undefined, {
+    expect: { kind: info.still ? 'image' : 'media', audio: false, video: false },
+  });
   ctx.progress('finishing', 1, { message: 'file kept' });
-  await ctx.output(file, name);
 };

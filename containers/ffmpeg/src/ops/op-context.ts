@@ -9,6 +9,7 @@ import type { Stage } from '../../../../src/protocol/runner.ts';
 import type { RunnerConfig } from '../config.ts';
 import type { Job } from '../job.ts';
 import type { MediaInfo } from '../media.ts';
+import type { OutputCheck } from '../verify-output.ts';
 
 export interface OpInput {
   path: string;
@@ -26,8 +27,12 @@ export interface OpContext<S extends Step = Step> {
   extras: ReadonlyMap<string, string>;
   /** Report this op's progress as a 0-1 fraction (mapped into the job's overall 0-100). */
   progress(stage: Stage, fraction: number, extra?: { message?: string; speed?: number; eta?: number }): void;
-  /** Announce a finished output file under `name` (its size is checked against the output limit). */
-  output(file: string, name: string, meta?: Record<string, unknown>): Promise<void>;
+  /**
+   * Announce a finished output file under `name` (its size is checked against the output limit).
+   * With `check`, a media output is first checked against what the op promised (output-check.ts):
+   * a file that fails is never announced, and the job ends with the check's `media.*` code.
+   */
+  output(file: string, name: string, meta?: Record<string, unknown>, check?: OutputCheck): Promise<void>;
   /** Milliseconds left of the job's wall-clock limit. */
   timeLeftMs(): number;
 }

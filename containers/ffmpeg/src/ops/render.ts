@@ -95,12 +95,20 @@ export const render: OpHandler<Extract<Step, { op: 'render' }>> = async (ctx) =>
   const file = path.join(ctx.job.dir, `out-${name}`);
   const total = renderDuration(plan);
   const label = `rendering ${count} image${count === 1 ? '' : 's'}, ${total.toFixed(1)} s at ${plan.width}x${plan.height}`;
-  await runFfmpeg(ctx.job, renderArgs(plan, file), total, ctx.timeLeftMs(), (p) =>
+  const stats = await runFfmpeg(ctx.job, renderArgs(plan, file), total, ctx.timeLeftMs(), (p) =>
     ctx.progress('rendering', 0.05 + 0.95 * p.fraction, {
       message: label,
       ...(p.speed !== undefined ? { speed: p.speed } : {}),
       ...(p.eta !== undefined ? { eta: p.eta } : {}),
     }),
   );
-  await ctx.output(file, name, { duration: total, width: plan.width, height: plan.height, images: count });
+  await ctx.output(
+    file,
+    name,
+    { duration: total, width: plan.width, height: plan.height, images: count },
+    {
+      expect: { kind: 'media', video: true, audio: true, width: plan.width, height: plan.height, seconds: total },
+      produced: stats,
+    },
+  );
 };

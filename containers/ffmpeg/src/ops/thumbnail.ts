@@ -3,6 +3,7 @@
  * frame: bright and varied, never a black or blank one), at a width; optionally also a contact sheet
  * of frames spread over the media (sheet.<format>).
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Step } from '../../../../src/protocol/ops.ts';
 import { sheetArgs, thumbnailArgs, thumbnailTime } from '../ffmpeg-args.ts';
@@ -24,8 +25,20 @@ export const thumbnail: OpHandler<Extract<Step, { op: 'thumbnail' }>> = async (c
   const file = path.join(ctx.job.dir, `out-${name}`);
   ctx.progress('thumbnailing', 0.1 * share, { message: `grabbing the frame at ${time.toFixed(1)} s` });
   await runFfmpeg(ctx.job, thumbnailArgs(ctx.step, ctx.input.path, file, time), null, ctx.timeLeftMs(), () => {});
+  if (time > 0 && !(await madeSomething(file))) {
+    // No frame at or after `time` (one-frame media, a duration that overstates the frames): the first one.
+    ctx.job.log('info', `no frame at ${time.toFixed(1)} s; taking the first frame`);
+    time = 0;
+    await runFfmpeg(ctx.job, thumbnailArgs(ctx.step, ctx.input.path, file, 0), null, ctx.timeLeftMs(), () => {});
+  }
+  const image = { expect: { kind: 'image', video: true, audio: false } } as const;
+  await ctx.output(
+    file,
+    name,
+    { time, ...(ctx.step.time === 'auto' ? { auto: true } : {}) },
+    { expect: { ...image.expect, ...(ctx.step.width ? { width: ctx.step.width } : {}) } },
+  );
   ctx.progress('thumbnailing', share, { message: 'thumbnail ready' });
-  await ctx.output(file, name, { time, ...(ctx.step.time === 'auto' ? { auto: true } : {}) });
   if (!ctx.step.sheet) return;
   if (!info.duration) throw new JobError('media.unsupported', 'a contact sheet needs media with a known duration');
   const sheetName = `sheet.${ctx.step.format}`;
@@ -39,5 +52,12 @@ export const thumbnail: OpHandler<Extract<Step, { op: 'thumbnail' }>> = async (c
     ctx.timeLeftMs(),
     (p) => ctx.progress('thumbnailing', share + (1 - share) * p.fraction, { message: 'contact sheet' }),
   );
-  await ctx.output(sheetFile, sheetName, { columns, rows });
+  await ctx.output(sheetFile, sheetName, { columns, rows }, image);
 };
+
+async function madeSomething(file: string): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.size > 0,
+    () => false,
+  );
+}
