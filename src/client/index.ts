@@ -92,7 +92,7 @@ export class Clipyard {
     this.batches = new Batches(this.t);
   }
 
-  /** Create a task; answers at once (202), the work runs in the background. */
+  /** Create a task; answers at once (202; 200 with `created: false` for an Idempotency-Key replay). */
   async create(body: TaskRequest, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<CreatedTask> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
