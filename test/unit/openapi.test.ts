@@ -7,6 +7,7 @@
  * by empty classes, and the Hono constructor is wrapped to catch the app the entry builds.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { Hono } from 'hono';
 import { describe, expect, it, vi } from 'vitest';
@@ -115,7 +116,7 @@ describe('the OpenAPI document', () => {
 
   it('a create answers 202 and an Idempotency-Key replay 200, in the document as in the README', () => {
     const doc = openApiDocument('http://127.0.0.1:8787');
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
     for (const path of ['/api/tasks', '/api/batches']) {
       const responses = (doc.paths[path] as { post: { responses: Record<string, { description?: string }> } }).post
         .responses;

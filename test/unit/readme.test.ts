@@ -3,9 +3,10 @@
  * broken fence swallows the prose after it), and the API table lists each route once.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const README = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
 const lines = README.split('\n');
 
 describe('the README', () => {

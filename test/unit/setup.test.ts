@@ -5,6 +5,7 @@
  * install, so a new clone is dirty at once. And the install stays quiet on the system Node 20.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 interface LockEntry {
@@ -13,28 +14,28 @@ interface LockEntry {
   engines?: { node?: string };
 }
 
-const root = new URL('../../', import.meta.url);
-const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as {
+const root = path.resolve(import.meta.dirname, '../..');
+const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
   packages: Record<string, LockEntry>;
 };
 
 describe('set-up', () => {
   it('the lockfile has an entry for every optional platform build, so npm install does not rewrite it', () => {
     const missing: string[] = [];
-    for (const [path, entry] of Object.entries(lock.packages)) {
-      if (path === '') continue;
+    for (const [where, entry] of Object.entries(lock.packages)) {
+      if (where === '') continue;
       for (const dep of Object.keys(entry.optionalDependencies ?? {})) {
-        const nested = `${path}/node_modules/${dep}`;
-        if (!lock.packages[nested] && !lock.packages[`node_modules/${dep}`]) missing.push(`${dep} (of ${path})`);
+        const nested = `${where}/node_modules/${dep}`;
+        if (!lock.packages[nested] && !lock.packages[`node_modules/${dep}`]) missing.push(`${dep} (of ${where})`);
       }
     }
     expect(missing).toEqual([]);
   });
 
   it('npm is kept to errors, so Node 20 prints no engine-warning flood, and engines says what the tools need', () => {
-    const npmrc = readFileSync(new URL('.npmrc', root), 'utf8');
+    const npmrc = readFileSync(path.join(root, '.npmrc'), 'utf8');
     expect(npmrc).toMatch(/^loglevel=error$/m);
-    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
       engines: { node: string };
       optionalDependencies: Record<string, string>;
     };
