@@ -19,7 +19,15 @@ import { isTerminalStatus, parseWireMessage } from '../protocol/task.ts';
 import { Batches } from './batches.ts';
 import { apiError, ClipyardConnectionError } from './errors.ts';
 import type { SubscribeOptions } from './subscribe.ts';
-import { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+import {
+  initialState,
+  progressOf,
+  sameProgress,
+  stateWithEvent,
+  stateWithSnapshot,
+  type TaskProgress,
+  type TaskState,
+} from './task-state.ts';
 import { combine, enc, Transport, untilFinished } from './transport.ts';
 import { type Upload, type UploadOptions, uploadFile } from './uploads.ts';
 
@@ -38,7 +46,18 @@ export type {
 export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
-export { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+export {
+  applyEvent,
+  initialState,
+  type LiveNumbers,
+  liveAfter,
+  progressOf,
+  sameProgress,
+  stateWithEvent,
+  stateWithSnapshot,
+  type TaskProgress,
+  type TaskState,
+} from './task-state.ts';
 export { MULTIPART_THRESHOLD_BYTES, type Upload, type UploadOptions } from './uploads.ts';
 
 /** The body of POST /api/tasks, as a caller writes it (options with defaults may be left out). */
@@ -202,29 +221,36 @@ export class Clipyard {
    */
   async wait(id: string, opts: WaitOptions = {}): Promise<TaskSnapshot> {
     const signal = combine(opts.signal, opts.timeoutMs);
-    let state: TaskSnapshot | null = null;
-    let live: Extract<TaskEvent, { kind: 'progress' }> | undefined;
+    let state: TaskState | null = null;
+    let last: TaskProgress | null = null;
+    const report = () => {
+      if (!state || !opts.onProgress) return;
+      const p = progressOf(state.snap, state.live);
+      // Replays and bursts often change nothing a user sees: identical consecutive updates are one call.
+      if (sameProgress(last, p)) return;
+      last = p;
+      opts.onProgress(p);
+    };
     let after = opts.after ?? 0;
     for (;;) {
       for await (const m of this.watch(id, { ...opts, after, signal })) {
         if (m.type === 'snapshot') {
           // The snapshot is the state as of its seq; replayed events up to that seq are already in it.
-          if (!state || m.snapshot.seq >= state.seq) state = m.snapshot;
+          state = state ? stateWithSnapshot(state, m.snapshot) : initialState(m.snapshot);
         } else {
           after = m.event.seq;
           opts.onEvent?.(m.event);
-          if (m.event.kind === 'progress') live = m.event;
-          if (state) state = applyEvent(state, m.event);
+          if (state) state = stateWithEvent(state, m.event);
         }
-        if (state) opts.onProgress?.(progressOf(state, live));
+        report();
       }
       // The task ended (or was deleted, which get() reports as 404).
       const final = await this.get(id, { signal });
+      state = state ? stateWithSnapshot(state, final) : initialState(final);
       if (isTerminalStatus(final.status)) {
-        if (!state || final.seq > state.seq || final.status !== state.status) opts.onProgress?.(progressOf(final));
+        report();
         return final;
       }
-      state = final;
     }
   }
 

@@ -8,6 +8,7 @@
  * when the alarm runs) stay with TaskObject, reached through `DriverHost`.
  */
 import { overallProgress } from '../lib/progress.ts';
+import { speedFields } from '../lib/speed.ts';
 import { Throttle } from '../lib/throttle.ts';
 import { ClipyardError, type ErrorBody } from '../protocol/errors.ts';
 import { contentTypeFor } from '../protocol/ops.ts';
@@ -265,7 +266,7 @@ export class TaskDriver {
     };
     if (event.bytes !== undefined) e.bytes = event.bytes;
     if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
-    if (event.speed !== undefined) e.speed = event.speed;
+    Object.assign(e, speedFields(event));
     if (event.eta !== undefined) e.eta = event.eta;
     this.host.emit(e, { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) });
     this.host.progressed();

@@ -165,7 +165,7 @@ export class TaskCard {
     // The detail line keeps its place while a task is live and goes away once it has ended.
     show(this.detail, !terminal);
     setText(this.stage, running && s.stage ? s.stage : '');
-    setText(this.speed, running ? formatSpeed(s.stage, view.live.speed, view.live.bytes != null) : '');
+    setText(this.speed, running ? formatSpeed(view.live) : '');
     setText(this.eta, running && view.live.eta != null ? `${formatDuration(view.live.eta)} left` : '');
     const { bytes, totalBytes } = view.live;
     setText(

@@ -14,7 +14,7 @@ export const audio: OpHandler<Extract<Step, { op: 'audio' }>> = async (ctx) => {
   await runFfmpeg(ctx.job, audioArgs(ctx.step, ctx.input.path, file), ctx.input.info.duration, ctx.timeLeftMs(), (p) =>
     ctx.progress('extracting', p.fraction, {
       message: `extracting ${ctx.step.format}`,
-      ...(p.speed !== undefined ? { speed: p.speed } : {}),
+      ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
       ...(p.eta !== undefined ? { eta: p.eta } : {}),
     }),
   );

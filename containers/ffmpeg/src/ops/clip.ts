@@ -46,7 +46,7 @@ export const clip: OpHandler<Extract<Step, { op: 'clip' }>> = async (ctx) => {
     (p) =>
       ctx.progress('clipping', p.fraction, {
         message: label,
-        ...(p.speed !== undefined ? { speed: p.speed } : {}),
+        ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
         ...(p.eta !== undefined ? { eta: p.eta } : {}),
       }),
   );
