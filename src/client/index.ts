@@ -78,7 +78,14 @@ export interface ClipyardOptions {
   /** one of the server's API_KEYS, when it has them */
   apiKey?: string;
   fetch?: typeof fetch;
+  /** a WebSocket implementation; passing one makes live events use it */
   WebSocket?: typeof WebSocket;
+  /**
+   * How live events travel: 'websocket', or 'sse' (Server-Sent Events over fetch). Default: 'sse' in
+   * Node, so a script exits the moment it has its result, and 'websocket' elsewhere (or when a
+   * WebSocket is passed).
+   */
+  events?: 'websocket' | 'sse';
 }
 
 export interface WatchOptions extends Omit<SubscribeOptions, 'WebSocket' | 'beforeReconnect'> {}
@@ -94,6 +101,23 @@ export interface WaitOptions extends WatchOptions {
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
+/** A wrong argument, named for an error message: `an object ({"name":…})`, `undefined`, `a number (3)`. */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === 'object') {
+    let json = '';
+    try {
+      json = JSON.stringify(v)?.slice(0, 60) ?? '';
+    } catch {
+      /* circular */
+    }
+    const name = v.constructor?.name;
+    return `${name && name !== 'Object' ? `a ${name}` : 'an object'}${json ? ` (${json})` : ''}`;
+  }
+  return `a ${typeof v} (${String(v)})`;
+}
+
 export class Clipyard {
   readonly url: string;
   /** Many tasks at once: create, get, watch, wait, archive. */
@@ -106,6 +130,7 @@ export class Clipyard {
       options.apiKey,
       options.fetch ?? ((...args) => fetch(...args)),
       options.WebSocket,
+      options.events,
     );
     this.url = this.t.url;
     this.batches = new Batches(this.t);
@@ -154,10 +179,28 @@ export class Clipyard {
   }
 
   /**
-   * Upload an input file; use the answer's `input` as a task input. Large files (over 32 MiB) go
-   * in parts through the multipart protocol; `onProgress` reports the bytes sent.
+   * Upload an input file; use the answer's `input` as a task input:
+   * `const { input } = await cy.upload(await fs.openAsBlob('talk.mov'), 'talk.mov')`.
+   * `file` is a Blob (a browser File, Node's `fs.openAsBlob`), a Uint8Array/Buffer or an
+   * ArrayBuffer; `filename` names it (its extension helps, the content is sniffed). Large files (over
+   * 32 MiB) go in parts through the multipart protocol; `onProgress` reports the bytes sent.
+   * Throws a TypeError for anything else, before sending a byte.
    */
   upload(file: Blob | Uint8Array | ArrayBuffer, filename: string, opts: UploadOptions = {}): Promise<Upload> {
+    const isBytes = file instanceof Blob || file instanceof Uint8Array || file instanceof ArrayBuffer;
+    if (!isBytes) {
+      return Promise.reject(
+        new TypeError(`upload(file, filename): file must be a Blob, Uint8Array or ArrayBuffer, not ${describe(file)}`),
+      );
+    }
+    if (typeof filename !== 'string' || filename.trim() === '') {
+      return Promise.reject(
+        new TypeError(`upload(file, filename): filename must be a non-empty string, not ${describe(filename)}`),
+      );
+    }
+    if (opts === null || typeof opts !== 'object') {
+      return Promise.reject(new TypeError(`upload(file, filename, options): options must be an object`));
+    }
     const blob = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
     return uploadFile(this.t, blob, filename, opts);
   }

@@ -1,9 +1,12 @@
 /**
- * A task's (or a batch's) live event stream over a WebSocket that survives drops: on any close other
- * than the server's normal 1000 ("it ended") it reconnects with `after=<last seq>`, so the caller
- * sees every event exactly once and in order, then the live tail.
+ * A task's (or a batch's) live event stream that survives drops: on any close other than the
+ * server's normal end ("it ended") it reconnects with `after=<last seq>`, so the caller sees every
+ * event exactly once and in order, then the live tail.
  *
- * Works with any standard WebSocket (browsers, Workers, Node 22+).
+ * Two carriers of the same messages: a WebSocket (browsers, Workers, or any WebSocket passed in), or
+ * Server-Sent Events over fetch, which the client uses in Node: a fetch is aborted at once when the
+ * caller has what it needs, while a WebSocket's TCP connection can linger (about 15 s under wrangler
+ * dev) after the close handshake and keep a script's process alive that long.
  */
 
 /** Tasks and batches speak the same wire shape: a snapshot, then numbered events. */
@@ -24,23 +27,109 @@ export interface SubscribeOptions {
   /** asked before each reconnect; throw to stop (e.g. the task no longer exists) */
   beforeReconnect?: (drop: { code: number; failures: number }) => Promise<void>;
   WebSocket?: typeof WebSocket;
+  /** subscribe over Server-Sent Events with this fetch and these headers instead of a WebSocket */
+  eventStream?: { fetch: typeof fetch; headers: Record<string, string> };
 }
 
 type Item<M> = { kind: 'message'; message: M } | { kind: 'closed'; code: number; opened: boolean };
 
-/** One connection as a pull queue of messages ending with its close. */
-function connect<M>(url: string, parse: (data: unknown) => M | null, WS: typeof WebSocket, signal?: AbortSignal) {
-  const ws = new WS(url);
+interface Connection<M> {
+  next(): Promise<Item<M>>;
+  close(): void;
+}
+
+/** A pull queue of one connection's items; the first 'closed' item is its last. */
+function queue<M>() {
   const buffer: Item<M>[] = [];
   let wake: (() => void) | null = null;
-  let opened = false;
   let done = false;
-  const push = (item: Item<M>) => {
-    if (done) return;
-    if (item.kind === 'closed') done = true;
-    buffer.push(item);
-    wake?.();
+  return {
+    push(item: Item<M>): void {
+      if (done) return;
+      if (item.kind === 'closed') done = true;
+      buffer.push(item);
+      wake?.();
+    },
+    async next(): Promise<Item<M>> {
+      while (buffer.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      return buffer.shift()!;
+    },
   };
+}
+
+/**
+ * One Server-Sent Events connection: `data:` lines of each frame are one message. The server ending
+ * the stream is the normal end (code 1000); a refused request or a network failure is a drop.
+ */
+function connectEventStream<M>(
+  url: string,
+  parse: (data: unknown) => M | null,
+  source: NonNullable<SubscribeOptions['eventStream']>,
+  signal?: AbortSignal,
+): Connection<M> {
+  const q = queue<M>();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  void (async () => {
+    let opened = false;
+    try {
+      const res = await source.fetch(url, {
+        headers: { ...source.headers, accept: 'text/event-stream' },
+        signal: abort.signal,
+      });
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        q.push({ kind: 'closed', code: 1006, opened });
+        return;
+      }
+      opened = true;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        let end = buffered.indexOf('\n\n');
+        while (end >= 0) {
+          const frame = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = frame
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart())
+            .join('\n');
+          const message = data ? parse(data) : null;
+          if (message) q.push({ kind: 'message', message });
+          end = buffered.indexOf('\n\n');
+        }
+      }
+      q.push({ kind: 'closed', code: 1000, opened });
+    } catch {
+      q.push({ kind: 'closed', code: 1006, opened });
+    }
+  })();
+  return {
+    next: () => q.next(),
+    close(): void {
+      signal?.removeEventListener('abort', onAbort);
+      abort.abort();
+    },
+  };
+}
+
+/** One WebSocket connection as a pull queue of messages ending with its close. */
+function connect<M>(
+  url: string,
+  parse: (data: unknown) => M | null,
+  WS: typeof WebSocket,
+  signal?: AbortSignal,
+): Connection<M> {
+  const ws = new WS(url);
+  const q = queue<M>();
+  const push = q.push;
+  let opened = false;
   const ping = setInterval(() => {
     if (ws.readyState === WS.OPEN) ws.send('ping');
   }, PING_INTERVAL_MS);
@@ -56,11 +145,7 @@ function connect<M>(url: string, parse: (data: unknown) => M | null, WS: typeof 
   ws.addEventListener('close', (e) => push({ kind: 'closed', code: e.code, opened }));
   ws.addEventListener('error', () => push({ kind: 'closed', code: 1006, opened }));
   return {
-    async next(): Promise<Item<M>> {
-      while (buffer.length === 0) await new Promise<void>((r) => (wake = r));
-      wake = null;
-      return buffer.shift()!;
-    },
+    next: () => q.next(),
     close(): void {
       clearInterval(ping);
       signal?.removeEventListener('abort', onAbort);
@@ -94,14 +179,18 @@ export async function* subscribe<M extends AnyWireMessage>(
   opts: SubscribeOptions = {},
 ): AsyncGenerator<M> {
   const WS = opts.WebSocket ?? globalThis.WebSocket;
-  if (!WS) throw new Error('no WebSocket implementation: pass one as the WebSocket option (Node 22+ has it built in)');
+  if (!WS && !opts.eventStream) {
+    throw new Error('no WebSocket implementation: pass one as the WebSocket option (Node 22+ has it built in)');
+  }
   const delays = opts.reconnectDelaysMs?.length ? opts.reconnectDelaysMs : DEFAULT_RECONNECT_DELAYS_MS;
   const maxReconnects = opts.maxReconnects ?? 20;
   let after = opts.after ?? 0;
   let failures = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const conn = connect(urlFor(after), parse, WS, opts.signal);
+    const conn = opts.eventStream
+      ? connectEventStream(urlFor(after), parse, opts.eventStream, opts.signal)
+      : connect(urlFor(after), parse, WS, opts.signal);
     let closed: Extract<Item<M>, { kind: 'closed' }>;
     try {
       for (;;) {

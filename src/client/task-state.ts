@@ -158,7 +158,8 @@ export function progressOf(s: TaskSnapshot, live: LiveNumbers | ProgressEvent = 
 
 /**
  * Whether two progress views would show a user the same thing (status, stage, whole percent, step,
- * message, speed, ETA, bytes): identical consecutive updates are one `onProgress` call.
+ * message, speed, ETA, bytes): identical consecutive updates are one `onProgress` call. (Outputs
+ * arrive through `onEvent` and in the final snapshot.)
  */
 export function sameProgress(a: TaskProgress | null, b: TaskProgress): boolean {
   if (!a) return false;
@@ -174,7 +175,6 @@ export function sameProgress(a: TaskProgress | null, b: TaskProgress): boolean {
     a.realtime === b.realtime &&
     a.eta === b.eta &&
     a.bytes === b.bytes &&
-    a.totalBytes === b.totalBytes &&
-    a.snapshot.outputs.length === b.snapshot.outputs.length
+    a.totalBytes === b.totalBytes
   );
 }
