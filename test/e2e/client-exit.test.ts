@@ -23,9 +23,13 @@ interface Result {
 
 function runScript(): Promise<{ result: Result; exitedAt: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [path.join(import.meta.dirname, 'scripts/run-once.ts'), baseUrl(), mediaUrl('clip.mp4')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      NODE,
+      [path.join(import.meta.dirname, 'scripts/run-once.ts'), baseUrl(), mediaUrl('clip.mp4')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
