@@ -14,7 +14,14 @@ import { applyEvent, applySnapshot, newView, type TaskView } from './task-model.
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'gone';
 
 const RECONNECT_DELAYS_MS = [250, 1_000, 2_000, 4_000, 8_000];
-const PING_INTERVAL_MS = 20_000;
+/** The object answers "ping" with "pong" for free; a live task's socket is pinged this often. */
+const PING_INTERVAL_MS = 5_000;
+/**
+ * No word at all (not even a pong) for this long while the task runs: the connection is dead even
+ * if the browser has not noticed (a network that vanished closes nothing). The card says so and
+ * the stream reconnects instead of showing a frozen "35% · 28 s left" as if it were live.
+ */
+const STALE_AFTER_MS = 12_000;
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 export interface StreamListener {
@@ -33,6 +40,7 @@ export class TaskStream {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private ping: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  private lastHeardAt = 0;
   private readonly listener: StreamListener;
 
   constructor(view: TaskView, listener: StreamListener) {
@@ -71,9 +79,23 @@ export class TaskStream {
   /** Reconnect now (the browser came back online, or the user asked). */
   reconnectNow(): void {
     if (this.stopped || this.state === 'ended' || this.state === 'gone') return;
-    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
+    if (this.socket && this.socket.readyState <= WebSocket.OPEN && this.state !== 'reconnecting') return;
     this.clearTimers();
+    this.abandonSocket();
     this.open();
+  }
+
+  /** The browser went offline: what the card shows is the last known state, not live. */
+  offline(): void {
+    if (this.stopped || this.state === 'ended' || this.state === 'gone') return;
+    this.setState('reconnecting', 'offline: this is the last known state; reconnecting when the network is back');
+  }
+
+  /** Stop listening to the current socket (it is dead or being replaced) without waiting for its close. */
+  private abandonSocket(): void {
+    const ws = this.socket;
+    this.socket = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'reconnecting');
   }
 
   /** Take a snapshot fetched elsewhere (after a button press), unless events already moved past it. */
@@ -99,11 +121,14 @@ export class TaskStream {
     ws.addEventListener('open', () => {
       if (this.socket !== ws) return;
       this.failures = 0;
+      this.lastHeardAt = Date.now();
       this.setState('live');
-      this.ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), PING_INTERVAL_MS);
+      this.ping = setInterval(() => this.checkAlive(ws), PING_INTERVAL_MS);
     });
     ws.addEventListener('message', (m) => {
       if (this.socket !== ws) return;
+      this.lastHeardAt = Date.now();
+      if (this.state === 'reconnecting') this.setState('live');
       const msg = parseSubscriptionMessage<TaskSnapshot, TaskEvent>(m.data);
       if (!msg) return;
       if (msg.type === 'snapshot') {
@@ -131,7 +156,20 @@ export class TaskStream {
     });
   }
 
-  private async afterDrop(code: number): Promise<void> {
+  /** Ping a live socket; one that has said nothing for STALE_AFTER_MS is given up and replaced. */
+  private checkAlive(ws: WebSocket): void {
+    if (this.socket !== ws || ws.readyState !== WebSocket.OPEN) return;
+    const silentMs = Date.now() - this.lastHeardAt;
+    if (silentMs < STALE_AFTER_MS || TERMINAL.has(this.view.snap.status)) {
+      ws.send('ping');
+      return;
+    }
+    this.clearTimers();
+    this.abandonSocket();
+    void this.afterDrop(4000, `no word from the server for ${Math.round(silentMs / 1000)} s`);
+  }
+
+  private async afterDrop(code: number, why = `connection lost (code ${code})`): Promise<void> {
     this.failures++;
     if (this.failures >= 2) {
       // Repeated failures to even connect: ask over HTTP why (deleted task, missing key).
@@ -152,7 +190,7 @@ export class TaskStream {
     if (this.stopped) return;
     const delay = RECONNECT_DELAYS_MS[Math.min(this.failures - 1, RECONNECT_DELAYS_MS.length - 1)]!;
     this.reconnects++;
-    this.setState('reconnecting', `connection lost (code ${code}); reconnecting in ${Math.ceil(delay / 1000)} s`);
+    this.setState('reconnecting', `${why}; this is the last known state, reconnecting in ${Math.ceil(delay / 1000)} s`);
     this.timer = setTimeout(() => {
       this.timer = null;
       if (!this.stopped) this.open();
