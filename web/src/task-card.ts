@@ -142,6 +142,7 @@ export class TaskCard {
   connection(state: ConnectionState, detail: string, reconnects: number): void {
     setAttr(this.el, 'data-connection', state);
     setAttr(this.el, 'data-reconnects', String(reconnects));
+    if (this.view) this.renderTiming(this.view);
     if (state === 'reconnecting' || state === 'gone') {
       setText(this.conn, detail || 'connection lost; reconnecting…');
       show(this.conn, true);
