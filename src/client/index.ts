@@ -46,6 +46,7 @@ export type {
 export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
+export { type ConnectionChange, SubscriptionControl } from './subscribe.ts';
 export {
   applyEvent,
   initialState,

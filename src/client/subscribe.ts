@@ -29,13 +29,54 @@ export interface SubscribeOptions {
   WebSocket?: typeof WebSocket;
   /** subscribe over Server-Sent Events with this fetch and these headers instead of a WebSocket */
   eventStream?: { fetch: typeof fetch; headers: Record<string, string> };
+  /** told when a connection opens, and when one drops (before the wait to reconnect) */
+  onConnection?: (change: ConnectionChange) => void;
+  /** how often a WebSocket is pinged (default 25 s); the object answers "pong" */
+  pingIntervalMs?: number;
+  /**
+   * No message at all (a pong counts) for this long drops the connection as dead: a network that
+   * vanished closes nothing, and the caller should not show frozen numbers as live. Default: never.
+   */
+  staleAfterMs?: number;
+  /** lets the caller drop the live connection or cut a reconnect wait short */
+  control?: SubscriptionControl;
 }
 
-type Item<M> = { kind: 'message'; message: M } | { kind: 'closed'; code: number; opened: boolean };
+export type ConnectionChange =
+  | { state: 'open' }
+  | { state: 'dropped'; code: number; failures: number; retryInMs: number; why: string };
+
+/** A handle on a running subscription: drop its connection (it reconnects), or reconnect now. */
+export class SubscriptionControl {
+  /** set by subscribe() while a connection is open or opening */
+  dropCurrent: ((code: number) => void) | null = null;
+  /** set by subscribe() while it waits to reconnect */
+  wake: (() => void) | null = null;
+
+  /** Close the live connection as a network failure would; the subscription recovers by itself. */
+  drop(code = 4000): boolean {
+    if (!this.dropCurrent) return false;
+    this.dropCurrent(code);
+    return true;
+  }
+
+  /** Stop waiting out a reconnect delay (the network is back). */
+  reconnectNow(): void {
+    this.wake?.();
+  }
+}
+
+type Item<M> =
+  | { kind: 'open' }
+  | { kind: 'message'; message: M }
+  | { kind: 'closed'; code: number; opened: boolean; why?: string };
 
 interface Connection<M> {
   next(): Promise<Item<M>>;
+  /** end it from our side (the caller is done) */
   close(): void;
+  /** end it as a network failure would: the subscription reconnects */
+  drop(code: number): void;
 }
 
 /** A pull queue of one connection's items; the first 'closed' item is its last. */
@@ -85,6 +126,7 @@ function connectEventStream<M>(
         return;
       }
       opened = true;
+      q.push({ kind: 'open' });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffered = '';
       for (;;) {
@@ -116,6 +158,10 @@ function connectEventStream<M>(
       signal?.removeEventListener('abort', onAbort);
       abort.abort();
     },
+    drop(code: number): void {
+      q.push({ kind: 'closed', code, opened: true, why: `connection lost (code ${code})` });
+      abort.abort();
+    },
   };
 }
 
@@ -124,21 +170,33 @@ function connect<M>(
   url: string,
   parse: (data: unknown) => M | null,
   WS: typeof WebSocket,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  timing: { pingIntervalMs: number; staleAfterMs: number | undefined },
 ): Connection<M> {
   const ws = new WS(url);
   const q = queue<M>();
   const push = q.push;
   let opened = false;
+  let heardAt = Date.now();
   const ping = setInterval(() => {
-    if (ws.readyState === WS.OPEN) ws.send('ping');
-  }, PING_INTERVAL_MS);
+    if (ws.readyState !== WS.OPEN) return;
+    const silentMs = Date.now() - heardAt;
+    if (timing.staleAfterMs !== undefined && silentMs >= timing.staleAfterMs) {
+      push({ kind: 'closed', code: 4000, opened, why: `no word from the server for ${Math.round(silentMs / 1000)} s` });
+      ws.close(4000, 'stale');
+      return;
+    }
+    ws.send('ping');
+  }, timing.pingIntervalMs);
   const onAbort = () => ws.close(1000, 'client done');
   signal?.addEventListener('abort', onAbort, { once: true });
   ws.addEventListener('open', () => {
     opened = true;
+    heardAt = Date.now();
+    push({ kind: 'open' });
   });
   ws.addEventListener('message', (m) => {
+    heardAt = Date.now();
     const message = parse(m.data);
     if (message) push({ kind: 'message', message });
   });
@@ -151,18 +209,27 @@ function connect<M>(
       signal?.removeEventListener('abort', onAbort);
       if (ws.readyState === WS.CONNECTING || ws.readyState === WS.OPEN) ws.close(1000, 'client done');
     },
+    drop(code: number): void {
+      push({ kind: 'closed', code, opened, why: `connection lost (code ${code})` });
+      if (ws.readyState === WS.CONNECTING || ws.readyState === WS.OPEN) ws.close(code, 'dropped');
+    },
   };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal, control?: SubscriptionControl): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
+    const done = () => {
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      if (control) control.wake = null;
       resolve();
-    }, ms);
+    };
+    const timer = setTimeout(done, ms);
+    if (control) control.wake = done;
     const onAbort = () => {
       clearTimeout(timer);
+      if (control) control.wake = null;
       reject(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -188,9 +255,13 @@ export async function* subscribe<M extends AnyWireMessage>(
   let failures = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const conn = opts.eventStream
+    const conn: Connection<M> = opts.eventStream
       ? connectEventStream(urlFor(after), parse, opts.eventStream, opts.signal)
-      : connect(urlFor(after), parse, WS, opts.signal);
+      : connect(urlFor(after), parse, WS, opts.signal, {
+          pingIntervalMs: opts.pingIntervalMs ?? PING_INTERVAL_MS,
+          staleAfterMs: opts.staleAfterMs,
+        });
+    if (opts.control) opts.control.dropCurrent = (code) => conn.drop(code);
     let closed: Extract<Item<M>, { kind: 'closed' }>;
     try {
       for (;;) {
@@ -198,6 +269,10 @@ export async function* subscribe<M extends AnyWireMessage>(
         if (item.kind === 'closed') {
           closed = item;
           break;
+        }
+        if (item.kind === 'open') {
+          opts.onConnection?.({ state: 'open' });
+          continue;
         }
         failures = 0;
         const m = item.message;
@@ -208,6 +283,7 @@ export async function* subscribe<M extends AnyWireMessage>(
         yield m;
       }
     } finally {
+      if (opts.control) opts.control.dropCurrent = null;
       conn.close();
     }
     opts.signal?.throwIfAborted();
@@ -217,6 +293,14 @@ export async function* subscribe<M extends AnyWireMessage>(
       throw new Error(`the event stream dropped ${failures} times in a row (last close code ${closed.code})`);
     }
     await opts.beforeReconnect?.({ code: closed.code, failures });
-    await sleep(delays[Math.min(failures - 1, delays.length - 1)]!, opts.signal);
+    const retryInMs = delays[Math.min(failures - 1, delays.length - 1)]!;
+    opts.onConnection?.({
+      state: 'dropped',
+      code: closed.code,
+      failures,
+      retryInMs,
+      why: closed.why ?? `connection lost (code ${closed.code})`,
+    });
+    await sleep(retryInMs, opts.signal, opts.control);
   }
 }
