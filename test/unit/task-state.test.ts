@@ -14,6 +14,7 @@ import {
 import { formatBytes, formatLiveSpeed } from '../../src/client/units.ts';
 import { speedFields } from '../../src/lib/speed.ts';
 import type { TaskEvent, TaskSnapshot } from '../../src/protocol/task.ts';
+import { newView, applyEvent as pageApplyEvent } from '../../web/src/task-model.ts';
 
 function snapshot(over: Partial<TaskSnapshot> = {}): TaskSnapshot {
   return {
@@ -86,6 +87,27 @@ describe('the shared task reducer', () => {
     expect(sameProgress(a, progressOf(snapshot(), { bytesPerSecond: 1000 }))).toBe(true);
     expect(sameProgress(a, progressOf(snapshot({ progress: 1 }), { bytesPerSecond: 1000 }))).toBe(false);
     expect(sameProgress(null, a)).toBe(false);
+  });
+});
+
+describe('the page and the client', () => {
+  it('show the same task after the same events (a retry, progress, the end)', () => {
+    const events: TaskEvent[] = [
+      { seq: 11, at: 11, kind: 'status', status: 'retrying', message: 'stalled', attempt: 1 },
+      { seq: 12, at: 12, kind: 'status', status: 'running', message: 'starting', attempt: 2 },
+      progress(13, 80, { bytesPerSecond: 2048 }),
+      { seq: 14, at: 14, kind: 'step', step: 1, status: 'succeeded', op: 'transcode' },
+      { seq: 15, at: 15, kind: 'status', status: 'succeeded', message: 'done', attempt: 2 },
+    ];
+    let client = initialState(snapshot({ progress: 62 }));
+    let page = newView(snapshot({ progress: 62 }));
+    for (const e of events) {
+      client = stateWithEvent(client, e);
+      page = pageApplyEvent(page, e);
+      expect(page.snap, `after seq ${e.seq}`).toEqual(client.snap);
+      expect(page.live).toEqual(client.live);
+    }
+    expect(page.seen).toEqual([11, 12, 13, 14, 15]);
   });
 });
 
