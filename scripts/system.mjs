@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createWorkerFilter } from './dev-output.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -67,10 +68,13 @@ function pipeOutput(proc, name, log) {
     proc.stderr?.resume();
     return;
   }
+  // The Worker's lines go through the terminal filter (dev-output.mjs): no cron notice, one line per request.
+  const filter = name === 'worker' ? createWorkerFilter({ color: Boolean(process.stdout.isTTY) }) : (l) => l;
   const prefix = (chunk) =>
     chunk
       .toString()
       .split('\n')
+      .map(filter)
       .filter(Boolean)
       .map((l) => `[${name}] ${l}\n`)
       .join('');

@@ -214,7 +214,10 @@ export async function main(
         const o = final.outputs.find((x) => x.name === name)!;
         saved.push({ name, path: file, size, contentType: o.contentType });
         const shown = path.relative(io.cwd, file);
-        say(`saved ${shown && !shown.startsWith('..') ? shown : file} (${formatBytes(size)})`);
+        // An empty transcript is not a broken download: the recognizer heard no speech.
+        const what =
+          size === 0 && name.startsWith('transcript.') ? '0 B, empty: no speech was recognized' : formatBytes(size);
+        say(`saved ${shown && !shown.startsWith('..') ? shown : file} (${what})`);
       }
     }
     const code = final.status === 'succeeded' ? EXIT.ok : final.status === 'canceled' ? EXIT.canceled : EXIT.failed;

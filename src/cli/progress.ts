@@ -5,26 +5,17 @@
  * Pure apart from the `write` function it is given, so tests drive it with a fake clock.
  */
 import type { TaskProgress } from '../client/task-state.ts';
+import { formatBytes, formatLiveSpeed } from '../client/units.ts';
 
-/** Stages where the runner's `speed` is bytes per second; in every other stage it is ffmpeg's factor. */
+export { formatBytes };
+
+/** Stages in which bytes move: the byte counts are worth showing. */
 const BYTE_STAGES = new Set(['downloading', 'receiving', 'storing']);
 const REDRAW_MS = 100;
 /** Columns the bar leaves for the details after it. */
 const DETAILS_ROOM = 48;
 /** Plain mode: a line at least every this many percent, or when the stage or status changes. */
 const PLAIN_STEP_PERCENT = 10;
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -34,10 +25,9 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
-export function formatSpeed(stage: string | null, speed: number | undefined): string {
-  if (speed === undefined || !Number.isFinite(speed) || speed <= 0) return '';
-  if (stage && BYTE_STAGES.has(stage)) return `${formatBytes(speed)}/s`;
-  return `${speed >= 10 ? Math.round(speed) : speed.toFixed(1)}x`;
+/** The speed in words: bytes/s while downloading, the realtime factor ("2.4x") while encoding. */
+export function formatSpeed(p: Pick<TaskProgress, 'bytesPerSecond' | 'realtime'>): string {
+  return formatLiveSpeed(p);
 }
 
 /** Guesses the seconds left from how fast overall progress has moved since the attempt started. */
@@ -66,7 +56,7 @@ export function progressDetails(p: TaskProgress, eta: number | undefined): strin
   if (p.status === 'running') {
     parts.push(p.stage ?? 'starting');
     if (p.steps > 1) parts.push(`step ${p.step + 1}/${p.steps}`);
-    const speed = formatSpeed(p.stage, p.speed);
+    const speed = formatSpeed(p);
     if (speed) parts.push(speed);
     if (p.totalBytes && p.bytes !== undefined && p.stage && BYTE_STAGES.has(p.stage)) {
       parts.push(`${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}`);

@@ -19,7 +19,15 @@ import { isTerminalStatus, parseWireMessage } from '../protocol/task.ts';
 import { Batches } from './batches.ts';
 import { apiError, ClipyardConnectionError } from './errors.ts';
 import type { SubscribeOptions } from './subscribe.ts';
-import { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+import {
+  initialState,
+  progressOf,
+  sameProgress,
+  stateWithEvent,
+  stateWithSnapshot,
+  type TaskProgress,
+  type TaskState,
+} from './task-state.ts';
 import { combine, enc, Transport, untilFinished } from './transport.ts';
 import { type Upload, type UploadOptions, uploadFile } from './uploads.ts';
 
@@ -38,7 +46,19 @@ export type {
 export { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 export type { BatchWaitOptions, CreatedBatch } from './batches.ts';
 export { ClipyardApiError, ClipyardConnectionError } from './errors.ts';
-export { applyEvent, progressOf, type TaskProgress } from './task-state.ts';
+export { type ConnectionChange, SubscriptionControl } from './subscribe.ts';
+export {
+  applyEvent,
+  initialState,
+  type LiveNumbers,
+  liveAfter,
+  progressOf,
+  sameProgress,
+  stateWithEvent,
+  stateWithSnapshot,
+  type TaskProgress,
+  type TaskState,
+} from './task-state.ts';
 export { MULTIPART_THRESHOLD_BYTES, type Upload, type UploadOptions } from './uploads.ts';
 
 /** The body of POST /api/tasks, as a caller writes it (options with defaults may be left out). */
@@ -59,7 +79,14 @@ export interface ClipyardOptions {
   /** one of the server's API_KEYS, when it has them */
   apiKey?: string;
   fetch?: typeof fetch;
+  /** a WebSocket implementation; passing one makes live events use it */
   WebSocket?: typeof WebSocket;
+  /**
+   * How live events travel: 'websocket', or 'sse' (Server-Sent Events over fetch). Default: 'sse' in
+   * Node, so a script exits the moment it has its result, and 'websocket' elsewhere (or when a
+   * WebSocket is passed).
+   */
+  events?: 'websocket' | 'sse';
 }
 
 export interface WatchOptions extends Omit<SubscribeOptions, 'WebSocket' | 'beforeReconnect'> {}
@@ -75,6 +102,23 @@ export interface WaitOptions extends WatchOptions {
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787';
 
+/** A wrong argument, named for an error message: `an object ({"name":…})`, `undefined`, `a number (3)`. */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === 'object') {
+    let json = '';
+    try {
+      json = JSON.stringify(v)?.slice(0, 60) ?? '';
+    } catch {
+      /* circular */
+    }
+    const name = v.constructor?.name;
+    return `${name && name !== 'Object' ? `a ${name}` : 'an object'}${json ? ` (${json})` : ''}`;
+  }
+  return `a ${typeof v} (${String(v)})`;
+}
+
 export class Clipyard {
   readonly url: string;
   /** Many tasks at once: create, get, watch, wait, archive. */
@@ -87,12 +131,13 @@ export class Clipyard {
       options.apiKey,
       options.fetch ?? ((...args) => fetch(...args)),
       options.WebSocket,
+      options.events,
     );
     this.url = this.t.url;
     this.batches = new Batches(this.t);
   }
 
-  /** Create a task; answers at once (202), the work runs in the background. */
+  /** Create a task; answers at once (202; 200 with `created: false` for an Idempotency-Key replay). */
   async create(body: TaskRequest, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<CreatedTask> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
@@ -135,10 +180,28 @@ export class Clipyard {
   }
 
   /**
-   * Upload an input file; use the answer's `input` as a task input. Large files (over 32 MiB) go
-   * in parts through the multipart protocol; `onProgress` reports the bytes sent.
+   * Upload an input file; use the answer's `input` as a task input:
+   * `const { input } = await cy.upload(await fs.openAsBlob('talk.mov'), 'talk.mov')`.
+   * `file` is a Blob (a browser File, Node's `fs.openAsBlob`), a Uint8Array/Buffer or an
+   * ArrayBuffer; `filename` names it (its extension helps, the content is sniffed). Large files (over
+   * 32 MiB) go in parts through the multipart protocol; `onProgress` reports the bytes sent.
+   * Throws a TypeError for anything else, before sending a byte.
    */
   upload(file: Blob | Uint8Array | ArrayBuffer, filename: string, opts: UploadOptions = {}): Promise<Upload> {
+    const isBytes = file instanceof Blob || file instanceof Uint8Array || file instanceof ArrayBuffer;
+    if (!isBytes) {
+      return Promise.reject(
+        new TypeError(`upload(file, filename): file must be a Blob, Uint8Array or ArrayBuffer, not ${describe(file)}`),
+      );
+    }
+    if (typeof filename !== 'string' || filename.trim() === '') {
+      return Promise.reject(
+        new TypeError(`upload(file, filename): filename must be a non-empty string, not ${describe(filename)}`),
+      );
+    }
+    if (opts === null || typeof opts !== 'object') {
+      return Promise.reject(new TypeError(`upload(file, filename, options): options must be an object`));
+    }
     const blob = file instanceof Blob ? file : new Blob([file instanceof Uint8Array ? file : new Uint8Array(file)]);
     return uploadFile(this.t, blob, filename, opts);
   }
@@ -202,29 +265,36 @@ export class Clipyard {
    */
   async wait(id: string, opts: WaitOptions = {}): Promise<TaskSnapshot> {
     const signal = combine(opts.signal, opts.timeoutMs);
-    let state: TaskSnapshot | null = null;
-    let live: Extract<TaskEvent, { kind: 'progress' }> | undefined;
+    let state: TaskState | null = null;
+    let last: TaskProgress | null = null;
+    const report = () => {
+      if (!state || !opts.onProgress) return;
+      const p = progressOf(state.snap, state.live);
+      // Replays and bursts often change nothing a user sees: identical consecutive updates are one call.
+      if (sameProgress(last, p)) return;
+      last = p;
+      opts.onProgress(p);
+    };
     let after = opts.after ?? 0;
     for (;;) {
       for await (const m of this.watch(id, { ...opts, after, signal })) {
         if (m.type === 'snapshot') {
           // The snapshot is the state as of its seq; replayed events up to that seq are already in it.
-          if (!state || m.snapshot.seq >= state.seq) state = m.snapshot;
+          state = state ? stateWithSnapshot(state, m.snapshot) : initialState(m.snapshot);
         } else {
           after = m.event.seq;
           opts.onEvent?.(m.event);
-          if (m.event.kind === 'progress') live = m.event;
-          if (state) state = applyEvent(state, m.event);
+          if (state) state = stateWithEvent(state, m.event);
         }
-        if (state) opts.onProgress?.(progressOf(state, live));
+        report();
       }
       // The task ended (or was deleted, which get() reports as 404).
       const final = await this.get(id, { signal });
+      state = state ? stateWithSnapshot(state, final) : initialState(final);
       if (isTerminalStatus(final.status)) {
-        if (!state || final.seq > state.seq || final.status !== state.status) opts.onProgress?.(progressOf(final));
+        report();
         return final;
       }
-      state = final;
     }
   }
 

@@ -15,6 +15,14 @@ export interface RequestInitLite {
 
 export const enc = encodeURIComponent;
 
+export type EventCarrier = 'websocket' | 'sse';
+
+/** Node (and Workers with nodejs_compat): a fetch stream ends at once when aborted, a WebSocket may linger. */
+function isNode(): boolean {
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof proc?.versions?.node === 'string';
+}
+
 /** `signal` and a timeout as one signal. */
 export function combine(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
   const timeout = timeoutMs !== undefined ? AbortSignal.timeout(timeoutMs) : undefined;
@@ -28,11 +36,21 @@ export class Transport {
   readonly fetchImpl: typeof fetch;
   readonly WebSocketImpl: typeof WebSocket | undefined;
 
-  constructor(url: string, apiKey: string | undefined, fetchImpl: typeof fetch, WebSocketImpl?: typeof WebSocket) {
+  /** how live events travel: a WebSocket, or Server-Sent Events over fetch (see subscribe.ts) */
+  readonly events: EventCarrier;
+
+  constructor(
+    url: string,
+    apiKey: string | undefined,
+    fetchImpl: typeof fetch,
+    WebSocketImpl?: typeof WebSocket,
+    events?: EventCarrier,
+  ) {
     this.url = url.replace(/\/+$/, '');
     this.apiKey = apiKey || undefined;
     this.fetchImpl = fetchImpl;
     this.WebSocketImpl = WebSocketImpl;
+    this.events = events ?? (WebSocketImpl || !isNode() ? 'websocket' : 'sse');
   }
 
   async request(method: string, path: string, init: RequestInitLite = {}): Promise<Response> {
@@ -68,11 +86,21 @@ export class Transport {
     exists: () => Promise<unknown>,
     opts: Omit<SubscribeOptions, 'WebSocket' | 'beforeReconnect'>,
   ): AsyncGenerator<M> {
-    const base = this.url.replace(/^http/, 'ws');
-    const key = this.apiKey ? `&key=${enc(this.apiKey)}` : '';
+    const sse = this.events === 'sse';
+    const base = sse ? this.url : this.url.replace(/^http/, 'ws');
+    // Browsers cannot set a WebSocket's headers, so the key travels in the query; SSE sends it as a header.
+    const key = this.apiKey && !sse ? `&key=${enc(this.apiKey)}` : '';
     return subscribe((after) => `${base}${path}?after=${after}${key}`, parse, {
       ...opts,
       ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
+      ...(sse
+        ? {
+            eventStream: {
+              fetch: this.fetchImpl,
+              headers: this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {},
+            },
+          }
+        : {}),
       beforeReconnect: async () => {
         try {
           await exists();

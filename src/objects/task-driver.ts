@@ -9,6 +9,7 @@
  * (`DriverHost.move`), which the object decides and carries out (lib/task-lifecycle.ts).
  */
 import { overallProgress } from '../lib/progress.ts';
+import { speedFields } from '../lib/speed.ts';
 import { jobIdFor, type LifecycleInput } from '../lib/task-lifecycle.ts';
 import { Throttle } from '../lib/throttle.ts';
 import { ClipyardError } from '../protocol/errors.ts';
@@ -271,7 +272,7 @@ export class TaskDriver {
     };
     if (event.bytes !== undefined) e.bytes = event.bytes;
     if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
-    if (event.speed !== undefined) e.speed = event.speed;
+    Object.assign(e, speedFields(event));
     if (event.eta !== undefined) e.eta = event.eta;
     const patch = { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) };
     this.host.emitProgress(e, patch, stepIndex, stepProgress);

@@ -105,7 +105,14 @@ export type RunnerEvent =
       message?: string;
       bytes?: number;
       totalBytes?: number;
-      /** bytes/s while downloading; ffmpeg's speed factor (1.0 = realtime) while encoding */
+      /** while bytes move (downloading, receiving, storing): bytes per second */
+      bytesPerSecond?: number;
+      /** while encoding: ffmpeg's speed factor, seconds of media per second (1.0 = realtime) */
+      realtime?: number;
+      /**
+       * Older runners' single field: bytes/s in byte stages, the realtime factor otherwise. Read
+       * through speedFields() (src/lib/speed.ts); new runners send the two fields above.
+       */
       speed?: number;
       /** seconds left, when known */
       eta?: number;

@@ -103,7 +103,10 @@ export type TaskEvent =
       message: string;
       bytes?: number;
       totalBytes?: number;
-      speed?: number;
+      /** while bytes move (downloading, receiving, storing): bytes per second */
+      bytesPerSecond?: number;
+      /** while encoding: ffmpeg's speed factor (1.0 = realtime) */
+      realtime?: number;
       eta?: number;
     }
   | { seq: number; at: number; kind: 'output'; step: number; output: OutputInfo }

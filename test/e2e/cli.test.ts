@@ -196,4 +196,22 @@ describe('the clipyard CLI', () => {
     expect(srt).toMatch(/^1\r?\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}/);
     expect(srt.toLowerCase()).toMatch(/hello|world|test/);
   });
+
+  it('a recording with no speech: the empty .srt is reported as such, not as a bare "0 B"', async () => {
+    const dir = tempDir();
+    const silence = path.join(dir, 'quiet.wav');
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', '3', silence]);
+    const r = await clipyard([silence, '--transcript', 'srt', '--server', baseUrl()], { cwd: dir });
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(readFileSync(path.join(dir, 'quiet.srt'), 'utf8')).toBe('');
+    expect(r.stdout).toMatch(/saved quiet\.srt \(0 B, empty: no speech was recognized\)/);
+  });
+
+  it('sizes are spelled as on the page: kB, MB', async () => {
+    const cwd = tempDir();
+    const r = await clipyard([mediaUrl('clip.mp4'), '--audio', 'mp3', '--server', baseUrl()], { cwd });
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/saved clip\.mp3 \(\d+(\.\d)? (kB|MB)\)/);
+    expect(r.stdout).not.toMatch(/\bKB\b/);
+  });
 });

@@ -248,7 +248,9 @@ describe('bad input', () => {
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const printed = readFileSync(log, 'utf8').slice(from);
-    expect(printed).toContain('"path":"/api/tasks/aaaaaaaaaaaaaaaaaaab","status":404');
+    // One plain line per refusal (scripts/dev-output.mjs), not a WARNING block.
+    expect(printed).toContain('warn GET /api/tasks/aaaaaaaaaaaaaaaaaaab -> 404 task.not_found');
+    expect(printed).not.toContain('[WARNING]');
     expect(printed).not.toMatch(/Uncaught|clipyard-error/);
   });
 });

@@ -307,7 +307,7 @@ describe('the page in Chromium', () => {
     })()`);
     const file = path.join(inject('mediaDir'), 'clip.mp4');
     await page.setInputFiles('#files', file);
-    await poll(() => page.locator('#file-list li').textContent()).toMatch(/^clip\.mp4 · \d[\d.]* (KB|MB)/);
+    await poll(() => page.locator('#file-list li').textContent()).toMatch(/^clip\.mp4 · \d[\d.]* (kB|MB)/);
     await page.locator('input[name=preset][value=audio]').check();
     await page.click('#start');
     const article = page

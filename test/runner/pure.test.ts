@@ -71,7 +71,7 @@ describe('progress and errors', () => {
   it('turns -progress blocks into a fraction, speed and eta', () => {
     expect(parseProgressBlock({ out_time_us: '5000000', speed: '2.5x', progress: 'continue' }, 10)).toEqual({
       fraction: 0.5,
-      speed: 2.5,
+      realtime: 2.5,
       eta: 2,
     });
     expect(parseProgressBlock({ out_time_us: 'N/A', progress: 'continue' }, 10)).toBeNull();
@@ -100,7 +100,7 @@ describe('progress and errors', () => {
     expect(parseYtDlpProgress('clipyard-progress 1024 4096 NA 512.5 6')).toEqual({
       bytes: 1024,
       totalBytes: 4096,
-      speed: 513,
+      bytesPerSecond: 513,
       eta: 6,
     });
     expect(parseYtDlpProgress('clipyard-progress 10 NA 2000.7 NA NA')).toEqual({ bytes: 10, totalBytes: 2001 });

@@ -100,13 +100,13 @@ describe('progress display', () => {
     expect(formatBytes(5 * 1024 ** 2)).toBe('5.0 MB');
     expect(formatDuration(75)).toBe('1:15');
     expect(formatDuration(3725)).toBe('1:02:05');
-    expect(formatSpeed('downloading', 2 * 1024 ** 2)).toBe('2.0 MB/s');
-    expect(formatSpeed('transcoding', 2.44)).toBe('2.4x');
-    expect(formatSpeed('transcoding', undefined)).toBe('');
+    expect(formatSpeed({ bytesPerSecond: 2 * 1024 ** 2 })).toBe('2.0 MB/s');
+    expect(formatSpeed({ realtime: 2.44 })).toBe('2.4x');
+    expect(formatSpeed({})).toBe('');
   });
 
   it('a terminal line shows the bar, percent, stage, speed and ETA within the width', () => {
-    const p: TaskProgress = { ...progressOf(snapshot({ progress: 50, stage: 'transcoding' })), speed: 3, eta: 12 };
+    const p: TaskProgress = { ...progressOf(snapshot({ progress: 50, stage: 'transcoding' })), realtime: 3, eta: 12 };
     const line = barLine('clip.mp4', p, undefined, 100);
     expect(line).toMatch(/^clip\.mp4 ▕█+░+▏ {2}50% transcoding · 3\.0x · ETA 0:12$/);
     expect(barLine('clip.mp4', p, undefined, 40).length).toBeLessThanOrEqual(40);
@@ -143,7 +143,7 @@ describe('progress display', () => {
       output: { name: 'audio.mp3', step: 0, size: 9, contentType: 'audio/mpeg' },
     });
     s = applyEvent(s, { seq: 6, at: 4, kind: 'status', status: 'succeeded', message: 'done', attempt: 1 });
-    expect([s.seq, s.status, s.progress, s.stage]).toEqual([6, 'succeeded', 100, 'extracting']);
+    expect([s.seq, s.status, s.progress, s.stage]).toEqual([6, 'succeeded', 100, null]);
     expect(s.outputs.map((o) => o.name)).toEqual(['audio.mp3']);
     expect(s.steps[0]!.outputs).toEqual(['audio.mp3']);
   });

@@ -6,6 +6,8 @@
  * The Worker entry is imported in plain Node: the Cloudflare-only modules it pulls in are replaced
  * by empty classes, and the Hono constructor is wrapped to catch the app the entry builds.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { Hono } from 'hono';
 import { describe, expect, it, vi } from 'vitest';
@@ -110,5 +112,19 @@ describe('the OpenAPI document', () => {
     }
     for (const [, name] of html.matchAll(/href="#schema-(\w+)"/g)) expect(html).toContain(`id="schema-${name}"`);
     expect(html).not.toContain('<script');
+  });
+
+  it('a create answers 202 and an Idempotency-Key replay 200, in the document as in the README', () => {
+    const doc = openApiDocument('http://127.0.0.1:8787');
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    for (const path of ['/api/tasks', '/api/batches']) {
+      const responses = (doc.paths[path] as { post: { responses: Record<string, { description?: string }> } }).post
+        .responses;
+      expect(Object.keys(responses)).toEqual(expect.arrayContaining(['200', '202']));
+      expect(responses['200']!.description).toMatch(/Idempotency-Key/);
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`POST ${path}\``));
+      expect(row, `README row for POST ${path}`).toMatch(/202/);
+      expect(row).toMatch(/replay answers 200|answers 200 with the same task/);
+    }
   });
 });

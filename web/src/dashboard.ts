@@ -196,17 +196,18 @@ export class Dashboard {
     const el = h(
       'tr',
       { 'data-id': t.id },
-      h('td', {}, check),
+      // data-label: on a phone each row is a card and every cell says which column it is.
+      h('td', { 'data-label': 'Select' }, check),
       h(
         'td',
-        { class: 'source' },
+        { class: 'source', 'data-label': 'Source' },
         h('a', { href: `#task=${t.id}`, title: t.source, text: sourceName(t.source, t.label) }),
       ),
-      h('td', { class: 'ops', text: t.ops }),
-      h('td', {}, status),
-      h('td', { class: 'row-progress' }, bar.el),
-      h('td', { class: 'message-cell' }, message),
-      h('td', { class: 'when' }, when),
+      h('td', { class: 'ops', 'data-label': 'Steps' }, h('span', { text: t.ops })),
+      h('td', { 'data-label': 'State' }, status),
+      h('td', { class: 'row-progress', 'data-label': 'Progress' }, bar.el),
+      h('td', { class: 'message-cell', 'data-label': 'Message' }, message),
+      h('td', { class: 'when', 'data-label': 'Created' }, when),
     );
     const row: Row = { el, check, status, bar, message, when, entry: t };
     this.rows.set(t.id, row);

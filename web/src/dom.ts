@@ -43,7 +43,8 @@ export function $(selector: string, root: ParentNode = document): HTMLElement {
 
 export interface Bar {
   el: HTMLElement;
-  set(percent: number): void;
+  /** the real value (aria-valuenow), and optionally where the fill is drawn (never behind it) */
+  set(percent: number, shown?: number): void;
 }
 
 /** An accessible progress bar; the fill moves with a transform, so the layout never changes. */
@@ -63,11 +64,12 @@ export function progressBar(label: string, small = false): Bar {
   );
   return {
     el,
-    set(percent: number) {
+    set(percent: number, shown = percent) {
       const p = Math.max(0, Math.min(100, percent));
       const rounded = String(Math.floor(p * 10) / 10);
       setAttr(el, 'aria-valuenow', rounded);
-      fill.style.transform = `scaleX(${p / 100})`;
+      const drawn = Math.max(p, Math.min(100, shown));
+      fill.style.transform = `scaleX(${Math.round(drawn * 10) / 1000})`;
     },
   };
 }

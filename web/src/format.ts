@@ -2,21 +2,12 @@
  * Words and numbers for people: task states, stages, sizes, speeds and durations.
  * Pure functions; the task card and the dashboard both use them.
  */
-import type { Stage } from '../../src/protocol/runner.ts';
+import type { LiveNumbers } from '../../src/client/task-state.ts';
+import { formatBytes, formatLiveSpeed } from '../../src/client/units.ts';
 import type { TaskSnapshot, TaskStatus } from '../../src/protocol/task.ts';
 
-export function formatBytes(n: number | undefined | null): string {
-  if (n == null || !Number.isFinite(n)) return '';
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+/** Sizes are spelled the same everywhere (kB, MB): the page, the CLI, the client. */
+export { formatBytes };
 
 export function formatDuration(seconds: number | undefined | null): string {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return '';
@@ -26,16 +17,9 @@ export function formatDuration(seconds: number | undefined | null): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-const BYTE_STAGES: ReadonlySet<Stage> = new Set(['downloading', 'receiving', 'storing']);
-
-/**
- * Speed means bytes/s while bytes move (the event counts bytes, or the stage is a transfer) and
- * ffmpeg's speed factor (1.0 = realtime) while encoding.
- */
-export function formatSpeed(stage: Stage | null, speed: number | undefined, countsBytes = false): string {
-  if (speed == null || !Number.isFinite(speed) || speed <= 0) return '';
-  if (countsBytes || (stage && BYTE_STAGES.has(stage))) return `${formatBytes(speed)}/s`;
-  return `${speed < 10 ? speed.toFixed(1) : Math.round(speed)}× realtime`;
+/** bytes/s while bytes move, ffmpeg's factor ("2.4× realtime") while encoding: two named fields. */
+export function formatSpeed(live: LiveNumbers): string {
+  return formatLiveSpeed(live, '× realtime');
 }
 
 export function formatAgo(at: number, now = Date.now()): string {

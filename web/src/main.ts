@@ -59,8 +59,9 @@ function route(): void {
   }
   if (onDashboard) dashboard.open();
   else dashboard.close();
-  const task = /^task=([a-z2-7]{20})$/.exec(hash)?.[1];
-  if (task) void myTasks.open(task);
+  const task = /^task=(.+)$/.exec(hash)?.[1];
+  if (task) void myTasks.focus(decodeURIComponent(task));
+  else myTasks.unfocus();
 }
 
 window.addEventListener('hashchange', route);

@@ -4,12 +4,13 @@
  */
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { ApiError, cancelTask, deleteTask, getTask, retryTask } from './api.ts';
-import { $, setText, show } from './dom.ts';
+import { $, setAttr, setText, show } from './dom.ts';
 import { loadIds, saveIds } from './remembered-ids.ts';
 import { type CardAction, TaskCard } from './task-card.ts';
 import { TaskStream } from './task-stream.ts';
 
 const STORAGE = 'clipyard.myTasks';
+const TASK_ID = /^[a-z2-7]{20}$/;
 const MAX_KEPT = 30;
 
 interface Entry {
@@ -21,6 +22,11 @@ export class MyTasks {
   private readonly list = $('#task-list');
   private readonly empty = $('#task-list-empty');
   private readonly notice = $('#notice');
+  private readonly batches = $('#batch-list');
+  private readonly focusBar = $('#focus-bar');
+  private readonly focusText = $('#focus-text');
+  /** the task a `#task=<id>` link isolates, if any */
+  private focused: string | null = null;
   readonly entries = new Map<string, Entry>();
 
   private readonly onAuthNeeded: () => void;
@@ -29,6 +35,9 @@ export class MyTasks {
     this.onAuthNeeded = onAuthNeeded;
     window.addEventListener('online', () => {
       for (const e of this.entries.values()) e.stream.reconnectNow();
+    });
+    window.addEventListener('offline', () => {
+      for (const e of this.entries.values()) e.stream.offline();
     });
   }
 
@@ -52,7 +61,7 @@ export class MyTasks {
   }
 
   private syncEmpty(): void {
-    show(this.empty, this.entries.size === 0);
+    show(this.empty, this.entries.size === 0 && this.focused === null);
   }
 
   private say(text: string): void {
@@ -63,26 +72,64 @@ export class MyTasks {
   /** Show a task that was just created (its snapshot came with the 202). */
   add(snap: TaskSnapshot): void {
     if (this.entries.has(snap.id)) return;
+    // A new task from the form: show it among all the others.
+    if (this.focused !== null) location.hash = '#new';
     this.mount(snap, false);
     this.save();
   }
 
-  /** Show a task by id (a #task= link, or one remembered from before). */
-  async open(id: string): Promise<void> {
-    const existing = this.entries.get(id);
-    if (existing) {
-      existing.card.el.scrollIntoView({ block: 'nearest' });
-      return;
+  /**
+   * Show one task alone (a `#task=<id>` link): its card, highlighted, and nothing else but a way
+   * back to all of them. An id the server does not know says "not found".
+   */
+  async focus(id: string): Promise<void> {
+    this.focused = id;
+    this.list.dataset.focus = id;
+    show(this.batches, false);
+    show(this.empty, false);
+    for (const [other, e] of this.entries) setAttr(e.card.el, 'data-focused', other === id ? 'true' : null);
+    this.sayFocus(`Showing task ${id}.`);
+    if (!this.entries.has(id)) {
+      try {
+        const snap = TASK_ID.test(id) ? await getTask(id) : null;
+        if (!snap) throw new ApiError(404, null, 'not found');
+        if (this.focused !== id) return;
+        if (!this.entries.has(id)) {
+          this.mount(snap, false);
+          this.save();
+        }
+        setAttr(this.entries.get(id)!.card.el, 'data-focused', 'true');
+      } catch (err) {
+        if (this.focused !== id) return;
+        if (err instanceof ApiError && err.status === 401) this.onAuthNeeded();
+        const why =
+          err instanceof ApiError && err.status === 404
+            ? 'not found: it may have been deleted, or it belongs to another API key'
+            : err instanceof Error
+              ? err.message
+              : String(err);
+        this.sayFocus(`Task ${id} ${why}.`, true);
+        return;
+      }
     }
-    try {
-      const snap = await getTask(id);
-      if (this.entries.has(id)) return;
-      this.mount(snap, false);
-      this.save();
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) this.onAuthNeeded();
-      this.say(`Task ${id}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    this.entries.get(id)?.card.el.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Back to every task (the hash no longer names one). */
+  unfocus(): void {
+    if (this.focused === null) return;
+    this.focused = null;
+    delete this.list.dataset.focus;
+    for (const e of this.entries.values()) setAttr(e.card.el, 'data-focused', null);
+    show(this.batches, true);
+    show(this.focusBar, false);
+    this.syncEmpty();
+  }
+
+  private sayFocus(text: string, missing = false): void {
+    setText(this.focusText, text);
+    setAttr(this.focusBar, 'data-missing', missing ? 'true' : null);
+    show(this.focusBar, true);
   }
 
   private mount(snap: TaskSnapshot, append: boolean): void {

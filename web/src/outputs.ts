@@ -70,7 +70,8 @@ function textPreview(url: string, json: boolean): HTMLElement {
 function preview(o: OutputInfo, url: string): HTMLElement | null {
   switch (kindOf(o)) {
     case 'audio':
-      return h('audio', { controls: true, preload: 'none', src: url, 'aria-label': `play ${o.name}` });
+      // metadata: the player shows the length before it is played, not 0:00 / 0:00
+      return h('audio', { controls: true, preload: 'metadata', src: url, 'aria-label': `play ${o.name}` });
     case 'video':
       return h('video', { controls: true, preload: 'metadata', src: url, 'aria-label': `play ${o.name}` });
     case 'image':

@@ -8,7 +8,8 @@
 export type PresetId = 'audio' | 'video' | 'thumbnail' | 'transcript' | 'info';
 
 export interface PresetOptions {
-  audioFormat: 'mp3' | 'm4a';
+  /** every format the audio op has */
+  audioFormat: 'mp3' | 'm4a' | 'opus' | 'wav' | 'flac';
   height: 360 | 480 | 720 | 1080;
 }
 
@@ -23,7 +24,7 @@ export const PRESETS: readonly Preset[] = [
   {
     id: 'audio',
     label: 'Audio',
-    hint: 'the sound track as mp3 or m4a',
+    hint: 'the sound track as mp3, m4a, opus, wav or flac',
     steps: (o) => [{ op: 'audio', format: o.audioFormat }],
   },
   {

@@ -10,8 +10,21 @@ import { $, h, progressBar, show } from './dom.ts';
 import { formatBytes } from './format.ts';
 import { DEFAULT_OPTIONS, PRESETS, type PresetId, type PresetOptions, serverKnowsOp } from './presets.ts';
 
+/**
+ * The links in the box: one per line, as the label says. A line holding several http(s) links
+ * separated by spaces is split; any other line is one entry, spaces and all ("not a url" is one
+ * mistake, reported once, not three).
+ */
 export function parseUrls(text: string): string[] {
-  return [...new Set(text.split(/\s+/).filter((s) => s.length > 0))];
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    const words = line.split(/\s+/);
+    if (words.length > 1 && words.every((w) => /^https?:\/\//i.test(w))) out.push(...words);
+    else out.push(line);
+  }
+  return [...new Set(out)];
 }
 
 export class SubmitForm {
@@ -95,6 +108,8 @@ export class SubmitForm {
   private syncPreset(): void {
     show($('#audio-options'), this.preset === 'audio');
     show($('#video-options'), this.preset === 'video');
+    // Presets without options leave no empty row behind.
+    show($('#preset-options'), this.preset === 'audio' || this.preset === 'video');
     if (this.customSteps) return;
     const preset = PRESETS.find((p) => p.id === this.preset) ?? PRESETS[0]!;
     this.stepsJson.value = JSON.stringify(preset.steps(this.options), null, 2);

@@ -5,12 +5,16 @@
  */
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { type Bar, h, progressBar, setAttr, setText, show } from './dom.ts';
+import { EtaSmoother } from './eta.ts';
 import { formatAgo, formatBytes, formatDuration, formatSpeed, sourceName, stateWords } from './format.ts';
 import { renderOutputs } from './outputs.ts';
 import type { TaskView } from './task-model.ts';
 import type { ConnectionState } from './task-stream.ts';
 
 export type CardAction = 'cancel' | 'retry' | 'delete' | 'dismiss';
+
+/** How often a card redraws between events (the creeping bar, the ETA, "retrying in N s"). */
+const TICK_MS = 250;
 
 function stepLabel(s: TaskSnapshot['steps'][number]): string {
   const opts = Object.entries(s.params)
@@ -53,6 +57,7 @@ export class TaskCard {
   private readonly log: HTMLOListElement;
   private logKey = '';
   private view: TaskView | null = null;
+  private readonly timing = new EtaSmoother();
   private readonly ticker: ReturnType<typeof setInterval>;
 
   constructor(id: string, onAction: (action: CardAction, id: string, card: TaskCard) => void) {
@@ -104,8 +109,12 @@ export class TaskCard {
       ),
       h('details', { class: 'activity' }, h('summary', { text: 'Activity' }), this.log),
     );
-    // "retrying in N s" and "2 min ago" count down/up between events.
-    this.ticker = setInterval(() => this.view && this.renderState(this.view.snap), 1_000);
+    // "retrying in N s" and "2 min ago" count between events; a running bar creeps on and its ETA counts down.
+    this.ticker = setInterval(() => {
+      if (!this.view) return;
+      this.renderState(this.view.snap);
+      this.renderTiming(this.view);
+    }, TICK_MS);
   }
 
   destroy(): void {
@@ -133,6 +142,7 @@ export class TaskCard {
   connection(state: ConnectionState, detail: string, reconnects: number): void {
     setAttr(this.el, 'data-connection', state);
     setAttr(this.el, 'data-reconnects', String(reconnects));
+    if (this.view) this.renderTiming(this.view);
     if (state === 'reconnecting' || state === 'gone') {
       setText(this.conn, detail || 'connection lost; reconnecting…');
       show(this.conn, true);
@@ -158,15 +168,15 @@ export class TaskCard {
     setAttr(this.title, 'title', 'url' in s.input ? s.input.url : s.id);
     this.state.className = `state state-${s.status}`;
     this.renderState(s);
-    this.bar.set(s.progress);
-    setText(this.pct, `${Math.floor(s.progress)}%`);
     const running = s.status === 'running';
+    this.timing.update(Date.now(), s.progress, s.attempt, running, view.live.eta);
+    setText(this.pct, `${Math.floor(s.progress)}%`);
     const terminal = s.status === 'succeeded' || s.status === 'failed' || s.status === 'canceled';
     // The detail line keeps its place while a task is live and goes away once it has ended.
     show(this.detail, !terminal);
     setText(this.stage, running && s.stage ? s.stage : '');
-    setText(this.speed, running ? formatSpeed(s.stage, view.live.speed, view.live.bytes != null) : '');
-    setText(this.eta, running && view.live.eta != null ? `${formatDuration(view.live.eta)} left` : '');
+    setText(this.speed, running ? formatSpeed(view.live) : '');
+    this.renderTiming(view);
     const { bytes, totalBytes } = view.live;
     setText(
       this.bytes,
@@ -181,6 +191,18 @@ export class TaskCard {
     show(this.buttons.cancel, !terminal);
     show(this.buttons.retry, s.status === 'failed' || s.status === 'canceled');
     this.buttons.retry.disabled = false;
+  }
+
+  /** The bar (creeping on between events) and the smoothed ETA, or "estimating" until it is steady. */
+  private renderTiming(view: TaskView): void {
+    const s = view.snap;
+    const now = Date.now();
+    // A card that lost its connection stands still: no creeping bar, no countdown of a stale ETA.
+    const stale = this.el.dataset.connection === 'reconnecting';
+    if (!stale) this.bar.set(s.progress, this.timing.barValue(now, s.progress));
+    const running = s.status === 'running' && s.stage !== 'starting' && !stale;
+    const eta = this.timing.eta(now);
+    setText(this.eta, running ? (eta === null ? 'estimating time left…' : `${formatDuration(eta)} left`) : '');
   }
 
   private renderSteps(s: TaskSnapshot): void {

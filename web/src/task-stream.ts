@@ -1,38 +1,47 @@
 /**
- * One task's live subscription: a WebSocket to /api/tasks/:id/events that reconnects by itself and
- * resumes with `after=<last seq>`, so a dropped connection loses nothing. The server closes the socket
- * with 1000 once the task has ended; any other close is a drop, retried with a short backoff.
+ * One task's live subscription on the page, through the client's own subscription
+ * (src/client/subscribe.ts, the one the typed client and the CLI use): a WebSocket to
+ * /api/tasks/:id/events that reconnects by itself with `after=<last seq>`, so a dropped connection
+ * loses nothing, and that gives up a connection which has said nothing (not even a pong) for
+ * STALE_AFTER_MS, since a network that vanished closes nothing. The stream ends at the terminal
+ * status event instead of waiting for the server's close frame, which can arrive seconds late.
  *
  * Owners get every new TaskView and every connection state change; the page shows both.
  */
 
-import type { TaskEvent, TaskSnapshot } from '../../src/protocol/task.ts';
-import { parseSubscriptionMessage } from '../../src/protocol/wire.ts';
+import { SubscriptionControl, subscribe } from '../../src/client/subscribe.ts';
+import { isTerminalStatus, parseWireMessage, type WireMessage } from '../../src/protocol/task.ts';
 import { eventsUrl, getTask } from './api.ts';
 import { applyEvent, applySnapshot, newView, type TaskView } from './task-model.ts';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'gone';
 
 const RECONNECT_DELAYS_MS = [250, 1_000, 2_000, 4_000, 8_000];
-const PING_INTERVAL_MS = 20_000;
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+/** The object answers "ping" with "pong" for free; a live task's socket is pinged this often. */
+const PING_INTERVAL_MS = 5_000;
+/** No word at all for this long: the card says it shows the last known state, and reconnects. */
+const STALE_AFTER_MS = 12_000;
+/** A page stays subscribed through any number of drops; it shows each one. */
+const MAX_RECONNECTS = 1_000_000;
 
 export interface StreamListener {
   view(view: TaskView): void;
   connection(state: ConnectionState, detail: string): void;
 }
 
+/** Thrown from beforeReconnect to end the subscription: the task no longer exists. */
+class Gone extends Error {}
+
 export class TaskStream {
   readonly id: string;
   view: TaskView;
   state: ConnectionState = 'connecting';
-  /** how many times the socket dropped and was reopened (shown, and read by the browser tests) */
+  /** how many times the connection dropped and was reopened (shown, and read by the browser tests) */
   reconnects = 0;
-  private socket: WebSocket | null = null;
-  private failures = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private ping: ReturnType<typeof setInterval> | null = null;
-  private stopped = false;
+  private abort: AbortController | null = null;
+  private control = new SubscriptionControl();
+  /** what the last HTTP check found out about a drop (a missing key), shown instead of the close code */
+  private dropNote = '';
   private readonly listener: StreamListener;
 
   constructor(view: TaskView, listener: StreamListener) {
@@ -45,35 +54,40 @@ export class TaskStream {
     return new TaskStream(newView(snap), listener);
   }
 
-  /** Open (or reopen) the socket, unless the task has ended and nothing more can come. */
+  /** Subscribe (again), from the last event seen. */
   start(): void {
-    this.stopped = false;
-    this.clearTimers();
-    const old = this.socket;
-    this.socket = null;
-    old?.close(1000, 'resubscribing');
-    this.open();
+    this.abort?.abort();
+    const abort = new AbortController();
+    const control = new SubscriptionControl();
+    this.abort = abort;
+    this.control = control;
+    if (this.state !== 'reconnecting') this.setState('connecting');
+    void this.run(abort.signal, control);
   }
 
   /** Close for good (the card was removed). */
   stop(): void {
-    this.stopped = true;
-    this.clearTimers();
-    this.socket?.close(1000, 'closed by the page');
-    this.socket = null;
+    this.abort?.abort();
+    this.abort = null;
   }
 
   /** Drop the connection as a network failure would; the stream recovers by itself. For tests, too. */
   drop(): void {
-    this.socket?.close(4000, 'dropped');
+    this.control.drop(4000);
   }
 
   /** Reconnect now (the browser came back online, or the user asked). */
   reconnectNow(): void {
-    if (this.stopped || this.state === 'ended' || this.state === 'gone') return;
-    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return;
-    this.clearTimers();
-    this.open();
+    if (!this.abort || this.state === 'ended' || this.state === 'gone') return;
+    // After an offline spell the open socket may be dead without knowing it: replace it.
+    if (this.state === 'reconnecting') this.control.drop(4000);
+    this.control.reconnectNow();
+  }
+
+  /** The browser went offline: what the card shows is the last known state, not live. */
+  offline(): void {
+    if (!this.abort || this.state === 'ended' || this.state === 'gone') return;
+    this.setState('reconnecting', 'offline: this is the last known state; reconnecting when the network is back');
   }
 
   /** Take a snapshot fetched elsewhere (after a button press), unless events already moved past it. */
@@ -92,105 +106,77 @@ export class TaskStream {
     this.listener.view(view);
   }
 
-  private open(): void {
-    const ws = new WebSocket(eventsUrl(this.id, this.view.lastSeq));
-    this.socket = ws;
-    if (this.state !== 'reconnecting') this.setState('connecting');
-    ws.addEventListener('open', () => {
-      if (this.socket !== ws) return;
-      this.failures = 0;
-      this.setState('live');
-      this.ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), PING_INTERVAL_MS);
-    });
-    ws.addEventListener('message', (m) => {
-      if (this.socket !== ws) return;
-      const msg = parseSubscriptionMessage<TaskSnapshot, TaskEvent>(m.data);
-      if (!msg) return;
-      if (msg.type === 'snapshot') {
-        this.update(applySnapshot(this.view, msg.snapshot));
-        return;
-      }
-      const before = this.view.snap.attempt;
-      this.update(applyEvent(this.view, msg.event));
-      if (msg.event.kind !== 'status') return;
-      if (TERMINAL.has(msg.event.status)) void this.settle(ws);
-      else if (msg.event.attempt !== before) void this.refresh();
-    });
-    ws.addEventListener('close', (e) => {
-      if (this.socket !== ws) return;
-      this.socket = null;
-      this.clearTimers();
-      if (this.stopped) return;
-      if (e.code === 1000 && TERMINAL.has(this.view.snap.status)) {
-        this.setState('ended');
-        // Events carry no download links; the snapshot has fresh signed ones.
-        void this.refresh();
-        return;
-      }
-      void this.afterDrop(e.code);
-    });
-  }
-
-  private async afterDrop(code: number): Promise<void> {
-    this.failures++;
-    if (this.failures >= 2) {
-      // Repeated failures to even connect: ask over HTTP why (deleted task, missing key).
-      try {
-        const snap = await getTask(this.id);
-        this.offer(snap);
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (status === 404) {
-          this.setState('gone', 'this task no longer exists');
+  private async run(signal: AbortSignal, control: SubscriptionControl): Promise<void> {
+    const messages = subscribe<WireMessage>((after) => eventsUrl(this.id, after), parseWireMessage, {
+      after: this.view.lastSeq,
+      signal,
+      control,
+      reconnectDelaysMs: RECONNECT_DELAYS_MS,
+      maxReconnects: MAX_RECONNECTS,
+      pingIntervalMs: PING_INTERVAL_MS,
+      staleAfterMs: STALE_AFTER_MS,
+      onConnection: (c) => {
+        if (c.state === 'open') {
+          this.setState('live');
           return;
         }
-        if (status === 401) {
-          this.setState('reconnecting', 'an API key is needed (set one with the key button)');
+        this.reconnects++;
+        const why = this.dropNote || c.why;
+        this.setState(
+          'reconnecting',
+          `${why}; this is the last known state, reconnecting in ${Math.ceil(c.retryInMs / 1000)} s`,
+        );
+      },
+      beforeReconnect: (drop) => this.whyDropped(drop.failures),
+    });
+    try {
+      for await (const m of messages) {
+        if (this.abort?.signal !== signal) return;
+        if (m.type === 'snapshot') {
+          this.update(applySnapshot(this.view, m.snapshot));
+          if (isTerminalStatus(m.snapshot.status) && m.snapshot.seq <= this.view.lastSeq) break;
+          continue;
         }
+        const before = this.view.snap.attempt;
+        this.update(applyEvent(this.view, m.event));
+        if (this.state !== 'live') this.setState('live');
+        if (m.event.kind !== 'status') continue;
+        // The terminal status is the last event: stop here rather than wait for the close frame.
+        if (isTerminalStatus(m.event.status)) break;
+        if (m.event.attempt !== before) void this.refresh();
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof Gone) {
+        this.setState('gone', 'this task no longer exists');
+        return;
       }
     }
-    if (this.stopped) return;
-    const delay = RECONNECT_DELAYS_MS[Math.min(this.failures - 1, RECONNECT_DELAYS_MS.length - 1)]!;
-    this.reconnects++;
-    this.setState('reconnecting', `connection lost (code ${code}); reconnecting in ${Math.ceil(delay / 1000)} s`);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.stopped) this.open();
-    }, delay);
+    if (signal.aborted || this.abort?.signal !== signal) return;
+    this.abort = null;
+    // Events carry no download links; the snapshot has fresh signed ones.
+    await this.refresh();
+    this.setState('ended');
   }
 
-  /**
-   * A terminal status arrived: fetch the snapshot (it has the signed download links events lack) and,
-   * when nothing came after the end, close our side. The server closes too, but its close frame can
-   * arrive seconds late (seen through wrangler dev), and the page should not wait on it.
-   */
-  private async settle(ws: WebSocket): Promise<void> {
-    let snap: TaskView['snap'];
+  /** Before reconnecting after repeated failures, ask over HTTP why (a deleted task, a missing key). */
+  private async whyDropped(failures: number): Promise<void> {
+    this.dropNote = '';
+    if (failures < 2) return;
     try {
-      snap = await getTask(this.id);
-    } catch {
-      return;
+      this.offer(await getTask(this.id));
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) throw new Gone();
+      if (status === 401) this.dropNote = 'an API key is needed (set one with the key button)';
     }
-    this.offer(snap);
-    if (this.socket !== ws || !TERMINAL.has(snap.status) || snap.seq > this.view.lastSeq) return;
-    this.socket = null;
-    this.clearTimers();
-    ws.close(1000, 'task ended');
-    this.setState('ended');
   }
 
   private async refresh(): Promise<void> {
     try {
       this.offer(await getTask(this.id));
     } catch {
-      /* the socket carries on; the next snapshot will do */
+      /* the stream carries on; the next snapshot will do */
     }
-  }
-
-  private clearTimers(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.ping) clearInterval(this.ping);
-    this.timer = null;
-    this.ping = null;
   }
 }

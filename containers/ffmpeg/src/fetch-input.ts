@@ -137,7 +137,7 @@ export function saveResponse(
   url: string,
   path: string,
   limits: FetchLimits,
-  onProgress: (p: { bytes: number; totalBytes?: number; speed: number; eta?: number }) => void,
+  onProgress: (p: { bytes: number; totalBytes?: number; bytesPerSecond: number; eta?: number }) => void,
 ): Promise<FetchedFile> {
   const total = Number(res.headers['content-length']);
   const totalBytes = Number.isFinite(total) && total > 0 ? total : undefined;
@@ -174,7 +174,12 @@ export function saveResponse(
       const seconds = Math.max(0.001, (Date.now() - started) / 1000);
       const speed = Math.round(bytes / seconds);
       const eta = totalBytes && speed > 0 ? Math.max(0, Math.round((totalBytes - bytes) / speed)) : undefined;
-      onProgress({ bytes, speed, ...(totalBytes ? { totalBytes } : {}), ...(eta !== undefined ? { eta } : {}) });
+      onProgress({
+        bytes,
+        bytesPerSecond: speed,
+        ...(totalBytes ? { totalBytes } : {}),
+        ...(eta !== undefined ? { eta } : {}),
+      });
     });
     res.on('error', (err) =>
       fail(job.signal.aborted ? new JobError('job.canceled', 'canceled') : networkError(err, url)),

@@ -102,7 +102,10 @@ export class Job {
     message?: string;
     bytes?: number;
     totalBytes?: number;
-    speed?: number;
+    /** while bytes move (downloading) */
+    bytesPerSecond?: number;
+    /** while encoding: ffmpeg's speed factor (1.0 = realtime) */
+    realtime?: number;
     eta?: number;
   }): void {
     if (this.ended) return;

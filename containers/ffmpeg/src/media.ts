@@ -77,8 +77,8 @@ export async function probeMedia(job: Job, file: string): Promise<MediaInfo> {
 export interface EncodeProgress {
   /** 0-1 of the media processed */
   fraction: number;
-  /** ffmpeg's speed factor, 1.0 = realtime */
-  speed?: number;
+  /** ffmpeg's speed factor: seconds of media per second of work (1.0 = realtime) */
+  realtime?: number;
   /** seconds left, when known */
   eta?: number;
 }
@@ -91,7 +91,7 @@ export function parseProgressBlock(block: Record<string, string>, duration: numb
   const speed = Number.parseFloat(block.speed ?? '');
   const out: EncodeProgress = { fraction: block.progress === 'end' ? 1 : done };
   if (Number.isFinite(speed) && speed > 0) {
-    out.speed = Math.round(speed * 100) / 100;
+    out.realtime = Math.round(speed * 100) / 100;
     out.eta = Math.max(0, Math.round((duration * (1 - done)) / speed));
   }
   return out;

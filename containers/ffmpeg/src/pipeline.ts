@@ -78,7 +78,7 @@ async function fetchUrlInput(
   report('downloading', 0, { message: `connecting to ${new URL(url).host}` });
   const { res, url: finalUrl } = await openSource(url, limits, job.signal);
   const type = String(res.headers['content-type'] ?? '').toLowerCase();
-  const onBytes = (p: { bytes: number; totalBytes?: number; speed?: number; eta?: number }) =>
+  const onBytes = (p: { bytes: number; totalBytes?: number; bytesPerSecond?: number; eta?: number }) =>
     report('downloading', p.totalBytes ? p.bytes / p.totalBytes : 0, {
       message: 'downloading',
       ...p,

@@ -16,7 +16,7 @@ const MARK = 'clipyard-progress';
 /** Parse one progress line printed through our template; null for any other line. Pure. */
 export function parseYtDlpProgress(
   line: string,
-): { bytes: number; totalBytes?: number; speed?: number; eta?: number } | null {
+): { bytes: number; totalBytes?: number; bytesPerSecond?: number; eta?: number } | null {
   const m = new RegExp(`^${MARK} (\\S+) (\\S+) (\\S+) (\\S+) (\\S+)`).exec(line.trim());
   if (!m) return null;
   const num = (s: string | undefined) => {
@@ -31,7 +31,7 @@ export function parseYtDlpProgress(
   return {
     bytes,
     ...(total ? { totalBytes: Math.round(total) } : {}),
-    ...(speed !== undefined ? { speed: Math.round(speed) } : {}),
+    ...(speed !== undefined ? { bytesPerSecond: Math.round(speed) } : {}),
     ...(eta !== undefined ? { eta: Math.round(eta) } : {}),
   };
 }
@@ -71,7 +71,7 @@ export async function downloadWithYtDlp(
   maxBytes: number,
   timeoutMs: number,
   allowHosts: readonly string[],
-  onProgress: (p: { bytes: number; totalBytes?: number; speed?: number; eta?: number }) => void,
+  onProgress: (p: { bytes: number; totalBytes?: number; bytesPerSecond?: number; eta?: number }) => void,
 ): Promise<string> {
   const { proxy, url: proxyUrl } = await egressProxy(allowHosts);
   const refusedBefore = proxy.refusals.length;

@@ -90,7 +90,11 @@ export const taskEventSchema = z.discriminatedUnion('kind', [
     message: z.string(),
     bytes: z.number().optional(),
     totalBytes: z.number().optional(),
-    speed: z.number().optional().describe("bytes/s while downloading; ffmpeg's speed factor while encoding"),
+    bytesPerSecond: z
+      .number()
+      .optional()
+      .describe('while bytes move (downloading, receiving, storing): bytes per second'),
+    realtime: z.number().optional().describe("while encoding: ffmpeg's speed factor (1.0 = realtime)"),
     eta: z.number().optional().describe('seconds left'),
   }),
   z.object({ ...eventBase, kind: z.literal('output'), step: z.number().int(), output: outputInfoSchema }),

@@ -19,7 +19,7 @@ export const audio: OpHandler<Extract<Step, { op: 'audio' }>> = async (ctx) => {
     (p) =>
       ctx.progress('extracting', p.fraction, {
         message: `extracting ${ctx.step.format}`,
-        ...(p.speed !== undefined ? { speed: p.speed } : {}),
+        ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
         ...(p.eta !== undefined ? { eta: p.eta } : {}),
       }),
   );

@@ -78,7 +78,7 @@ async function cut(ctx: Parameters<typeof clip>[0], end: number, copyExt: string
     (p) =>
       ctx.progress('clipping', p.fraction, {
         message: label,
-        ...(p.speed !== undefined ? { speed: p.speed } : {}),
+        ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
         ...(p.eta !== undefined ? { eta: p.eta } : {}),
       }),
   );

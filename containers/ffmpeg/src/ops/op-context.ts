@@ -26,7 +26,7 @@ export interface OpContext<S extends Step = Step> {
   /** Extra input files by name (render's `image-0`..., `subtitles`), already on disk, not yet sniffed. */
   extras: ReadonlyMap<string, string>;
   /** Report this op's progress as a 0-1 fraction (mapped into the job's overall 0-100). */
-  progress(stage: Stage, fraction: number, extra?: { message?: string; speed?: number; eta?: number }): void;
+  progress(stage: Stage, fraction: number, extra?: { message?: string; realtime?: number; eta?: number }): void;
   /**
    * Announce a finished output file under `name` (its size is checked against the output limit).
    * With `check`, a media output is first checked against what the op promised (output-check.ts):

@@ -98,7 +98,7 @@ export const render: OpHandler<Extract<Step, { op: 'render' }>> = async (ctx) =>
   const stats = await runFfmpeg(ctx.job, renderArgs(plan, file), total, ctx.timeLeftMs(), (p) =>
     ctx.progress('rendering', 0.05 + 0.95 * p.fraction, {
       message: label,
-      ...(p.speed !== undefined ? { speed: p.speed } : {}),
+      ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
       ...(p.eta !== undefined ? { eta: p.eta } : {}),
     }),
   );

@@ -17,7 +17,7 @@ export const transcode: OpHandler<Extract<Step, { op: 'transcode' }>> = async (c
   const stats = await runFfmpeg(ctx.job, args, info.duration, ctx.timeLeftMs(), (p) =>
     ctx.progress('transcoding', p.fraction, {
       message: label,
-      ...(p.speed !== undefined ? { speed: p.speed } : {}),
+      ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
       ...(p.eta !== undefined ? { eta: p.eta } : {}),
     }),
   );
