@@ -76,6 +76,8 @@ export const ERROR_CODES = [
   'batch.too_many',
   'batch.exists',
   'batch.not_finished',
+  // an op's own check of what it produced failed (an HLS playlist that does not parse, a missing segment)
+  'output.invalid',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
