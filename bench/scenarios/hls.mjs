@@ -4,13 +4,16 @@
 // directly on the local file. The raw command comes from the runner's own builder
 // (containers/ffmpeg/src/hls-args.ts), so both sides do the same encoding; clipyard adds the
 // download, probe, its own output check (keyframe decode of every segment start), the master
-// playlist and the copy of every file into local R2. Target: clipyard <= 1.1x raw.
+// playlist and the copy of every file into local R2. Target: clipyard <= 1.1x raw. The time around
+// the encode (`overheadMs`) is reported too: on a shared machine ffmpeg's own run time swings more
+// from one run to the next than everything clipyard adds.
 //
 // Standalone: `node bench/scenarios/hls.mjs [seconds] [reps]` measures the working tree and prints
 // the result (also written to bench/.work/hls.json); bench/run.mjs runs it with `--only=hls`.
 import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, WORK } from '../lib/proc.mjs';
@@ -43,7 +46,8 @@ function serveFile(file) {
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // In its own process group, as the runner spawns it (so both get the same share of a busy CPU).
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let err = '';
     p.stderr.on('data', (d) => {
       err += d;
@@ -64,25 +68,36 @@ async function rawOnce(tree, clip, outDir) {
   return nowMs() - t;
 }
 
+/**
+ * Follow the task to its end, noting when its encode started and ended (the op's first "encoding"
+ * progress and its "checking" one), so the time clipyard adds around ffmpeg can be told apart from
+ * ffmpeg's own run time, which on a loaded machine varies more from run to run than the overhead.
+ */
 function waitForEnd(sys, id) {
   return new Promise((resolve) => {
+    const marks = { encodeStart: null, encodeEnd: null };
     const ws = new WebSocket(`${sys.base.replace('http', 'ws')}/api/tasks/${id}/events`);
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
       const e = msg.type === 'event' ? msg.event : null;
+      if (e?.kind === 'progress' && e.stage === 'transcoding') {
+        if (marks.encodeStart === null && /^encoding/.test(e.message ?? '')) marks.encodeStart = nowMs();
+        if (marks.encodeEnd === null && /^checking/.test(e.message ?? '')) marks.encodeEnd = nowMs();
+      }
       if (e?.kind === 'status' && ['succeeded', 'failed', 'canceled'].includes(e.status)) {
         ws.close();
-        resolve(e.status === 'succeeded' ? e.status : `${e.status}: ${e.error?.code ?? ''} ${e.message ?? ''}`);
+        const status = e.status === 'succeeded' ? e.status : `${e.status}: ${e.error?.code ?? ''} ${e.message ?? ''}`;
+        resolve({ status, ...marks });
       }
     };
-    ws.onerror = () => resolve('socket error');
+    ws.onerror = () => resolve({ status: 'socket error', ...marks });
   });
 }
 
 async function clipyardOnce(sys, url) {
   const t = nowMs();
   const id = await sys.createRaw({ input: { url }, steps: [STEP] });
-  const status = await waitForEnd(sys, id);
+  const { status, encodeStart, encodeEnd } = await waitForEnd(sys, id);
   if (status !== 'succeeded') throw new Error(`clipyard hls task ended ${status} (task ${id})`);
   // What a player does first: the master playlist, one media playlist, the first segment.
   const master = await fetch(`${sys.base}/api/tasks/${id}/outputs/hls.m3u8`);
@@ -95,7 +110,9 @@ async function clipyardOnce(sys, url) {
   if (seg.status !== 206 || (await seg.arrayBuffer()).byteLength !== Number(range[1])) {
     throw new Error(`clipyard hls segment answered ${seg.status} (task ${id})`);
   }
-  return nowMs() - t;
+  const total = nowMs() - t;
+  const encode = encodeStart !== null && encodeEnd !== null ? encodeEnd - encodeStart : null;
+  return { total, overhead: encode === null ? null : total - encode };
 }
 
 export async function hlsOverhead({ tree, seconds, log, running, reps }) {
@@ -108,11 +125,17 @@ export async function hlsOverhead({ tree, seconds, log, running, reps }) {
   running?.add(sys);
   const raw = [];
   const cy = [];
+  const overhead = [];
   try {
     for (let i = 0; i < (reps ?? 2); i++) {
       raw.push(await rawOnce(tree, clip, outDir));
-      cy.push(await clipyardOnce(sys, url));
-      log(`   hls run ${i + 1}: raw ${raw.at(-1).toFixed(0)} ms, clipyard ${cy.at(-1).toFixed(0)} ms\n`);
+      const r = await clipyardOnce(sys, url);
+      cy.push(r.total);
+      if (r.overhead !== null) overhead.push(r.overhead);
+      log(
+        `   hls run ${i + 1}: raw ${raw.at(-1).toFixed(0)} ms, clipyard ${r.total.toFixed(0)} ms ` +
+          `(${r.overhead?.toFixed(0) ?? '?'} ms of it around the encode)\n`,
+      );
     }
   } finally {
     running?.delete(sys);
@@ -122,6 +145,7 @@ export async function hlsOverhead({ tree, seconds, log, running, reps }) {
   }
   const rawMs = Math.min(...raw);
   const clipyardMs = Math.min(...cy);
+  const overheadMs = overhead.length ? Math.min(...overhead) : null;
   return {
     clip: `${seconds} s, 1280x720 ${FPS} fps H.264 + AAC (ffmpeg testsrc2 + sine), ${statSync(clip).size} bytes`,
     step: STEP,
@@ -131,6 +155,12 @@ export async function hlsOverhead({ tree, seconds, log, running, reps }) {
     rawMs,
     clipyardMs,
     ratio: clipyardMs / rawMs,
+    // What clipyard adds around the same encode (download, probe, check, storing, links), and the
+    // ratio it makes against the fastest raw run: steadier than `ratio` when the machine is busy.
+    overhead,
+    overheadMs,
+    overheadRatio: overheadMs === null ? null : (rawMs + overheadMs) / rawMs,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
 }
 

@@ -60,18 +60,23 @@ function frameRateOf(raw: string | undefined): number | null {
 
 /** The source's frame rate from the probe (ffprobe reports avg_frame_rate on each stream). */
 function sourceFps(ctx: OpContext<HlsStep>): number | null {
-  const v = ctx.input.info.probe.streams.find((s) => s.codec_type === 'video') as
+  const v = ctx.input.info.probe.streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic) as
     | { avg_frame_rate?: string }
     | undefined;
   return frameRateOf(v?.avg_frame_rate);
 }
 
-async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
+type ReadAt = (offset: number, length: number) => Promise<Buffer>;
+
+/** Run `fn` with a reader of byte ranges of `file` (one open file for every range). */
+async function withReader<T>(file: string, fn: (readAt: ReadAt) => Promise<T>): Promise<T> {
   const fh = await open(file, 'r');
   try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, offset);
-    return buf.subarray(0, bytesRead);
+    return await fn(async (offset, length) => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
+    });
   } finally {
     await fh.close();
   }
@@ -81,12 +86,12 @@ async function readAt(file: string, offset: number, length: number): Promise<Buf
  * The top-level MP4 boxes that exactly tile `length` bytes at `offset`, or null when they do not
  * (a range that cuts a box in two is not a segment a player can append).
  */
-async function boxesIn(file: string, offset: number, length: number): Promise<string[] | null> {
+async function boxesIn(readAt: ReadAt, offset: number, length: number): Promise<string[] | null> {
   const types: string[] = [];
   let at = offset;
   const end = offset + length;
   while (at < end) {
-    const head = await readAt(file, at, 16);
+    const head = await readAt(at, 16);
     if (head.length < 8) return null;
     let size = head.readUInt32BE(0);
     if (size === 1 && head.length >= 16) size = Number(head.readBigUInt64BE(8));
@@ -119,19 +124,21 @@ async function checkRendition(job: Job, height: number, hasAudio: boolean, timeo
   if (!playlist.endList) throw invalid(`${names.playlist} has no #EXT-X-ENDLIST`);
   if (!playlist.map?.byteRange || playlist.map.uri !== names.media) throw invalid(`${names.playlist} has no init map`);
   const { size } = await stat(mediaFile);
-  for (const [n, s] of [{ uri: playlist.map.uri, byteRange: playlist.map.byteRange }, ...playlist.segments].entries()) {
-    const r = s.byteRange;
-    if (s.uri !== names.media || !r)
-      throw invalid(`${names.playlist} entry ${n} is not a byte range of ${names.media}`);
-    if (r.length <= 8 || r.offset + r.length > size)
-      throw invalid(`${names.playlist} entry ${n} lies outside the file`);
-    const boxes = await boxesIn(mediaFile, r.offset, r.length);
-    const want = n === 0 ? ['ftyp', 'moov'] : ['moof', 'mdat'];
-    if (!boxes || !want.every((b) => boxes.includes(b))) {
-      throw invalid(`${names.playlist} entry ${n} is not a whole ${n === 0 ? 'init section' : 'fragment'}`);
+  const map = { uri: playlist.map.uri, byteRange: playlist.map.byteRange };
+  const codecs = await withReader(mediaFile, async (readAt) => {
+    for (const [n, s] of [map, ...playlist.segments].entries()) {
+      const r = s.byteRange;
+      if (s.uri !== names.media || !r) throw invalid(`${names.playlist} entry ${n} is not a range of ${names.media}`);
+      if (r.length <= 8 || r.offset + r.length > size)
+        throw invalid(`${names.playlist} entry ${n} is outside the file`);
+      const boxes = await boxesIn(readAt, r.offset, r.length);
+      const want = n === 0 ? ['ftyp', 'moov'] : ['moof', 'mdat'];
+      if (!boxes || !want.every((b) => boxes.includes(b))) {
+        throw invalid(`${names.playlist} entry ${n} is not a whole ${n === 0 ? 'init section' : 'fragment'}`);
+      }
     }
-  }
-  const codecs = codecsFromInit(await readAt(mediaFile, 0, playlist.map.byteRange.length), hasAudio);
+    return codecsFromInit(await readAt(map.byteRange.offset, map.byteRange.length), hasAudio);
+  });
 
   const r = await runTool(job, 'ffprobe', keyframeProbeArgs(mediaFile), {
     cwd: job.dir,
