@@ -3,11 +3,13 @@
  * link for a sibling file, each of which /files accepts; a playlist that names anything else (another
  * folder, another site) is refused rather than turned into links for it.
  */
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { playlistUris } from '../../src/lib/hls-playlist.ts';
 import { signLink } from '../../src/lib/links.ts';
-import { call } from './helpers.ts';
+import type { TaskStore } from '../../src/objects/task-store.ts';
+import { call, createTask } from './helpers.ts';
 
 const MEDIA = `#EXTM3U
 #EXT-X-TARGETDURATION:2
@@ -50,5 +52,29 @@ describe('GET /files/<playlist>', () => {
       const body = (await res.json()) as { error: { code: string } };
       expect(body.error.code).toBe('output.invalid');
     }
+  });
+
+  it('a playlist output links through the Worker even when outputs are presigned R2 URLs', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'hls' }] });
+    const stub = env.TASKS.getByName(json.id);
+    const creds = { R2_ACCOUNT_ID: 'acct0123', R2_ACCESS_KEY_ID: 'key-id', R2_SECRET_ACCESS_KEY: 'key-secret' };
+    await runInDurableObject(stub, (instance) => {
+      // this instance alone sees the credentials (the test pool shares one env for every test)
+      const object = instance as unknown as { env: Env; store: TaskStore };
+      object.env = { ...env, ...creds };
+      const now = Date.now();
+      for (const [name, contentType] of [
+        ['hls.m3u8', 'application/vnd.apple.mpegurl'],
+        ['hls-720p.mp4', 'video/mp4'],
+      ] as const) {
+        const key = `tasks/${json.id}/${name}`;
+        object.store.addOutput({ name, step: 0, key, size: 10, contentType, createdAt: now, expiresAt: now + 60_000 });
+      }
+    });
+    const master = await call(`/api/tasks/${json.id}/outputs/hls.m3u8`);
+    expect(master.status).toBe(302);
+    expect(new URL(master.headers.get('location')!).pathname).toBe(`/files/tasks/${json.id}/hls.m3u8`);
+    const media = await call(`/api/tasks/${json.id}/outputs/hls-720p.mp4`);
+    expect(new URL(media.headers.get('location')!).origin).toBe('https://acct0123.r2.cloudflarestorage.com');
   });
 });
