@@ -58,6 +58,10 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'clipyard-hls-'));
   clip('lecture-720p.mp4', '1280x720', 30);
   clip('small-360p.mp4', '640x360', 4);
+  ff([
+    ...['-f', 'lavfi', '-i', `smptehdbars=size=640x360:rate=${FPS}`, '-t', '4'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path.join(dir, 'silent-360p.mp4')],
+  ]);
   media = await startMediaServer(dir);
   t = await startTestRunner();
 });
@@ -176,5 +180,18 @@ describe('hls op', () => {
       limits: { maxDurationSeconds: 2 },
     });
     expect(lastEvent(tooLong)).toMatchObject({ type: 'error', code: 'media.too_long' });
+  });
+  it('a silent video streams without an audio codec', async () => {
+    const jobId = newJobId('hls-silent');
+    const events = await runJobSpec(t.base, {
+      jobId,
+      step: { op: 'hls', renditions: [360], segmentSeconds: 2, quality: 'low' },
+      input: { kind: 'url', url: `${media.base}/silent-360p.mp4` },
+    });
+    expect(lastEvent(events)).toMatchObject({ type: 'done' });
+    const master = parseMasterPlaylist(readFileSync(await fetchOutput(t.base, jobId, 'hls.m3u8', dir), 'utf8'));
+    expect(master[0]!.attributes.CODECS).toMatch(/^avc1\.[0-9a-f]{6}$/);
+    const probe = ffprobe(await fetchOutput(t.base, jobId, 'hls-360p.mp4', dir));
+    expect(probe.streams.map((s) => s.codec_type)).toEqual(['video']);
   });
 });
