@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media]`
+// `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media,hls]`
 //
 // Runs clipyard, BullMQ and Celery one after the other on this machine (each alone, so they never
 // compete for the 2 cores), each through the same scenarios with the same synthetic job, then the
@@ -14,6 +14,7 @@ import { BENCH, WORK } from './lib/proc.mjs';
 import { writeReport } from './lib/report.mjs';
 import { snapshotHead } from './lib/snapshot.mjs';
 import { createLatency, drain, progressLatency, reconnectLoss, throughput } from './scenarios/control-plane.mjs';
+import { hlsOverhead } from './scenarios/hls.mjs';
 import { mediaOverhead } from './scenarios/media.mjs';
 import { startBullmq } from './systems/bullmq.mjs';
 import { startCelery } from './systems/celery.mjs';
@@ -21,7 +22,7 @@ import { startClipyard } from './systems/clipyard.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,media').split(',');
+const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,media,hls').split(',');
 const log = (s) => process.stderr.write(s);
 
 /** Worker concurrency of every system (clipyard: MAX_CONCURRENT_TASKS for the one local tenant). */
@@ -41,6 +42,7 @@ const plan = quick
       scaling: [20],
       throughputJob: { n: 5, rate: RATE },
       media: { seconds: 5, reps: 1 },
+      hls: { seconds: 10, reps: 1 },
     }
   : {
       create: [
@@ -52,6 +54,7 @@ const plan = quick
       scaling: [10, 100, 1_000, 5_000],
       throughputJob: { n: 10, rate: RATE },
       media: { seconds: 60, reps: 2 },
+      hls: { seconds: 60, reps: 2 },
     };
 
 /** Systems still running, stopped on Ctrl-C or a crash so no server outlives the bench. */
@@ -182,6 +185,15 @@ if (only.includes('media')) {
   } catch (err) {
     results.mediaError = err instanceof Error ? err.message : String(err);
     log(`   media overhead failed: ${results.mediaError}\n`);
+  }
+}
+if (only.includes('hls')) {
+  log('\n== hls overhead: the hls op against the same ffmpeg command on the local file\n');
+  try {
+    results.hls = await hlsOverhead({ tree: head.dir, ...plan.hls, log, running });
+  } catch (err) {
+    results.hlsError = err instanceof Error ? err.message : String(err);
+    log(`   hls overhead failed: ${results.hlsError}\n`);
   }
 }
 save();

@@ -24,8 +24,11 @@ await copyStatic();
 await writeFile(join(out, 'biome.json'), `${JSON.stringify({ root: false, files: { includes: ['!**'] } })}\n`);
 
 const options = {
-  entryPoints: [join(src, 'main.ts')],
-  outfile: join(out, 'app.js'),
+  entryPoints: { app: join(src, 'main.ts') },
+  outdir: out,
+  // Big, rarely needed code (the HLS player's hls.js) loads on first use, as its own chunk.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   format: 'esm',
   target: 'es2022',
@@ -43,6 +46,6 @@ if (watch) {
 } else {
   const result = await esbuild.build({ ...options, metafile: true });
   const bytes =
-    result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.js'))]?.bytes ?? 0;
+    result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('/app.js'))]?.bytes ?? 0;
   console.log(`build-web: web/public written (app.js ${Math.round(bytes / 1024)} KiB)`);
 }

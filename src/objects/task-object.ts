@@ -454,7 +454,10 @@ export class TaskObject extends DurableObject<Env> {
   private async sign(o: Pick<OutputRow, 'key' | 'name' | 'contentType'>, origin: string): Promise<string | null> {
     const ttl = this.config.linkTtlSeconds;
     const r2 = r2Credentials(this.env);
-    if (r2) return presignR2Get(r2, o.key, ttl, { filename: o.name, contentType: o.contentType });
+    // A playlist goes through the Worker even then: its URIs must be rewritten to signed links.
+    if (r2 && !o.name.endsWith('.m3u8')) {
+      return presignR2Get(r2, o.key, ttl, { filename: o.name, contentType: o.contentType });
+    }
     const secret = linkSecrets(this.env)[0];
     if (!secret) return null;
     const { path } = await signLink(secret, o.key, ttl);

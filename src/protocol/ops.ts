@@ -140,6 +140,25 @@ export const renderStep = z.strictObject({
   subtitlesMode: z.enum(['burn', 'mux']).default('burn'),
 });
 
+export const HLS_RENDITIONS = [1080, 720, 480, 360] as const;
+
+export const hlsStep = z.strictObject({
+  op: z.literal('hls'),
+  ...common,
+  /** Heights to encode; any above the source is left out. Default: every one up to the source height. */
+  renditions: z
+    .array(z.literal(HLS_RENDITIONS, { error: 'each rendition is one of 1080, 720, 480, 360' }))
+    .min(1)
+    .max(HLS_RENDITIONS.length)
+    .refine((r) => new Set(r).size === r.length, 'each rendition at most once')
+    .optional(),
+  /** Target segment length in seconds (keyframes are forced on this grid in every rendition). */
+  segmentSeconds: z.number().int().min(2).max(10).default(6),
+  codec: z.literal('h264').default('h264'),
+  /** Encoder effort: low = x264 ultrafast, medium = veryfast, high = medium. */
+  quality: z.enum(['low', 'medium', 'high']).default('medium'),
+});
+
 export const stepSchema = z.discriminatedUnion('op', [
   probeStep,
   downloadStep,
@@ -149,6 +168,7 @@ export const stepSchema = z.discriminatedUnion('op', [
   transcribeStep,
   clipStep,
   renderStep,
+  hlsStep,
 ]);
 
 export type Step = z.infer<typeof stepSchema>;
@@ -162,6 +182,7 @@ export const OPS = [
   'transcribe',
   'clip',
   'render',
+  'hls',
 ] as const satisfies readonly Op[];
 
 export function isOp(value: unknown): value is Op {
@@ -178,6 +199,7 @@ export const OP_WEIGHT: Record<Op, number> = {
   transcribe: 3,
   clip: 1,
   render: 3,
+  hls: 4,
 };
 
 /** Content type of each output file extension the runner produces. */
@@ -198,6 +220,7 @@ export const CONTENT_TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
   srt: 'application/x-subrip; charset=utf-8',
   vtt: 'text/vtt; charset=utf-8',
+  m3u8: 'application/vnd.apple.mpegurl',
 };
 
 export function contentTypeFor(name: string): string {

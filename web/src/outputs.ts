@@ -5,6 +5,7 @@
 import type { OutputInfo } from '../../src/protocol/task.ts';
 import { h } from './dom.ts';
 import { formatBytes, formatDuration } from './format.ts';
+import { hlsPlayer, isStream, streamParts, streamPartsList } from './hls-player.ts';
 
 function kindOf(o: OutputInfo): 'audio' | 'video' | 'image' | 'json' | 'text' | 'other' {
   const type = o.contentType.split(';')[0]!.trim();
@@ -68,6 +69,7 @@ function textPreview(url: string, json: boolean): HTMLElement {
 }
 
 function preview(o: OutputInfo, url: string): HTMLElement | null {
+  if (isStream(o)) return hlsPlayer(url, o.name);
   switch (kindOf(o)) {
     case 'audio':
       // metadata: the player shows the length before it is played, not 0:00 / 0:00
@@ -97,7 +99,9 @@ async function copy(text: string): Promise<boolean> {
 /** The outputs block; `linkFor` names the signed link for an output (the snapshot's url). */
 export function renderOutputs(outputs: readonly OutputInfo[]): HTMLElement {
   const list = h('ul', { class: 'outputs' });
+  const parts = streamParts(outputs);
   for (const o of outputs) {
+    if (parts.includes(o)) continue;
     const url = o.url;
     const item = h('li', { class: 'output', 'data-name': o.name });
     if (!url) {
@@ -126,6 +130,7 @@ export function renderOutputs(outputs: readonly OutputInfo[]): HTMLElement {
         status,
       ),
     );
+    if (isStream(o) && parts.length > 0) item.append(streamPartsList(parts));
     list.append(item);
   }
   return list;

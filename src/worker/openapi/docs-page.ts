@@ -14,7 +14,7 @@ const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => H
 /** `code` spans for the backticks the descriptions use. */
 const prose = (s: unknown): string => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
 
-const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
+const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'] as const;
 
 /** A short, linked type name for a schema: `string`, `"mp3" | "wav"`, `TaskSnapshot[]`, ... */
 function typeName(schema: unknown): string {
@@ -127,7 +127,7 @@ code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#f4f5f
 table{border-collapse:collapse;width:100%;margin:.25rem 0 1rem}td,th{border-bottom:1px solid #e3e6ee;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{font-weight:600;color:#555}.opt{color:#888;font-size:12px;margin-left:.4rem}.op{border-top:2px solid #e3e6ee;padding-top:.5rem}
 .m{display:inline-block;min-width:4.5em;text-align:center;border-radius:4px;color:#fff;font-size:13px;padding:0 .4em}
-.m-get{background:#2f7d4f}.m-post{background:#2b5fb4}.m-delete{background:#b53a3a}.m-head{background:#777}
+.m-get{background:#2f7d4f}.m-post{background:#2b5fb4}.m-delete{background:#b53a3a}.m-head,.m-options{background:#777}
 .variant{border-left:3px solid #c9d1e3;padding-left:.6rem;margin:.5rem 0}.vt{font-weight:600}nav a{margin-right:.75rem}
 small{color:#666;font-weight:normal}`;
 

@@ -311,7 +311,7 @@ function paths(): Json {
         tags: ['files'],
         summary: 'Signed download',
         description:
-          'Range requests, ETag and a safe Content-Disposition. Links come from the API, never built by hand.',
+          'Range requests, ETag and a safe Content-Disposition. Links come from the API, never built by hand. An HLS playlist (`.m3u8`) comes back with every URI in it rewritten to its own signed link.',
         security: [],
         responses: {
           '200': { description: 'the file', content: { 'application/octet-stream': { schema: { type: 'string' } } } },
@@ -331,6 +331,13 @@ function paths(): Json {
           '206': { description: 'the range headers' },
           ...errors(403, 404),
         },
+      },
+      options: {
+        operationId: 'fileCors',
+        tags: ['files'],
+        summary: 'CORS preflight, so players on other sites can send Range',
+        security: [],
+        responses: { '204': { description: 'the CORS headers' } },
       },
     },
   };

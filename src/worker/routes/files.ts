@@ -8,6 +8,7 @@ import { verifyLink } from '../../lib/links.ts';
 import { linkSecrets } from '../../objects/config.ts';
 import { ClipyardError } from '../../protocol/errors.ts';
 import type { AppEnv } from '../auth.ts';
+import { corsHeaders, isPlaylistKey, servePlaylist } from './hls-playlists.ts';
 
 export const files = new Hono<AppEnv>();
 
@@ -24,6 +25,17 @@ function parseRange(header: string, size: number): { offset: number; length: num
   if (start >= size || end < start) return 'invalid';
   return { offset: start, length: end - start + 1 };
 }
+
+// A player on another site asks before sending Range; the signed link is what authorizes the read.
+files.options('/*', () => {
+  const headers = new Headers({
+    'access-control-allow-methods': 'GET, HEAD',
+    'access-control-allow-headers': 'range, if-range, if-none-match',
+    'access-control-max-age': '86400',
+  });
+  corsHeaders(headers);
+  return new Response(null, { status: 204, headers });
+});
 
 files.on(['GET', 'HEAD'], '/*', async (c) => {
   const url = new URL(c.req.url);
@@ -42,8 +54,10 @@ files.on(['GET', 'HEAD'], '/*', async (c) => {
   }
   const head = await c.env.BUCKET.head(key);
   if (!head) throw new ClipyardError('output.not_found', 'this file no longer exists', { status: 404 });
+  if (isPlaylistKey(key)) return servePlaylist(c.env, key, c.req.method, head);
 
   const headers = new Headers();
+  corsHeaders(headers);
   const type = head.httpMetadata?.contentType ?? 'application/octet-stream';
   headers.set('content-type', safeContentType(type));
   headers.set('content-disposition', contentDisposition(key.split('/').pop() ?? 'download'));

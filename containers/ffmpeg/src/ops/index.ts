@@ -6,6 +6,7 @@ import type { Op, Step } from '../../../../src/protocol/ops.ts';
 import { audio } from './audio.ts';
 import { clip } from './clip.ts';
 import { download } from './download.ts';
+import { hls } from './hls.ts';
 import type { OpHandler } from './op-context.ts';
 import { probe } from './probe.ts';
 import { render } from './render.ts';
@@ -22,6 +23,7 @@ export const OP_HANDLERS: { [O in Op]: OpHandler<Extract<Step, { op: O }>> } = {
   transcribe,
   clip,
   render,
+  hls,
 };
 
 export function handlerFor(step: Step): OpHandler {
