@@ -213,7 +213,7 @@ export const hls: OpHandler<HlsStep> = async (ctx) => {
   await runFfmpeg(ctx.job, args, info.duration, ctx.timeLeftMs(), (p) =>
     ctx.progress('transcoding', p.fraction * ENCODE_SHARE, {
       message: label,
-      ...(p.speed !== undefined ? { speed: p.speed } : {}),
+      ...(p.realtime !== undefined ? { realtime: p.realtime } : {}),
       ...(p.eta !== undefined ? { eta: p.eta } : {}),
     }),
   );
