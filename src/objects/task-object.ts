@@ -16,6 +16,7 @@ import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, type ErrorBody, rpcResult } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskEvent, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { runnerFor } from './runner.ts';
@@ -26,6 +27,7 @@ import { migrate } from './task-schema.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { type NewEvent, type OutputRow, type TaskPatch, TaskStore } from './task-store.ts';
 import { indexEntryOf, TenantReporter } from './tenant-report.ts';
+import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 /** The watchdog never sleeps longer than this while a job runs. */
 const MAX_WATCHDOG_TICK_MS = 10_000;
@@ -44,6 +46,8 @@ export interface CreateTaskInit {
   origin: string;
   /** the batch this task is created in (it reports its status and progress there) */
   batch?: string;
+  /** where its terminal event is delivered (checked by the Worker; the tenant's default applied) */
+  webhook?: WebhookTarget | null;
 }
 
 export class TaskObject extends DurableObject<Env> {
@@ -52,6 +56,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly batch: BatchReporter;
   private readonly tenant: TenantReporter;
   private readonly driver: TaskDriver;
+  private readonly webhooks: WebhookOutbox;
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
 
@@ -61,6 +66,7 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
     this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
+    this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.task()?.tenant ?? null));
     this.driver = new TaskDriver({
       env,
       ctx,
@@ -145,6 +151,7 @@ export class TaskObject extends DurableObject<Env> {
       batchId: init.batch ?? null,
       now,
     });
+    this.webhooks.setTarget(init.webhook ?? null, init.origin);
     this.tenant.record();
     // The work starts from the alarm, after this call has answered.
     await this.ctx.storage.setAlarm(now);
@@ -208,6 +215,7 @@ export class TaskObject extends DurableObject<Env> {
     const keys = this.store.outputs().map((o) => o.key);
     if (keys.length > 0) await this.env.BUCKET.delete(keys);
     this.sockets.closeAll('task deleted');
+    this.webhooks.clear();
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
@@ -265,7 +273,7 @@ export class TaskObject extends DurableObject<Env> {
     const origin = request.headers.get('x-clipyard-origin') ?? new URL(request.url).origin;
     // Sign links first (async); then read snapshot and replay in one synchronous turn.
     const urls = await this.outputUrls(origin);
-    const snapshot = this.store.snapshot(urls)!;
+    const snapshot = this.withWebhooks(this.store.snapshot(urls)!);
     const replay = this.store.eventsAfter(after);
     const ended = isTerminal(snapshot.status);
     return this.sockets.subscribe(request, snapshot, replay, ended);
@@ -287,6 +295,7 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     const cfg = this.config;
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
+    await this.webhooks.deliverDue(now);
     if (t.status === 'queued') {
       // the index row it will have once running: the transition below appends one event, seq + 1
       const running = { ...indexEntryOf(this.store)!, status: 'running' as const, message: 'starting', seq: t.seq + 1 };
@@ -377,8 +386,23 @@ export class TaskObject extends DurableObject<Env> {
       const expiries = this.store.outputs().map((o) => o.expiresAt);
       if (expiries.length > 0) at = Math.min(...expiries);
     }
+    const webhookAt = this.webhooks.nextDueAt();
+    if (webhookAt !== null) at = Math.min(at ?? webhookAt, webhookAt);
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Queue the webhook delivery of a terminal status (its payload is the snapshot), then arm the alarm. */
+  private queueWebhook(status: TaskStatus): void {
+    const origin = this.webhooks.origin();
+    if (origin === null) return;
+    this.ctx.waitUntil(
+      (async () => {
+        const data = await this.snapshot(origin);
+        if (!this.store.task()) return;
+        if (this.webhooks.enqueue(`task.${status}` as 'task.succeeded', data)) await this.scheduleAlarm();
+      })(),
+    );
   }
 
   private async expireOutputs(now: number): Promise<void> {
@@ -446,6 +470,7 @@ export class TaskObject extends DurableObject<Env> {
     const e = this.store.transition(to, message, patch, opts.now);
     this.sockets.broadcast(e);
     this.batch.statusChanged();
+    if (isTerminal(to)) this.queueWebhook(to);
     if (isTerminal(to)) this.tenant.finish();
     else if (!opts.indexed) this.tenant.record();
     return e;
@@ -489,6 +514,11 @@ export class TaskObject extends DurableObject<Env> {
     const urls = await this.outputUrls(origin);
     const s = this.store.snapshot(urls);
     if (!s) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
-    return s;
+    return this.withWebhooks(s);
+  }
+
+  /** The snapshot with its webhook deliveries, when the task has a webhook. */
+  private withWebhooks(s: TaskSnapshot): TaskSnapshot {
+    return this.webhooks.target() ? { ...s, webhooks: this.webhooks.deliveries() } : s;
   }
 }

@@ -6,6 +6,7 @@
  * Never edit a published migration: append a new one.
  */
 import { applyMigrations } from './migrations.ts';
+import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
 const MIGRATIONS: readonly string[] = [
   // 1: the task, its steps, its outputs and its event log
@@ -61,6 +62,8 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE task ADD COLUMN batch_id TEXT;
   `,
+  // 3: webhook deliveries and their attempts (webhook-outbox.ts)
+  WEBHOOK_OUTBOX_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,8 +18,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
 import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { applyMigrations } from './migrations.ts';
 import { TenantUsage } from './tenant-usage.ts';
+import { type SecretInfo, TENANT_WEBHOOKS_MIGRATION, TenantWebhooks } from './tenant-webhooks.ts';
 
 /** What a task object reports here (the same shape GET /api/tasks lists). */
 export type TaskIndexEntry = TaskListEntry;
@@ -68,6 +70,7 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE admitted (task_id TEXT PRIMARY KEY, day TEXT NOT NULL);
   `,
+  TENANT_WEBHOOKS_MIGRATION,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -90,11 +93,39 @@ function toEntry(r: Row): TaskIndexEntry {
 
 export class TenantObject extends DurableObject<Env> {
   private readonly quota: TenantUsage;
+  private readonly webhooks: TenantWebhooks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.quota = new TenantUsage(ctx.storage);
+    this.webhooks = new TenantWebhooks(ctx.storage);
     ctx.blockConcurrencyWhile(async () => applyMigrations(ctx.storage, MIGRATIONS));
+  }
+
+  // ---- webhooks (tenant-webhooks.ts) ------------------------------------------------------------
+
+  /** The tenant's webhook signing secret (created on first use) and the rotated-out ones still signing. */
+  async webhookSecret(): Promise<SecretInfo> {
+    return this.webhooks.current(Date.now());
+  }
+
+  /** Rotate the signing secret; the old one keeps signing alongside for `overlapMs`. */
+  async rotateWebhookSecret(overlapMs: number): Promise<SecretInfo> {
+    return this.webhooks.rotate(Date.now(), overlapMs);
+  }
+
+  /** Every secret a delivery is signed with now (current first). */
+  async webhookSigningSecrets(): Promise<string[]> {
+    return this.webhooks.signingSecrets(Date.now());
+  }
+
+  /** The target of tasks and batches created without a webhook of their own. */
+  async webhookDefault(): Promise<WebhookTarget | null> {
+    return this.webhooks.defaultTarget();
+  }
+
+  async setWebhookDefault(target: WebhookTarget | null): Promise<void> {
+    this.webhooks.setDefault(target);
   }
 
   /** Record a task's latest state; ignored when a newer report is already stored. */

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import type { TaskStatus } from './task.ts';
+import { type WebhookDelivery, webhookSchema } from './webhook.ts';
 import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
 export const MAX_BATCH_TASKS = 100;
@@ -23,6 +24,8 @@ export const createBatchSchema = z.strictObject({
   tasks: z.array(z.unknown()),
   /** a free-form label shown in lists and used as the archive's name */
   label: z.string().max(200).optional(),
+  /** where to POST a signed `batch.finished` event (default: the tenant's default webhook) */
+  webhook: webhookSchema.optional(),
 });
 
 export type CreateBatchEnvelope = z.infer<typeof createBatchSchema>;
@@ -70,6 +73,8 @@ export interface BatchSnapshot {
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
+  /** webhook deliveries and each of their attempts (present when the batch has a webhook) */
+  webhooks?: WebhookDelivery[];
 }
 
 export type BatchEvent =

@@ -76,6 +76,14 @@ export const ERROR_CODES = [
   'batch.too_many',
   'batch.exists',
   'batch.not_finished',
+  // webhooks and playlists (appended)
+  'webhook.timeout',
+  'webhook.unreachable',
+  'webhook.redirect',
+  'webhook.http_status',
+  'input.url.playlist',
+  'playlist.empty',
+  'playlist.unreadable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

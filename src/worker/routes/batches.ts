@@ -17,6 +17,7 @@ import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody, validate } from '../validate.ts';
+import { checkWebhookTarget, resolveWebhook } from '../webhook-target.ts';
 import { archiveResponse } from './batch-archive.ts';
 
 export const batches = new Hono<AppEnv>();
@@ -98,7 +99,9 @@ batches.post('/', async (c) => {
   }
   const bodies = envelope.tasks.map((t, i) => {
     try {
-      return validate(createTaskSchema, t);
+      const body = validate(createTaskSchema, t);
+      if (body.webhook) body.webhook = checkWebhookTarget(c.env, body.webhook);
+      return body;
     } catch (err) {
       throw forTask(i, err);
     }
@@ -110,6 +113,7 @@ batches.post('/', async (c) => {
     return r.value;
   });
 
+  const webhook = await resolveWebhook(c.env, tenant, envelope.webhook);
   const idemKey = c.req.header('idempotency-key');
   if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
@@ -134,7 +138,7 @@ batches.post('/', async (c) => {
   }
   const bodyHash = await sha256Hex(JSON.stringify(envelope));
   const { snapshot, created } = await unwrap(
-    batchStub(c.env, id).create({ id, tenant, label: envelope.label ?? null, bodyHash, origin, children }),
+    batchStub(c.env, id).create({ id, tenant, label: envelope.label ?? null, bodyHash, origin, children, webhook }),
   ).catch(async (err: unknown) => {
     await giveBack();
     throw err;
