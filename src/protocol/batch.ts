@@ -21,7 +21,11 @@ export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
  * names the task (`tasks[3].steps[0].op`) and keeps the code a single task would get.
  */
 export const createBatchSchema = z.strictObject({
-  tasks: z.array(z.unknown()),
+  /** the task bodies; or instead `playlist` with `steps` (see playlist.ts) */
+  tasks: z.array(z.unknown()).optional(),
+  /** a playlist or channel URL: one task per entry, each with `steps` */
+  playlist: z.unknown().optional(),
+  steps: z.array(z.unknown()).optional(),
   /** a free-form label shown in lists and used as the archive's name */
   label: z.string().max(200).optional(),
   /** where to POST a signed `batch.finished` event (default: the tenant's default webhook) */

@@ -82,6 +82,8 @@ export async function downloadWithYtDlp(
     '--downloader',
     'native',
     '--no-playlist',
+    // A playlist or channel URL is listed, not downloaded: it is a batch's job (see below).
+    '--flat-playlist',
     '--newline',
     '--no-part',
     '--no-mtime',
@@ -97,10 +99,12 @@ export async function downloadWithYtDlp(
     '--',
     url,
   ];
+  let playlist = false;
   const r = await runTool(job, 'yt-dlp', args, {
     cwd: job.dir,
     timeoutMs,
     onLine: (line) => {
+      if (line.startsWith('[download] Downloading playlist:')) playlist = true;
       const p = parseYtDlpProgress(line);
       if (p) onProgress(p);
     },
@@ -112,6 +116,12 @@ export async function downloadWithYtDlp(
     throw ytDlpError(r.stderr);
   }
   const file = (await readdir(job.dir)).find((f) => f.startsWith('input.') && !f.endsWith('.part'));
+  if (!file && playlist) {
+    throw new JobError(
+      'input.url.playlist',
+      'this URL is a playlist or channel: create a batch with POST /api/batches {"playlist": {"url": ...}, "steps": [...]}',
+    );
+  }
   if (!file) throw new JobError('media.unsupported', 'yt-dlp finished without a media file');
   return path.join(job.dir, file);
 }
