@@ -11,7 +11,7 @@ import { overallProgress } from '../lib/progress.ts';
 import { Throttle } from '../lib/throttle.ts';
 import { ClipyardError, type ErrorBody } from '../protocol/errors.ts';
 import { contentTypeFor } from '../protocol/ops.ts';
-import type { RunnerEvent } from '../protocol/runner.ts';
+import type { RunnerEvent, Stage } from '../protocol/runner.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 import { mediaLimits, type TaskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
@@ -37,6 +37,8 @@ export interface DriverHost {
   readonly store: TaskStore;
   config(): TaskConfig;
   emit(event: NewEvent, patch?: TaskPatch): TaskEvent;
+  /** a stage the object performs itself began (storing an output in R2), for the run timeline */
+  stageEntered?(step: number, stage: Stage): void;
   /** Every step succeeded: end the task. */
   succeeded(): void;
   /** The attempt failed: retry it or fail the task. */
@@ -208,6 +210,7 @@ export class TaskDriver {
         new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
       if (event.size > maxOutputBytes) throw tooLarge(event.size);
       store.patch({ stage: 'storing', message: `saving ${name}` });
+      this.host.stageEntered?.(stepIndex, 'storing');
       const size = await storeOutput(runner, env.BUCKET, jobId, event.name, key, contentType, signal, () => {
         if (token === this.token) this.lastContact = Date.now();
       });

@@ -19,6 +19,7 @@ import type { CreateTaskBody, TaskEvent, TaskSnapshot, TaskStatus } from '../pro
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { RunTimeline } from './run-timeline.ts';
 import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
@@ -57,6 +58,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly tenant: TenantReporter;
   private readonly driver: TaskDriver;
   private readonly webhooks: WebhookOutbox;
+  private readonly timeline: RunTimeline;
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
 
@@ -66,6 +68,7 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
     this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
+    this.timeline = new RunTimeline(ctx.storage);
     this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.task()?.tenant ?? null));
     this.driver = new TaskDriver({
       env,
@@ -73,6 +76,7 @@ export class TaskObject extends DurableObject<Env> {
       store: this.store,
       config: () => this.config,
       emit: (event, patch) => this.emit(event, patch),
+      stageEntered: (step, stage) => this.timeline.stage(step, stage, Date.now()),
       succeeded: () => {
         this.emitStatus('succeeded', 'done', { progress: 100, stage: null, jobId: null, jobSeq: 0 });
         this.sockets.closeAll('task ended');
@@ -152,6 +156,7 @@ export class TaskObject extends DurableObject<Env> {
       now,
     });
     this.webhooks.setTarget(init.webhook ?? null, init.origin);
+    this.timeline.created(init.body, now);
     this.tenant.record();
     // The work starts from the alarm, after this call has answered.
     await this.ctx.storage.setAlarm(now);
@@ -273,7 +278,7 @@ export class TaskObject extends DurableObject<Env> {
     const origin = request.headers.get('x-clipyard-origin') ?? new URL(request.url).origin;
     // Sign links first (async); then read snapshot and replay in one synchronous turn.
     const urls = await this.outputUrls(origin);
-    const snapshot = this.withWebhooks(this.store.snapshot(urls)!);
+    const snapshot = this.withExtras(this.store.snapshot(urls)!);
     const replay = this.store.eventsAfter(after);
     const ended = isTerminal(snapshot.status);
     return this.sockets.subscribe(request, snapshot, replay, ended);
@@ -452,6 +457,7 @@ export class TaskObject extends DurableObject<Env> {
 
   private emit(event: NewEvent, patch: TaskPatch = {}): TaskEvent {
     const e = this.store.appendEvent(event, patch);
+    this.timeline.observe(e);
     this.sockets.broadcast(e);
     return e;
   }
@@ -468,6 +474,7 @@ export class TaskObject extends DurableObject<Env> {
     opts: { now?: number; indexed?: boolean } = {},
   ): TaskEvent {
     const e = this.store.transition(to, message, patch, opts.now);
+    this.timeline.observe(e);
     this.sockets.broadcast(e);
     this.batch.statusChanged();
     if (isTerminal(to)) this.queueWebhook(to);
@@ -514,11 +521,12 @@ export class TaskObject extends DurableObject<Env> {
     const urls = await this.outputUrls(origin);
     const s = this.store.snapshot(urls);
     if (!s) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
-    return this.withWebhooks(s);
+    return this.withExtras(s);
   }
 
-  /** The snapshot with its webhook deliveries, when the task has a webhook. */
-  private withWebhooks(s: TaskSnapshot): TaskSnapshot {
-    return this.webhooks.target() ? { ...s, webhooks: this.webhooks.deliveries() } : s;
+  /** The snapshot with its run timeline, its request body and (with a webhook) its deliveries. */
+  private withExtras(s: TaskSnapshot): TaskSnapshot {
+    const extras = { timeline: this.timeline.timeline(), request: this.timeline.request() };
+    return this.webhooks.target() ? { ...s, ...extras, webhooks: this.webhooks.deliveries() } : { ...s, ...extras };
   }
 }

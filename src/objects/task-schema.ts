@@ -6,6 +6,7 @@
  * Never edit a published migration: append a new one.
  */
 import { applyMigrations } from './migrations.ts';
+import { RUN_TIMELINE_MIGRATION } from './run-timeline.ts';
 import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
 const MIGRATIONS: readonly string[] = [
@@ -64,6 +65,8 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 3: webhook deliveries and their attempts (webhook-outbox.ts)
   WEBHOOK_OUTBOX_MIGRATION,
+  // 4: the run timeline (run-timeline.ts)
+  RUN_TIMELINE_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

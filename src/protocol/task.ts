@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import { stepSchema } from './ops.ts';
 import type { Stage } from './runner.ts';
+import type { TimelineAttempt } from './timeline.ts';
 import { type WebhookDelivery, webhookSchema } from './webhook.ts';
 import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
@@ -81,6 +82,10 @@ export interface TaskSnapshot {
   updatedAt: number;
   /** webhook deliveries and each of their attempts (present when the task has a webhook) */
   webhooks?: WebhookDelivery[];
+  /** what each attempt, step and stage did and when (src/protocol/timeline.ts) */
+  timeline?: TimelineAttempt[];
+  /** the request body as the API accepted it */
+  request?: unknown;
 }
 
 export type TaskEvent =
