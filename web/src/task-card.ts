@@ -9,6 +9,7 @@ import { formatAgo, formatBytes, formatDuration, formatSpeed, sourceName, stateW
 import { renderOutputs } from './outputs.ts';
 import type { TaskView } from './task-model.ts';
 import type { ConnectionState } from './task-stream.ts';
+import { TimelinePanel } from './timeline.ts';
 
 export type CardAction = 'cancel' | 'retry' | 'delete' | 'dismiss';
 
@@ -51,6 +52,7 @@ export class TaskCard {
   private outputsKey = '';
   private readonly buttons: Record<CardAction, HTMLButtonElement>;
   private readonly log: HTMLOListElement;
+  private readonly timeline = new TimelinePanel();
   private logKey = '';
   private view: TaskView | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -103,6 +105,7 @@ export class TaskCard {
         this.buttons.dismiss,
       ),
       h('details', { class: 'activity' }, h('summary', { text: 'Activity' }), this.log),
+      this.timeline.el,
     );
     // "retrying in N s" and "2 min ago" count down/up between events.
     this.ticker = setInterval(() => this.view && this.renderState(this.view.snap), 1_000);
@@ -178,6 +181,7 @@ export class TaskCard {
     this.renderError(s);
     this.renderOutputs(s);
     this.renderLog(view);
+    this.timeline.render(s, view.log);
     show(this.buttons.cancel, !terminal);
     show(this.buttons.retry, s.status === 'failed' || s.status === 'canceled');
     this.buttons.retry.disabled = false;
