@@ -7,7 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchSnapshot } from '../../src/protocol/batch.ts';
-import { api, createTask, mediaUrl, snapshot } from './client.ts';
+import { api, baseUrl, createTask, mediaUrl, snapshot } from './client.ts';
+import { launchBrowser, openTab, screenshot } from './web-browser.ts';
 
 let server: http.Server;
 let feedUrl = '';
@@ -96,5 +97,28 @@ describe('playlists and channels as batches', () => {
     const { error } = (await res.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe('input.url.private');
     expect(error.message).toMatch(/^playlist\.url/);
+  });
+
+  it('the page turns a playlist link into a batch with its combined bar and one card per entry', async () => {
+    const browser = await launchBrowser();
+    try {
+      const { page, errors } = await openTab(browser, baseUrl());
+      await page.fill('#urls', feedUrl);
+      await page.check('#as-playlist');
+      await page.check('input[name=preset][value=info]');
+      await page.click('#start');
+      const batch = page.locator('section.batch');
+      await expect
+        .poll(() => batch.locator('.batch-head strong').textContent(), { timeout: 30_000 })
+        .toBe('Test Channel');
+      await expect.poll(() => batch.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+      for (const title of ['First clip', 'Second: the clip', 'Third']) {
+        await expect.poll(() => page.locator('article.task .task-name', { hasText: title }).count()).toBeGreaterThan(0);
+      }
+      await screenshot(page, 'web-playlist');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
