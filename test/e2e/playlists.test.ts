@@ -3,8 +3,13 @@
  * extractor reads as a playlist) whose entries are the suite's test clip, listed by the real runner
  * through its egress proxy and run as a batch by the real Worker.
  */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchSnapshot } from '../../src/protocol/batch.ts';
 import { api, baseUrl, createTask, mediaUrl, snapshot } from './client.ts';
@@ -119,6 +124,27 @@ describe('playlists and channels as batches', () => {
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
+    }
+  });
+
+  it('the CLI runs a playlist as a batch and saves one zip named after it', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const localNode = path.join(root, 'node_modules/.bin/node');
+    const out = mkdtempSync(path.join(os.tmpdir(), 'clipyard-playlist-cli-'));
+    try {
+      // not execFileSync: the feed is served from this very process
+      const { stdout } = await promisify(execFile)(
+        existsSync(localNode) ? localNode : process.execPath,
+        [path.join(root, 'bin/clipyard.mjs'), feedUrl, '--playlist', '--info', '--server', baseUrl()],
+        { cwd: out, encoding: 'utf8', timeout: 100_000, env: { ...process.env, CLIPYARD_API_KEY: '' } },
+      );
+      expect(stdout).toMatch(/batch \w+: Test Channel, 3 tasks/);
+      expect(stdout).toContain('3/3 finished');
+      const listing = execFileSync('unzip', ['-l', path.join(out, 'Test Channel.zip')], { encoding: 'utf8' });
+      expect(listing).toContain('1-First clip/probe.json');
+      expect(listing).toContain('3-Third/probe.json');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });
