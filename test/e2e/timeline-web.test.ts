@@ -4,9 +4,11 @@
  * time the task ran (within 5%), its log lines and its request body; the dashboard says how long a
  * task took and deletes selected tasks.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, baseUrl, createTask, mediaUrl, waitForStatus } from './client.ts';
+import { api, baseUrl, createTask, mediaUrl, snapshot, waitForStatus } from './client.ts';
 import { launchBrowser, openTab, screenshot, type Tab } from './web-browser.ts';
 
 let browser: Browser;
@@ -90,5 +92,36 @@ describe('run timeline on the page', () => {
     expect((await api(`/api/tasks/${a.id}`)).status).toBe(404);
     expect((await api(`/api/tasks/${b.id}`)).status).toBe(404);
     expect(errors).toEqual([]);
+  });
+
+  it("shows a task's webhook deliveries with each attempt's status on its timeline", async () => {
+    let calls = 0;
+    const receiver = http.createServer((req, res) => {
+      req.resume();
+      calls += 1;
+      res.writeHead(calls === 1 ? 503 : 204).end();
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const { id } = await createTask({
+        input: { url: mediaUrl('clip.mp4') },
+        steps: [{ op: 'probe' }],
+        webhook: { url: hook },
+      });
+      const { page, errors } = await tab(`#task=${id}`);
+      const card = page.locator(`article.task[data-id="${id}"]`);
+      await poll(() => card.getAttribute('data-status')).toBe('succeeded');
+      // attempts go on after the task ended: opening the timeline fetches them
+      await poll(async () => ((await snapshot(id)).webhooks?.[0]?.attempts.length ?? 0) > 0).toBe(true);
+      await card.locator('.timeline > summary').click();
+      // the first attempt's 503 shows; the retry (5 s later by default) may not have happened yet
+      await poll(() => card.locator('.tl-delivery li').first().textContent()).toMatch(/#1 503 in \d+ ms/);
+      expect(await card.locator('.tl-delivery p').textContent()).toContain(`task.succeeded → ${hook}`);
+      expect(errors).toEqual([]);
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
   });
 });

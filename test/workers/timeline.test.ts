@@ -45,4 +45,23 @@ describe('run timeline', () => {
     expect(done.steps[0]!.stages[0]!.startedAt).toBeGreaterThanOrEqual(done.steps[0]!.startedAt);
     expect(done.endedAt!).toBeGreaterThanOrEqual(done.steps[0]!.endedAt!);
   });
+
+  it('gives each attempt its own entry, with the retry backoff as the wait before the second', async () => {
+    const { json } = await createTask({
+      input: { url: 'http://127.0.0.1:9/busy/media.mp4' },
+      steps: [{ op: 'probe' }],
+      maxAttempts: 2,
+    });
+    const done = await until(json.id, (s) => s.status === 'failed');
+    const attempts = done.timeline!;
+    expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'retrying'],
+      [2, 'failed'],
+    ]);
+    expect(attempts[0]!.waits.map((w) => w.name)).toEqual(['queued']);
+    expect(attempts[1]!.waits.map((w) => w.name)).toEqual(['retrying']);
+    // the backoff ends when the second attempt starts
+    expect(attempts[1]!.waits[0]!.endedAt).toBe(attempts[1]!.startedAt);
+    expect(attempts[1]!.waits[0]!.startedAt).toBe(attempts[0]!.endedAt);
+  });
 });

@@ -52,7 +52,7 @@ export class TaskCard {
   private outputsKey = '';
   private readonly buttons: Record<CardAction, HTMLButtonElement>;
   private readonly log: HTMLOListElement;
-  private readonly timeline = new TimelinePanel();
+  private readonly timeline: TimelinePanel;
   private logKey = '';
   private view: TaskView | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -85,6 +85,7 @@ export class TaskCard {
       dismiss: button('dismiss', 'Hide', 'ghost'),
     };
     this.log = h('ol', { class: 'log' });
+    this.timeline = new TimelinePanel(id);
     this.el = h(
       'article',
       { class: 'task', 'data-id': id, 'aria-label': `task ${id}` },

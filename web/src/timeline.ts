@@ -5,11 +5,14 @@
  * each webhook delivery with its attempts (time, status, latency, error).
  *
  * Drawn from the snapshot (`timeline`, `request`, `webhooks`) and the card's log lines; open spans
- * (a step still running) reach to now. Used by task-card.ts, which appends `el` and calls `render`.
+ * (a step still running) reach to now. Opening the panel fetches a fresh snapshot, since webhook
+ * attempts go on after the task (and its event stream) has ended. Used by task-card.ts, which
+ * appends `el` and calls `render`.
  */
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import type { TimelineAttempt, TimelineSpan } from '../../src/protocol/timeline.ts';
 import type { WebhookDelivery } from '../../src/protocol/webhook.ts';
+import { getTask } from './api.ts';
 import { h, setText, show } from './dom.ts';
 import type { TaskView } from './task-model.ts';
 
@@ -140,8 +143,9 @@ export class TimelinePanel {
   private readonly body: HTMLElement;
   private readonly request: HTMLPreElement;
   private key = '';
+  private log: readonly Line[] = [];
 
-  constructor() {
+  constructor(id: string) {
     this.summary = h('summary', { text: 'Timeline' });
     this.body = h('div', { class: 'tl-body' });
     this.request = h('pre', { class: 'tl-request' });
@@ -152,9 +156,17 @@ export class TimelinePanel {
       this.body,
       h('details', { class: 'tl-raw' }, h('summary', { text: 'Request' }), this.request),
     );
+    this.el.addEventListener('toggle', () => {
+      if (!this.el.open) return;
+      getTask(id).then(
+        (s) => this.render(s, this.log),
+        () => {},
+      );
+    });
   }
 
   render(s: TaskSnapshot, log: readonly Line[]): void {
+    this.log = log;
     const attempts = s.timeline ?? [];
     show(this.el, attempts.length > 0 || s.request !== undefined);
     const open = attempts.some((a) => a.endedAt === null);
