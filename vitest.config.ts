@@ -3,6 +3,7 @@
 // validation) against a scripted runner; the real runner with ffmpeg is exercised by test/e2e.
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { fakeReceiver } from './test/workers/fake-receiver.ts';
 import { fakeRunner } from './test/workers/fake-runner.ts';
 
 export default defineConfig({
@@ -19,8 +20,12 @@ export default defineConfig({
           STALL_TIMEOUT_MS: '1000',
           MAX_ATTEMPTS: '3',
           MAX_CONCURRENT_TASKS: '1000',
+          WEBHOOK_RETRY_DELAYS_MS: '100,100,100',
+          WEBHOOK_TIMEOUT_MS: '2000',
         },
-        outboundService: fakeRunner,
+        // webhooks go to the scripted receiver, everything else to the scripted runner
+        outboundService: (request: Request) =>
+          new URL(request.url).hostname === 'hooks.test' ? fakeReceiver(request) : fakeRunner(request),
       },
     }),
   ],

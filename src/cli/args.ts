@@ -45,6 +45,8 @@ export interface CliOptions {
   force: boolean;
   idempotencyKey: string | undefined;
   label: string | undefined;
+  /** the source is a playlist or channel: run it as a batch (see playlist.ts) */
+  playlist: boolean;
 }
 
 export type ParseResult =
@@ -72,6 +74,8 @@ Options:
   -f, --force             overwrite existing files
   --idempotency-key <k>   resubmitting with the same key reuses the task
   --label <text>          a label shown in task lists
+  --playlist              the URL is a playlist or channel: one task per entry, as a batch,
+                          saved as one zip (folders named by the entries' titles)
   -h, --help              this text
   -v, --version           the version
 
@@ -164,7 +168,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       return { kind: 'help' };
     } else if (['-v', '--version'].includes(flag)) {
       return { kind: 'version' };
-    } else if (['--json', '-q', '--quiet', '-f', '--force'].includes(flag) && inline === undefined) {
+    } else if (['--json', '-q', '--quiet', '-f', '--force', '--playlist'].includes(flag) && inline === undefined) {
       flags.add(flag.replace(/^-(\w)$/, (_, c: string) => ({ q: '--quiet', f: '--force' })[c] ?? flag));
     } else {
       return { kind: 'error', message: `unknown option ${flag}` };
@@ -207,6 +211,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       force: flags.has('--force'),
       idempotencyKey: values['--idempotency-key'],
       label: values['--label'],
+      playlist: flags.has('--playlist'),
     },
   };
 }

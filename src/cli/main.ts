@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Clipyard, ClipyardApiError, ClipyardConnectionError, type TaskSnapshot } from '../client/index.ts';
 import { type CliOptions, EXIT, parseArgs, stepsFor, USAGE } from './args.ts';
+import { runPlaylist } from './playlist.ts';
 import { formatBytes, ProgressView } from './progress.ts';
 
 export interface CliIo {
@@ -165,6 +166,10 @@ export async function main(
   process.on('SIGINT', onSigint);
 
   try {
+    if (opts.playlist) {
+      const steps = (opts.steps ?? stepsFor(opts.presets)) as Parameters<typeof runPlaylist>[2];
+      return await runPlaylist(client, opts, steps, io);
+    }
     let input: { url: string } | { upload: string };
     if (localPath) {
       if (!existsSync(localPath) || !statSync(localPath).isFile()) {

@@ -9,6 +9,9 @@ import {
   type BatchWireMessage,
   parseBatchWireMessage,
 } from '../protocol/batch.ts';
+import type { Step } from '../protocol/ops.ts';
+import type { PlaylistRequest } from '../protocol/playlist.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { applyBatchEvent, isBatchFinished } from './batch-state.ts';
 import { apiError } from './errors.ts';
 import type { SubscribeOptions } from './subscribe.ts';
@@ -40,9 +43,14 @@ export class Batches<TaskBody> {
     this.t = transport;
   }
 
-  /** Create the tasks; each is validated first, and one failing task does not fail the others. */
+  /**
+   * Create the tasks; each is validated first, and one failing task does not fail the others. With
+   * `playlist` (and `steps`) instead of `tasks`, every entry of a playlist or channel becomes a task.
+   */
   create(
-    body: { tasks: TaskBody[]; label?: string },
+    body:
+      | { tasks: TaskBody[]; label?: string; webhook?: WebhookTarget }
+      | { playlist: PlaylistRequest; steps: Step[]; label?: string; webhook?: WebhookTarget },
     opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
   ): Promise<CreatedBatch> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };

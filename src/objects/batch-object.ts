@@ -15,12 +15,14 @@ import { Throttle } from '../lib/throttle.ts';
 import type { BatchSnapshot, BatchStatus, ChildOutput, ChildReport } from '../protocol/batch.ts';
 import { ClipyardError, type ErrorBody, knownError, type RpcResult, rpcResult, unwrap } from '../protocol/errors.ts';
 import type { TaskSnapshot } from '../protocol/task.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
 import { BatchStore, type ChildRow, type NewChild } from './batch-store.ts';
 import { socketConfig } from './config.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
+import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 /** Aggregate progress events go out at most this often (leading edge + trailing value). */
 const PROGRESS_INTERVAL_MS = 250;
@@ -40,6 +42,8 @@ export interface CreateBatchInit {
   bodyHash: string;
   origin: string;
   children: NewChild[];
+  /** where `batch.finished` is delivered (checked by the Worker; the tenant's default applied) */
+  webhook?: WebhookTarget | null;
 }
 
 export interface ArchiveChild {
@@ -71,12 +75,14 @@ export class BatchObject extends DurableObject<Env> {
   private readonly store: BatchStore;
   private readonly sockets: BatchSockets;
   private readonly progress: Throttle<null>;
+  private readonly webhooks: WebhookOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new BatchStore(ctx.storage);
     this.sockets = new BatchSockets(ctx);
     this.progress = new Throttle(PROGRESS_INTERVAL_MS, () => this.emitProgress());
+    this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.batch()?.tenant ?? null));
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 
@@ -95,7 +101,7 @@ export class BatchObject extends DurableObject<Env> {
   async get(tenant: string): Promise<RpcResult<BatchSnapshot>> {
     return rpcResult(() => {
       this.store.require(tenant);
-      return this.store.snapshot()!;
+      return this.snap();
     });
   }
 
@@ -152,7 +158,7 @@ export class BatchObject extends DurableObject<Env> {
         }
         this.apply((await stub.batchReport()) ?? this.goneReport(c));
       });
-      return this.store.snapshot()!;
+      return this.snap();
     });
   }
 
@@ -169,14 +175,15 @@ export class BatchObject extends DurableObject<Env> {
           status: 409,
         });
       }
-      return { snapshot: this.store.snapshot()!, created: false };
+      return { snapshot: this.snap(), created: false };
     }
     const now = Date.now();
     this.sockets.broadcast([this.store.create({ ...init, now })]);
+    this.webhooks.setTarget(init.webhook ?? null, init.origin);
     // The safety net is armed before any child exists, so no child is ever left uncreated.
     await this.ctx.storage.setAlarm(now + RECONCILE_INTERVAL_MS);
     await this.createChildren();
-    return { snapshot: this.store.snapshot()!, created: true };
+    return { snapshot: this.snap(), created: true };
   }
 
   // ---- subscriptions ----------------------------------------------------------------------------
@@ -190,7 +197,7 @@ export class BatchObject extends DurableObject<Env> {
       return Response.json(body, { status: 404 });
     }
     const after = Subscribers.afterOf(request);
-    const snapshot = this.store.snapshot()!;
+    const snapshot = this.snap();
     const replay = this.store.eventsAfter(after);
     const ended = snapshot.status !== 'running';
     return this.sockets.subscribe(request, snapshot, replay, ended);
@@ -209,6 +216,7 @@ export class BatchObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.store.batch()) return;
     dropIdleSockets(this.ctx, Date.now(), socketConfig(this.env).idleTimeoutMs);
+    await this.webhooks.deliverDue(Date.now());
     await this.createChildren();
     const now = Date.now();
     const quiet = this.store
@@ -231,7 +239,9 @@ export class BatchObject extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     // A child not yet created is queued, so this also covers creates still to retry.
     const pending = this.store.children().some((c) => !isTerminal(c.status));
-    if (pending) await this.ctx.storage.setAlarm(Date.now() + RECONCILE_INTERVAL_MS);
+    const webhookAt = this.webhooks.nextDueAt();
+    if (pending) await this.ctx.storage.setAlarm(Math.min(Date.now() + RECONCILE_INTERVAL_MS, webhookAt ?? Infinity));
+    else if (webhookAt !== null) await this.ctx.storage.setAlarm(webhookAt);
     else await this.ctx.storage.deleteAlarm();
   }
 
@@ -255,6 +265,7 @@ export class BatchObject extends DurableObject<Env> {
             bodyHash: c.bodyHash,
             origin: b.origin,
             batch: b.id,
+            webhook: c.body.webhook ?? null,
           }) as Promise<unknown> as Promise<RpcResult<{ created: boolean; snapshot: TaskSnapshot }>>,
         );
         if (this.store.child(c.taskId)?.status === 'canceled') {
@@ -317,6 +328,7 @@ export class BatchObject extends DurableObject<Env> {
     if (after !== before && after !== 'running') {
       // Finished: the store wrote the last progress event (100) with the outcome.
       this.progress.cancel();
+      this.webhooks.enqueue('batch.finished', this.snap());
       this.sockets.closeAll('batch finished');
       this.ctx.waitUntil(this.scheduleAlarm());
       return;
@@ -326,6 +338,12 @@ export class BatchObject extends DurableObject<Env> {
       // A child retried after the batch had finished: watch again.
       if (before !== 'running') this.ctx.waitUntil(this.scheduleAlarm());
     }
+  }
+
+  /** The snapshot with its webhook deliveries, when the batch has a webhook. */
+  private snap(): BatchSnapshot {
+    const s = this.store.snapshot()!;
+    return this.webhooks.target() ? { ...s, webhooks: this.webhooks.deliveries() } : s;
   }
 
   private emitProgress(): void {

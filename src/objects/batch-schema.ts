@@ -4,6 +4,7 @@
  * Never edit a published migration: append a new one.
  */
 import { applyMigrations } from './migrations.ts';
+import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
 const MIGRATIONS: readonly string[] = [
   // 1: the batch, its children (with what each task was created from) and its event log
@@ -44,6 +45,8 @@ const MIGRATIONS: readonly string[] = [
     body TEXT NOT NULL
   );
   `,
+  // 2: webhook deliveries and their attempts (webhook-outbox.ts)
+  WEBHOOK_OUTBOX_MIGRATION,
 ];
 
 /** Apply every migration newer than the stored version, all in one transaction. */

@@ -4,6 +4,7 @@
 import type { DailyLimits } from '../lib/quota.ts';
 import type { R2Credentials } from '../lib/r2-presign.ts';
 import { parseDelays } from '../lib/retry-policy.ts';
+import { parseWebhookDelays } from '../lib/webhook-schedule.ts';
 
 export interface TaskConfig {
   stallTimeoutMs: number;
@@ -104,4 +105,18 @@ export function socketConfig(env: Env): { allowedOrigins: string[]; idleTimeoutM
 /** Largest upload accepted, in bytes (single request or multipart total). */
 export function maxUploadBytes(env: Env): number {
   return num(env.MAX_UPLOAD_BYTES, 100 * 1024 * 1024, 1);
+}
+
+/** Webhook delivery: the retry schedule, each attempt's timeout and a rotated secret's overlap. */
+export function webhookConfig(env: Env): { delaysMs: number[]; timeoutMs: number; secretOverlapMs: number } {
+  return {
+    delaysMs: parseWebhookDelays(env.WEBHOOK_RETRY_DELAYS_MS),
+    timeoutMs: num(env.WEBHOOK_TIMEOUT_MS, 10_000, 100),
+    secretOverlapMs: num(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, 0) * 1_000,
+  };
+}
+
+/** Entries a playlist becomes when its request names no limit. */
+export function playlistDefaultLimit(env: Env): number {
+  return Math.min(100, Math.floor(num(env.PLAYLIST_DEFAULT_LIMIT, 50, 1)));
 }

@@ -14,7 +14,7 @@ import { jobIdFor, type LifecycleInput } from '../lib/task-lifecycle.ts';
 import { Throttle } from '../lib/throttle.ts';
 import { ClipyardError } from '../protocol/errors.ts';
 import { contentTypeFor } from '../protocol/ops.ts';
-import type { RunnerEvent } from '../protocol/runner.ts';
+import type { RunnerEvent, Stage } from '../protocol/runner.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 import { mediaLimits, type TaskConfig } from './config.ts';
 import { type Runner, runnerFor } from './runner.ts';
@@ -45,6 +45,8 @@ export interface DriverHost {
   ): TaskEvent;
   /** A lifecycle input (a step started or ended, the attempt's outcome); false when it was refused. */
   move(input: LifecycleInput): boolean;
+  /** a stage the object performs itself began (storing an output in R2), for the run timeline */
+  stageEntered?(step: number, stage: Stage): void;
   /** A drive loop ended (for any reason): the alarm is due again. */
   stopped(): void;
   /** Overall progress moved (for the task's batch). */
@@ -217,6 +219,7 @@ export class TaskDriver {
         new ClipyardError('job.output_too_large', `output ${name} is ${bytes} bytes; the limit is ${maxOutputBytes}`);
       if (event.size > maxOutputBytes) throw tooLarge(event.size);
       store.patch({ stage: 'storing', message: `saving ${name}` });
+      this.host.stageEntered?.(stepIndex, 'storing');
       const size = await storeOutput(runner, env.BUCKET, jobId, event.name, key, contentType, signal, () => {
         if (token === this.token) this.lastContact = Date.now();
       });

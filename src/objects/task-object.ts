@@ -21,9 +21,11 @@ import {
 } from '../lib/task-lifecycle.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, rpcResult } from '../protocol/errors.ts';
-import type { CreateTaskBody, TaskSnapshot } from '../protocol/task.ts';
+import type { CreateTaskBody, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { RunTimeline } from './run-timeline.ts';
 import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
@@ -33,6 +35,7 @@ import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { type OutputRow, TaskStore } from './task-store.ts';
 import { indexEntryOf, TenantReporter } from './tenant-report.ts';
+import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 export interface CreateTaskInit {
   id: string;
@@ -44,6 +47,8 @@ export interface CreateTaskInit {
   origin: string;
   /** the batch this task is created in (it reports its status and progress there) */
   batch?: string;
+  /** where its terminal event is delivered (checked by the Worker; the tenant's default applied) */
+  webhook?: WebhookTarget | null;
 }
 
 /** A source of wake-ups besides the lifecycle (output expiry; e.g. an outbox): when it is next due. */
@@ -55,6 +60,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly batch: BatchReporter;
   private readonly tenant: TenantReporter;
   private readonly driver: TaskDriver;
+  private readonly webhooks: WebhookOutbox;
+  private readonly timeline: RunTimeline;
   /** The alarm is the earliest of these (see scheduleAlarm). */
   private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
@@ -71,6 +78,8 @@ export class TaskObject extends DurableObject<Env> {
       () => childReportOf(this.store),
       () => this.store.task()?.batchId ?? null,
     );
+    this.timeline = new RunTimeline(ctx.storage);
+    this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.task()?.tenant ?? null));
     this.driver = new TaskDriver({
       env,
       ctx,
@@ -78,14 +87,17 @@ export class TaskObject extends DurableObject<Env> {
       config: () => this.config,
       emit: (event, patch) => {
         const e = this.store.appendEvent(event, patch);
+        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
       emitProgress: (event, patch, step, stepProgress) => {
         const e = this.store.appendProgress(event, patch, step, stepProgress);
+        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
+      stageEntered: (step, stage) => this.timeline.stage(step, stage, Date.now()),
       move: (input) => {
         const { decision, done } = this.perform(input);
         ctx.waitUntil(done);
@@ -102,6 +114,7 @@ export class TaskObject extends DurableObject<Env> {
         const expiries = this.store.outputs().map((o) => o.expiresAt);
         return expiries.length > 0 ? Math.min(...expiries) : null;
       },
+      () => this.webhooks.nextDueAt(),
     ];
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage);
@@ -176,6 +189,8 @@ export class TaskObject extends DurableObject<Env> {
       batchId: init.batch ?? null,
       now,
     });
+    this.webhooks.setTarget(init.webhook ?? null, init.origin);
+    this.timeline.created(init.body, now);
     this.tenant.record();
     // The work starts from the alarm, after this call has answered.
     await this.ctx.storage.setAlarm(now);
@@ -210,6 +225,7 @@ export class TaskObject extends DurableObject<Env> {
     const keys = this.store.outputs().map((o) => o.key);
     if (keys.length > 0) await this.env.BUCKET.delete(keys);
     this.sockets.closeAll('task deleted');
+    this.webhooks.clear();
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
     await this.ctx.storage.deleteAlarm();
     await this.store.wipe();
@@ -273,7 +289,7 @@ export class TaskObject extends DurableObject<Env> {
     const urls = await this.outputUrls(origin);
     const now = this.store.task();
     if (!now) return Response.json({ error: { code: 'task.not_found', message: 'no such task' } }, { status: 404 });
-    const snapshot = snapshotOf(now, this.store.steps(), this.store.outputs(), urls);
+    const snapshot = this.withExtras(snapshotOf(now, this.store.steps(), this.store.outputs(), urls));
     const replay = this.store.eventsAfter(after);
     return this.sockets.subscribe(request, snapshot, replay, isTerminal(snapshot.status));
   }
@@ -293,6 +309,7 @@ export class TaskObject extends DurableObject<Env> {
     const now = Date.now();
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
     try {
+      await this.webhooks.deliverDue(now);
       const watchdog = {
         driving: this.driver.running,
         lastContactAt: this.driver.lastContactAt,
@@ -341,7 +358,9 @@ export class TaskObject extends DurableObject<Env> {
     if (!decision.ok) return { decision, done: Promise.resolve() };
     const { move } = decision;
     const events = this.store.applyMove(move, input.now);
+    for (const e of events) this.timeline.observe(e);
     this.sockets.broadcast(events);
+    if (move.to !== null && isTerminal(move.to)) this.queueWebhook(move.to);
     const rearm = move.to !== null || move.patch.runAt !== undefined;
     return { decision, done: this.carryOut(move.effects, rearm) };
   }
@@ -477,6 +496,25 @@ export class TaskObject extends DurableObject<Env> {
     const urls = await this.outputUrls(origin);
     const t = this.store.task();
     if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
-    return snapshotOf(t, this.store.steps(), this.store.outputs(), urls);
+    return this.withExtras(snapshotOf(t, this.store.steps(), this.store.outputs(), urls));
+  }
+
+  /** The snapshot with its run timeline, its request body and (with a webhook) its deliveries. */
+  private withExtras(s: TaskSnapshot): TaskSnapshot {
+    const extras = { timeline: this.timeline.timeline(), request: this.timeline.request() };
+    return this.webhooks.target() ? { ...s, ...extras, webhooks: this.webhooks.deliveries() } : { ...s, ...extras };
+  }
+
+  /** Queue the webhook delivery of a terminal status (its payload is the snapshot), then arm the alarm. */
+  private queueWebhook(status: TaskStatus): void {
+    const origin = this.webhooks.origin();
+    if (origin === null) return;
+    this.ctx.waitUntil(
+      (async () => {
+        const data = await this.snapshot(origin);
+        if (!this.store.task()) return;
+        if (this.webhooks.enqueue(`task.${status}` as 'task.succeeded', data)) await this.scheduleAlarm();
+      })(),
+    );
   }
 }

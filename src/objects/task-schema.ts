@@ -6,6 +6,8 @@
  * Never edit a published migration: append a new one.
  */
 import { applyMigrations } from './migrations.ts';
+import { RUN_TIMELINE_MIGRATION } from './run-timeline.ts';
+import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
 const MIGRATIONS: readonly string[] = [
   // 1: the task, its steps, its outputs and its event log
@@ -71,6 +73,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE task ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;
   `,
+  // 5: webhook deliveries and their attempts (webhook-outbox.ts)
+  WEBHOOK_OUTBOX_MIGRATION,
+  // 6: the run timeline (run-timeline.ts)
+  RUN_TIMELINE_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

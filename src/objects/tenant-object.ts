@@ -26,9 +26,11 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
 import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
+import type { WebhookTarget } from '../protocol/webhook.ts';
 import { taskConfig } from './config.ts';
 import { applyMigrations } from './migrations.ts';
 import { TenantUsage } from './tenant-usage.ts';
+import { type SecretInfo, TENANT_WEBHOOKS_MIGRATION, TenantWebhooks } from './tenant-webhooks.ts';
 
 /** What a task object reports here (the same shape GET /api/tasks lists). */
 export type TaskIndexEntry = TaskListEntry;
@@ -82,6 +84,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX waiting_in_order ON waiting (enqueued_at, task_id);
   CREATE INDEX admitted_by_day ON admitted (day);
   `,
+  // 5: webhook signing secrets and the default target (tenant-webhooks.ts)
+  TENANT_WEBHOOKS_MIGRATION,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -106,11 +110,39 @@ export class TenantObject extends DurableObject<Env> {
   private readonly quota: TenantUsage;
   /** The concurrency limit, as the tenant's tasks last asked with it (they read it from the config). */
   private limit = 0;
+  private readonly webhooks: TenantWebhooks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.quota = new TenantUsage(ctx.storage);
+    this.webhooks = new TenantWebhooks(ctx.storage);
     ctx.blockConcurrencyWhile(async () => applyMigrations(ctx.storage, MIGRATIONS));
+  }
+
+  // ---- webhooks (tenant-webhooks.ts) ------------------------------------------------------------
+
+  /** The tenant's webhook signing secret (created on first use) and the rotated-out ones still signing. */
+  async webhookSecret(): Promise<SecretInfo> {
+    return this.webhooks.current(Date.now());
+  }
+
+  /** Rotate the signing secret; the old one keeps signing alongside for `overlapMs`. */
+  async rotateWebhookSecret(overlapMs: number): Promise<SecretInfo> {
+    return this.webhooks.rotate(Date.now(), overlapMs);
+  }
+
+  /** Every secret a delivery is signed with now (current first). */
+  async webhookSigningSecrets(): Promise<string[]> {
+    return this.webhooks.signingSecrets(Date.now());
+  }
+
+  /** The target of tasks and batches created without a webhook of their own. */
+  async webhookDefault(): Promise<WebhookTarget | null> {
+    return this.webhooks.defaultTarget();
+  }
+
+  async setWebhookDefault(target: WebhookTarget | null): Promise<void> {
+    this.webhooks.setDefault(target);
   }
 
   /** Record a task's latest state; ignored when a newer report is already stored. */

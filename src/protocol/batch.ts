@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import type { TaskStatus } from './task.ts';
+import { type WebhookDelivery, webhookSchema } from './webhook.ts';
 import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
 export const MAX_BATCH_TASKS = 100;
@@ -20,9 +21,15 @@ export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
  * names the task (`tasks[3].steps[0].op`) and keeps the code a single task would get.
  */
 export const createBatchSchema = z.strictObject({
-  tasks: z.array(z.unknown()),
+  /** the task bodies; or instead `playlist` with `steps` (see playlist.ts) */
+  tasks: z.array(z.unknown()).optional(),
+  /** a playlist or channel URL: one task per entry, each with `steps` */
+  playlist: z.unknown().optional(),
+  steps: z.array(z.unknown()).optional(),
   /** a free-form label shown in lists and used as the archive's name */
   label: z.string().max(200).optional(),
+  /** where to POST a signed `batch.finished` event (default: the tenant's default webhook) */
+  webhook: webhookSchema.optional(),
 });
 
 export type CreateBatchEnvelope = z.infer<typeof createBatchSchema>;
@@ -70,6 +77,8 @@ export interface BatchSnapshot {
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
+  /** webhook deliveries and each of their attempts (present when the batch has a webhook) */
+  webhooks?: WebhookDelivery[];
 }
 
 export type BatchEvent =

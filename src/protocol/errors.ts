@@ -82,6 +82,14 @@ export const ERROR_CODES = [
   'media.codec_unsupported',
   'media.truncated',
   'media.output_invalid',
+  // webhooks and playlists (appended)
+  'webhook.timeout',
+  'webhook.unreachable',
+  'webhook.redirect',
+  'webhook.http_status',
+  'input.url.playlist',
+  'playlist.empty',
+  'playlist.unreadable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import type { ErrorBody } from './errors.ts';
 import { stepSchema } from './ops.ts';
 import type { Stage } from './runner.ts';
+import type { TimelineAttempt } from './timeline.ts';
+import { type WebhookDelivery, webhookSchema } from './webhook.ts';
 import { parseSubscriptionMessage, type SubscriptionMessage } from './wire.ts';
 
 export const MAX_STEPS = 10;
@@ -26,6 +28,8 @@ export const createTaskSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(10).optional(),
   /** a free-form label shown in lists */
   label: z.string().max(200).optional(),
+  /** where to POST a signed event when the task ends (default: the tenant's default webhook) */
+  webhook: webhookSchema.optional(),
 });
 
 export type TaskInput = z.infer<typeof inputSchema>;
@@ -76,6 +80,12 @@ export interface TaskSnapshot {
   seq: number;
   createdAt: number;
   updatedAt: number;
+  /** webhook deliveries and each of their attempts (present when the task has a webhook) */
+  webhooks?: WebhookDelivery[];
+  /** what each attempt, step and stage did and when (src/protocol/timeline.ts) */
+  timeline?: TimelineAttempt[];
+  /** the request body as the API accepted it */
+  request?: unknown;
 }
 
 export type TaskEvent =

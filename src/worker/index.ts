@@ -14,6 +14,7 @@ import { openapi } from './routes/openapi.ts';
 import { tasks } from './routes/tasks.ts';
 import { uploads } from './routes/uploads.ts';
 import { usage } from './routes/usage.ts';
+import { webhooks } from './routes/webhooks.ts';
 import { checkSocketOrigin } from './socket-origin.ts';
 import { sweep } from './sweep.ts';
 
@@ -37,12 +38,14 @@ app.use('/api/uploads/*', requireTenant, rateLimitByKey);
 app.use('/api/usage', requireTenant, rateLimitByKey);
 app.use('/api/batches/*', requireTenant, rateLimitByKey);
 app.use('/api/batches/:id/events', checkSocketOrigin);
+app.use('/api/webhooks/*', requireTenant, rateLimitByKey);
 app.use('/api/health', optionalTenant);
 app.route('/api/uploads', uploads);
 app.route('/api/tasks', tasks);
 app.route('/api/batches', batches);
 app.route('/api/health', health);
 app.route('/api/usage', usage);
+app.route('/api/webhooks', webhooks);
 app.route('/files', files);
 app.route('/', openapi);
 

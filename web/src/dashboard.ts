@@ -1,14 +1,15 @@
 /**
- * The dashboard: the tenant's tasks (filter by status, search by URL, bulk retry/cancel; a page at a
- * time, "Show more" for older ones), refreshed every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
+ * The dashboard: the tenant's tasks (filter by status, search by URL, bulk retry/cancel/delete, how
+ * long each took; a page at a time, "Show more" for older ones), refreshed every few seconds while it is open; a health panel (runner, active jobs, queue counts, stalled);
  * and a small chart of tasks finished per 5 minutes over the last hour.
  */
 import type { TaskListEntry, TaskStatus } from '../../src/protocol/task.ts';
-import { ApiError, cancelTask, request, retryTask } from './api.ts';
+import { ApiError, cancelTask, deleteTask, request, retryTask } from './api.ts';
 import { $, h, progressBar, setAttr, setText, show } from './dom.ts';
 import { formatAgo, STATUS_LABELS, sourceName } from './format.ts';
 import { renderHealth } from './health.ts';
 import { renderThroughput } from './throughput.ts';
+import { formatMs } from './timeline.ts';
 
 /** What GET /api/tasks lists for each task. */
 export type TaskEntry = TaskListEntry;
@@ -27,6 +28,7 @@ interface Row {
   bar: ReturnType<typeof progressBar>;
   message: HTMLElement;
   when: HTMLElement;
+  took: HTMLElement;
   entry: TaskEntry;
 }
 
@@ -75,6 +77,7 @@ export class Dashboard {
     });
     $('#bulk-retry').addEventListener('click', () => void this.bulk('retry'));
     $('#bulk-cancel').addEventListener('click', () => void this.bulk('cancel'));
+    $('#bulk-delete').addEventListener('click', () => void this.bulkDelete());
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden && this.timers.length > 0) void this.refreshList(false);
     });
@@ -193,6 +196,7 @@ export class Dashboard {
     const bar = progressBar(`progress of ${t.id}`, true);
     const message = h('span', { class: 'row-message' });
     const when = h('time', {});
+    const took = h('span', { class: 'took' });
     const el = h(
       'tr',
       { 'data-id': t.id },
@@ -207,9 +211,9 @@ export class Dashboard {
       h('td', { 'data-label': 'State' }, status),
       h('td', { class: 'row-progress', 'data-label': 'Progress' }, bar.el),
       h('td', { class: 'message-cell', 'data-label': 'Message' }, message),
-      h('td', { class: 'when', 'data-label': 'Created' }, when),
+      h('td', { class: 'when', 'data-label': 'Created' }, when, took),
     );
-    const row: Row = { el, check, status, bar, message, when, entry: t };
+    const row: Row = { el, check, status, bar, message, when, took, entry: t };
     this.rows.set(t.id, row);
     return row;
   }
@@ -224,6 +228,10 @@ export class Dashboard {
     setAttr(row.message, 'title', t.message);
     setText(row.when, formatAgo(t.createdAt));
     setAttr(row.when, 'datetime', new Date(t.createdAt).toISOString());
+    // how long it took (created to ended), or has taken so far
+    const ms = (TERMINAL.has(t.status) ? t.updatedAt : Date.now()) - t.createdAt;
+    setText(row.took, ms >= 0 ? ` · ${TERMINAL.has(t.status) ? 'took' : 'for'} ${formatMs(ms)}` : '');
+    setAttr(row.took, 'data-ms', String(ms));
   }
 
   private selected(): TaskEntry[] {
@@ -236,7 +244,35 @@ export class Dashboard {
       (t) => t.status === 'failed' || t.status === 'canceled',
     );
     ($('#bulk-cancel') as HTMLButtonElement).disabled = !sel.some((t) => !TERMINAL.has(t.status));
+    const del = $('#bulk-delete') as HTMLButtonElement;
+    del.disabled = sel.length === 0;
+    if (sel.length === 0 || del.dataset.confirm !== String(sel.length)) {
+      delete del.dataset.confirm;
+      setText(del, 'Delete selected');
+    }
     this.selectAll.checked = sel.length > 0 && sel.length === this.rows.size;
+  }
+
+  /** Delete the selected tasks (outputs and links too); the first click asks to confirm. */
+  private async bulkDelete(): Promise<void> {
+    const del = $('#bulk-delete') as HTMLButtonElement;
+    const targets = this.selected();
+    if (targets.length === 0) return;
+    if (del.dataset.confirm !== String(targets.length)) {
+      del.dataset.confirm = String(targets.length);
+      setText(del, `Really delete ${targets.length}?`);
+      return;
+    }
+    delete del.dataset.confirm;
+    setText(del, 'Delete selected');
+    const results = await Promise.allSettled(targets.map((t) => deleteTask(t.id)));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    setText(this.bulkStatus, `${targets.length - failed} deleted${failed ? `, ${failed} refused` : ''}`);
+    for (const t of targets) {
+      this.rows.get(t.id)?.el.remove();
+      this.rows.delete(t.id);
+    }
+    await this.refreshList(true);
   }
 
   private async bulk(action: 'retry' | 'cancel'): Promise<void> {

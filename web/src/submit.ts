@@ -167,7 +167,20 @@ export class SubmitForm {
     const failedUrls: string[] = [];
     const describe = (err: unknown) => (err instanceof ApiError ? `${err.message} (${err.code})` : String(err));
     try {
-      const batched = urls.length > 1 && (await this.createBatch(urls, steps));
+      const playlists = ($('#as-playlist') as HTMLInputElement).checked;
+      if (playlists) {
+        await Promise.all(
+          urls.map(async (url) => {
+            try {
+              await this.createPlaylistBatch(url, steps);
+            } catch (err) {
+              failedUrls.push(url);
+              errors.push(`${url}: ${describe(err)}`);
+            }
+          }),
+        );
+      }
+      const batched = playlists || (urls.length > 1 && (await this.createBatch(urls, steps)));
       await Promise.all(
         (batched ? [] : urls).map(async (url) => {
           try {
@@ -218,6 +231,18 @@ export class SubmitForm {
     const snaps = await Promise.all(created.taskIds.map((id) => getTask(id).catch(() => null)));
     for (const snap of snaps) if (snap) this.onCreated(snap);
     return true;
+  }
+
+  /** A playlist or channel link: the server lists its entries and makes one batch of them. */
+  private async createPlaylistBatch(url: string, steps: Record<string, unknown>[]): Promise<void> {
+    const created = await request<{ batch: BatchSnapshot; taskIds: string[] }>('/api/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ playlist: { url }, steps }),
+    });
+    this.onBatch(created.batch);
+    const snaps = await Promise.all(created.taskIds.map((id) => getTask(id).catch(() => null)));
+    for (const snap of snaps) if (snap) this.onCreated(snap);
   }
 
   private async upload(file: File) {

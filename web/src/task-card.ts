@@ -10,6 +10,7 @@ import { formatAgo, formatBytes, formatDuration, formatSpeed, sourceName, stateW
 import { renderOutputs } from './outputs.ts';
 import type { TaskView } from './task-model.ts';
 import type { ConnectionState } from './task-stream.ts';
+import { TimelinePanel } from './timeline.ts';
 
 export type CardAction = 'cancel' | 'retry' | 'delete' | 'dismiss';
 
@@ -55,6 +56,7 @@ export class TaskCard {
   private outputsKey = '';
   private readonly buttons: Record<CardAction, HTMLButtonElement>;
   private readonly log: HTMLOListElement;
+  private readonly timeline: TimelinePanel;
   private logKey = '';
   private view: TaskView | null = null;
   private readonly timing = new EtaSmoother();
@@ -88,6 +90,7 @@ export class TaskCard {
       dismiss: button('dismiss', 'Hide', 'ghost'),
     };
     this.log = h('ol', { class: 'log' });
+    this.timeline = new TimelinePanel(id);
     this.el = h(
       'article',
       { class: 'task', 'data-id': id, 'aria-label': `task ${id}` },
@@ -108,6 +111,7 @@ export class TaskCard {
         this.buttons.dismiss,
       ),
       h('details', { class: 'activity' }, h('summary', { text: 'Activity' }), this.log),
+      this.timeline.el,
     );
     // "retrying in N s" and "2 min ago" count between events; a running bar creeps on and its ETA counts down.
     this.ticker = setInterval(() => {
@@ -188,6 +192,7 @@ export class TaskCard {
     this.renderError(s);
     this.renderOutputs(s);
     this.renderLog(view);
+    this.timeline.render(s, view.log);
     show(this.buttons.cancel, !terminal);
     show(this.buttons.retry, s.status === 'failed' || s.status === 'canceled');
     this.buttons.retry.disabled = false;

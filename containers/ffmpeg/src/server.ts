@@ -26,6 +26,7 @@ import {
 import type { RunnerConfig } from './config.ts';
 import { Job, JobError } from './job.ts';
 import { extensionOf, extraInputPath, inputPath, runJob } from './pipeline.ts';
+import { handlePlaylist } from './playlist-route.ts';
 import { type BodyPart, receiveParts } from './receive-body.ts';
 import { Slots } from './slots.ts';
 import { crashMessage } from './tool-errors.ts';
@@ -160,6 +161,7 @@ export class RunnerServer {
     const url = new URL(req.url ?? '/', 'http://runner');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, this.health());
+    if (req.method === 'POST' && url.pathname === '/playlists') return handlePlaylist(req, res, this.config);
     if (parts[0] !== 'jobs') return sendError(res, 404, 'route.not_found', `no route ${req.method} ${url.pathname}`);
     if (req.method === 'POST' && parts.length === 1) return this.create(req, res);
     const job = parts[1] ? this.jobs.get(parts[1]) : undefined;

@@ -83,6 +83,8 @@ export async function downloadWithYtDlp(
     '--downloader',
     'native',
     '--no-playlist',
+    // A playlist or channel URL is listed, not downloaded: it is a batch's job (see below).
+    '--flat-playlist',
     '--newline',
     '--no-part',
     '--no-mtime',
@@ -100,11 +102,13 @@ export async function downloadWithYtDlp(
   ];
   // yt-dlp skips a file past --max-filesize with a line on stdout and exits 0
   let tooLarge = false;
+  let playlist = false;
   const r = await runTool(job, 'yt-dlp', args, {
     cwd: job.dir,
     timeoutMs,
     onLine: (line) => {
       if (/larger than max-filesize/i.test(line)) tooLarge = true;
+      if (line.startsWith('[download] Downloading playlist:')) playlist = true;
       const p = parseYtDlpProgress(line);
       if (p) onProgress(p);
     },
@@ -118,6 +122,12 @@ export async function downloadWithYtDlp(
   const file = (await readdir(job.dir)).find((f) => f.startsWith('input.') && !f.endsWith('.part'));
   if (!file && tooLarge) {
     throw new JobError('source.too_large', `the media is larger than the input limit (${maxBytes} bytes)`);
+  }
+  if (!file && playlist) {
+    throw new JobError(
+      'input.url.playlist',
+      'this URL is a playlist or channel: create a batch with POST /api/batches {"playlist": {"url": ...}, "steps": [...]}',
+    );
   }
   if (!file) throw new JobError('media.unsupported', 'yt-dlp finished without a media file');
   return path.join(job.dir, file);

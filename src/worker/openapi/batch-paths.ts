@@ -124,11 +124,31 @@ export function batchPaths(): Json {
             'application/json': {
               schema: {
                 type: 'object',
+                description:
+                  'Either `tasks`, or `playlist` with `steps`: a playlist or channel URL whose entries (listed by ' +
+                  'the runner with yt-dlp, up to `limit`, default 50) each become a task with those steps, labelled ' +
+                  "with the entry's title; the batch is labelled with the playlist's title.",
                 properties: {
                   tasks: { type: 'array', items: schemaRef('CreateTask'), minItems: 1, maxItems: MAX_BATCH_TASKS },
+                  playlist: {
+                    type: 'object',
+                    properties: {
+                      url: { type: 'string' },
+                      limit: { type: 'integer', minimum: 1, maximum: MAX_BATCH_TASKS },
+                      items: { type: 'string', description: 'yt-dlp --playlist-items, e.g. "1-3,7"' },
+                    },
+                    required: ['url'],
+                    additionalProperties: false,
+                  },
+                  steps: { type: 'array', items: schemaRef('Step'), minItems: 1 },
                   label: { type: 'string', maxLength: 200 },
+                  webhook: {
+                    type: 'object',
+                    description: 'where `batch.finished` is POSTed, signed (default: the tenant default webhook)',
+                    properties: { url: { type: 'string' }, events: { type: 'array', items: { type: 'string' } } },
+                    required: ['url'],
+                  },
                 },
-                required: ['tasks'],
                 additionalProperties: false,
               },
             },

@@ -23,6 +23,7 @@ import {
   wireMessageSchema,
 } from './schemas.ts';
 import { uploadPaths } from './upload-paths.ts';
+import { webhookPaths } from './webhook-paths.ts';
 
 export const API_VERSION = '1.0.0';
 
@@ -269,6 +270,7 @@ function paths(): Json {
     },
     ...batchPaths(),
     ...uploadPaths(),
+    ...webhookPaths(),
     '/api/health': {
       get: {
         operationId: 'health',

@@ -18,6 +18,7 @@ import {
   type TaskEvent,
   type TaskSnapshot,
 } from '../../protocol/task.ts';
+import { DELIVERY_STATES, WEBHOOK_EVENTS } from '../../protocol/webhook.ts';
 
 export const errorBodySchema = z.object({
   code: z.enum(ERROR_CODES).describe('stable dotted code; never changes meaning'),
@@ -48,6 +49,44 @@ export const stepSnapshotSchema = z.object({
   outputs: z.array(z.string()),
 });
 
+const span = { name: z.string(), startedAt: z.number(), endedAt: z.number().nullable() };
+
+const timelineAttemptSchema = z.object({
+  attempt: z.number().int(),
+  waits: z.array(z.object(span)).describe('queued (for a slot) or retrying (a backoff) before it ran'),
+  startedAt: z.number().nullable(),
+  endedAt: z.number().nullable(),
+  outcome: z.string().nullable(),
+  steps: z.array(
+    z.object({
+      index: z.number().int(),
+      op: z.string(),
+      startedAt: z.number(),
+      endedAt: z.number().nullable(),
+      outcome: z.string().nullable(),
+      stages: z.array(z.object(span)).describe('downloading, probing, transcoding, storing, ...'),
+    }),
+  ),
+});
+
+const webhookDeliverySchema = z.object({
+  id: z.string().describe('the webhook-id header, the same on every attempt'),
+  event: z.enum(WEBHOOK_EVENTS),
+  url: z.string(),
+  state: z.enum(DELIVERY_STATES),
+  createdAt: z.number(),
+  nextAttemptAt: z.number().nullable(),
+  attempts: z.array(
+    z.object({
+      n: z.number().int(),
+      at: z.number(),
+      status: z.number().int().nullable().describe('null: no answer (timeout, unreachable)'),
+      latencyMs: z.number(),
+      error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }).nullable(),
+    }),
+  ),
+});
+
 export const taskSnapshotSchema = z.object({
   id: z.string(),
   status: taskStatus,
@@ -65,6 +104,12 @@ export const taskSnapshotSchema = z.object({
   seq: z.number().int().describe('the seq of the newest event in the log'),
   createdAt: z.number(),
   updatedAt: z.number(),
+  timeline: z.array(timelineAttemptSchema).optional().describe('what each attempt, step and stage did, and when'),
+  request: z.unknown().optional().describe('the request body as the API accepted it (defaults filled in)'),
+  webhooks: z
+    .array(webhookDeliverySchema)
+    .optional()
+    .describe('webhook deliveries and their attempts, when the task has a webhook'),
 });
 
 const eventBase = { seq: z.number().int().describe('per task, gap-free, from 1'), at: z.number().describe('ms') };

@@ -14,9 +14,11 @@ import { createBatchSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from '../../
 import { ClipyardError, knownError, unwrap } from '../../protocol/errors.ts';
 import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
+import { expandPlaylist } from '../playlist-batch.ts';
 import { admitTask } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody, validate } from '../validate.ts';
+import { checkWebhookTarget, resolveWebhook } from '../webhook-target.ts';
 import { archiveResponse } from './batch-archive.ts';
 
 export const batches = new Hono<AppEnv>();
@@ -86,19 +88,31 @@ batches.post('/', async (c) => {
   const envelope = await jsonBody(c.req.raw, createBatchSchema, MAX_BATCH_BODY_BYTES);
   const tenant = c.get('tenant');
   const origin = new URL(c.req.url).origin;
-  if (envelope.tasks.length === 0) {
+  if (envelope.playlist === undefined && envelope.steps !== undefined) {
+    throw new ClipyardError('request.invalid', 'steps go with playlist; a list of tasks names steps in each', {
+      status: 400,
+    });
+  }
+  const given =
+    envelope.playlist !== undefined
+      ? await expandPlaylist(c.env, envelope)
+      : { tasks: envelope.tasks ?? [], label: envelope.label ?? null };
+  const taskBodies = given.tasks;
+  if (taskBodies.length === 0) {
     throw new ClipyardError('request.invalid', 'tasks: give at least one task body', { status: 400 });
   }
-  if (envelope.tasks.length > MAX_BATCH_TASKS) {
+  if (taskBodies.length > MAX_BATCH_TASKS) {
     throw new ClipyardError(
       'batch.too_many',
-      `tasks: ${envelope.tasks.length} task bodies; a batch holds at most ${MAX_BATCH_TASKS}`,
+      `tasks: ${taskBodies.length} task bodies; a batch holds at most ${MAX_BATCH_TASKS}`,
       { status: 400 },
     );
   }
-  const bodies = envelope.tasks.map((t, i) => {
+  const bodies = taskBodies.map((t, i) => {
     try {
-      return validate(createTaskSchema, t);
+      const body = validate(createTaskSchema, t);
+      if (body.webhook) body.webhook = checkWebhookTarget(c.env, body.webhook);
+      return body;
     } catch (err) {
       throw forTask(i, err);
     }
@@ -110,6 +124,7 @@ batches.post('/', async (c) => {
     return r.value;
   });
 
+  const webhook = await resolveWebhook(c.env, tenant, envelope.webhook);
   const idemKey = c.req.header('idempotency-key');
   if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
@@ -134,7 +149,7 @@ batches.post('/', async (c) => {
   }
   const bodyHash = await sha256Hex(JSON.stringify(envelope));
   const { snapshot, created } = await unwrap(
-    batchStub(c.env, id).create({ id, tenant, label: envelope.label ?? null, bodyHash, origin, children }),
+    batchStub(c.env, id).create({ id, tenant, label: given.label, bodyHash, origin, children, webhook }),
   ).catch(async (err: unknown) => {
     await giveBack();
     throw err;

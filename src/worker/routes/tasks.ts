@@ -14,6 +14,7 @@ import type { AppEnv } from '../auth.ts';
 import { admitTask } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody } from '../validate.ts';
+import { resolveWebhook } from '../webhook-target.ts';
 
 export const tasks = new Hono<AppEnv>();
 
@@ -54,6 +55,7 @@ tasks.post('/', async (c) => {
     const source = taskStub(c.env, body.input.task);
     inputKey = (await unwrap(source.outputKey(tenant, body.input.output))).key;
   }
+  const webhook = await resolveWebhook(c.env, tenant, body.webhook);
   const idemKey = c.req.header('idempotency-key');
   if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > 200)) {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
@@ -71,6 +73,7 @@ tasks.post('/', async (c) => {
         // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
         bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
         origin,
+        webhook,
       }),
     );
   } catch (err) {

@@ -1,0 +1,67 @@
+/**
+ * The run timeline in the snapshot, inside workerd against the scripted runner: a task that waited,
+ * ran a step in the runner's `downloading` stage and was canceled shows each span in order, closed.
+ */
+import { describe, expect, it } from 'vitest';
+import type { TaskSnapshot } from '../../src/protocol/task.ts';
+import { call, createTask } from './helpers.ts';
+
+async function task(id: string): Promise<TaskSnapshot> {
+  return (await (await call(`/api/tasks/${id}`)).json()) as TaskSnapshot;
+}
+
+async function until(id: string, ok: (s: TaskSnapshot) => boolean): Promise<TaskSnapshot> {
+  const deadline = Date.now() + 8_000;
+  for (;;) {
+    const s = await task(id);
+    if (ok(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(s.timeline)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('run timeline', () => {
+  it('records the wait, the attempt, the step and its stages, and closes them when the task ends', async () => {
+    const body = { input: { url: 'http://127.0.0.1:9/media.mp4' }, steps: [{ op: 'audio', format: 'mp3' }] };
+    const { json } = await createTask(body);
+    const running = await until(json.id, (s) => (s.timeline?.[0]?.steps[0]?.stages.length ?? 0) > 0);
+    const a = running.timeline![0]!;
+    expect(a.attempt).toBe(1);
+    expect(a.waits.map((w) => w.name)).toEqual(['queued']);
+    expect(a.endedAt).toBeNull();
+    expect(a.steps[0]).toMatchObject({ index: 0, op: 'audio', endedAt: null, outcome: null });
+    expect(a.steps[0]!.stages[0]!.name).toBe('downloading');
+    expect(running.request).toEqual({ ...body, steps: [{ op: 'audio', format: 'mp3' }] });
+
+    await call(`/api/tasks/${json.id}/cancel`, { method: 'POST' });
+    const done = (await task(json.id)).timeline![0]!;
+    expect(done.outcome).toBe('canceled');
+    expect(done.steps[0]!.outcome).toBe('canceled');
+    const spans = [done, ...done.waits, done.steps[0]!, ...done.steps[0]!.stages];
+    for (const s of spans) expect(s.endedAt).not.toBeNull();
+    // in order: waiting, then running the step, its stage inside it
+    expect(done.waits[0]!.endedAt!).toBeLessThanOrEqual(done.startedAt!);
+    expect(done.steps[0]!.startedAt).toBeGreaterThanOrEqual(done.startedAt!);
+    expect(done.steps[0]!.stages[0]!.startedAt).toBeGreaterThanOrEqual(done.steps[0]!.startedAt);
+    expect(done.endedAt!).toBeGreaterThanOrEqual(done.steps[0]!.endedAt!);
+  });
+
+  it('gives each attempt its own entry, with the retry backoff as the wait before the second', async () => {
+    const { json } = await createTask({
+      input: { url: 'http://127.0.0.1:9/busy/media.mp4' },
+      steps: [{ op: 'probe' }],
+      maxAttempts: 2,
+    });
+    const done = await until(json.id, (s) => s.status === 'failed');
+    const attempts = done.timeline!;
+    expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'retrying'],
+      [2, 'failed'],
+    ]);
+    expect(attempts[0]!.waits.map((w) => w.name)).toEqual(['queued']);
+    expect(attempts[1]!.waits.map((w) => w.name)).toEqual(['retrying']);
+    // the backoff ends when the second attempt starts
+    expect(attempts[1]!.waits[0]!.endedAt).toBe(attempts[1]!.startedAt);
+    expect(attempts[1]!.waits[0]!.startedAt).toBe(attempts[0]!.endedAt);
+  });
+});
