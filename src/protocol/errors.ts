@@ -76,6 +76,8 @@ export const ERROR_CODES = [
   'batch.too_many',
   'batch.exists',
   'batch.not_finished',
+  // transcription (appended)
+  'transcribe.language_unsupported',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

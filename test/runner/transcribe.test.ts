@@ -122,6 +122,9 @@ describe('transcribe on the runner', () => {
     let failed = false;
     const flaky: TranscriptionEngine = {
       name: 'flaky-pocketsphinx',
+      model: real.model,
+      languages: real.languages,
+      defaultParallel: 2,
       transcribe: async (j, file, opts) => {
         calls.push(path.basename(file));
         if (!failed && file.endsWith('chunk-0001.wav')) {
@@ -163,6 +166,9 @@ describe('transcribe on the runner', () => {
     const chunks = planChunks(Number(ffprobe(wav).format.duration), [], 5);
     const broken: TranscriptionEngine = {
       name: 'broken',
+      model: 'none',
+      languages: 'any',
+      defaultParallel: 2,
       transcribe: async () => {
         throw new JobError('runner.crashed', 'the recognizer crashed', true);
       },

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Segment, segmentsFromWords, type TimedWord } from '../../../../src/lib/transcript.ts';
 import { type Job, JobError } from '../job.ts';
-import type { EngineStatus, TranscriptionEngine } from './engine.ts';
+import type { EngineStatus, TranscribeOptions, TranscriptionEngine } from './engine.ts';
 
 export const WHISPER_MODEL = '@cf/openai/whisper';
 
@@ -35,6 +35,10 @@ export function whisperSegments(body: unknown, chunkSeconds: number): Segment[] 
 
 export class WorkersAiWhisperEngine implements TranscriptionEngine {
   readonly name = 'workers-ai-whisper';
+  readonly model = WHISPER_MODEL;
+  readonly languages = 'any';
+  /** Requests in flight at once: the work happens on Cloudflare, so this is not bound to the runner's cores. */
+  readonly defaultParallel = 3;
   private readonly accountId: string;
   private readonly token: string;
 
@@ -43,7 +47,7 @@ export class WorkersAiWhisperEngine implements TranscriptionEngine {
     this.token = token;
   }
 
-  async transcribe(job: Job, wav: string, opts: { timeoutMs: number }): Promise<Segment[]> {
+  async transcribe(job: Job, wav: string, opts: TranscribeOptions): Promise<Segment[]> {
     if (!this.accountId || !this.token) {
       throw new JobError('internal', 'Workers AI needs CF_ACCOUNT_ID and CF_AI_TOKEN on the media runner');
     }
@@ -71,7 +75,7 @@ export class WorkersAiWhisperEngine implements TranscriptionEngine {
   }
 
   async status(): Promise<EngineStatus> {
-    if (this.accountId && this.token) return { engine: this.name, available: true };
-    return { engine: this.name, available: false, detail: 'missing CF_ACCOUNT_ID or CF_AI_TOKEN' };
+    if (this.accountId && this.token) return { engine: this.name, model: this.model, available: true };
+    return { engine: this.name, model: this.model, available: false, detail: 'missing CF_ACCOUNT_ID or CF_AI_TOKEN' };
   }
 }
