@@ -146,6 +146,15 @@ function report(results) {
     for (const p of results.parallelSweep) {
       lines.push(`| ${p.parallel} | ${num(p.rtf)} | ${num(p.cpuPerAudioSecond)} | ${mb(p.peakTreeBytes)} |`);
     }
+    lines.push(
+      '',
+      'pocketsphinx is single-threaded and CPU-bound: its CPU seconds per audio second stay the same however',
+      'many chunks run at once, and each extra chunk adds a recognizer process to memory. On a machine of its',
+      'own, chunks past the core count only queue for the same cores. On a shared machine a run with more',
+      "processes also takes a larger share of the CPU from everyone else's, so wall RTF can still fall past",
+      'the core count while the load average is high. Hence the offline default: one chunk per core',
+      '(`os.availableParallelism()`, 2 here); Workers AI waits on the network, so it keeps 3 in flight.',
+    );
   }
   const sample = results.engines.find((e) => e.rows?.length)?.rows[0];
   if (sample) {
