@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media,hls]`
+// `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media,hls]` (`--only=transcribe`: bench/TRANSCRIBE.md)
 //
 // Runs clipyard, BullMQ and Celery one after the other on this machine (each alone, so they never
 // compete for the 2 cores), each through the same scenarios with the same synthetic job, then the
@@ -111,6 +111,13 @@ async function runSystem(name, startFn) {
     await sys.stop();
   }
   return out;
+}
+
+// Transcription quality is its own run (a corpus through each engine): only when asked for by name.
+if (only.includes('transcribe')) {
+  const { transcribeBench } = await import('./scenarios/transcribe.mjs');
+  await transcribeBench({ log, quick });
+  if (only.length === 1) process.exit(0);
 }
 
 const started = new Date();

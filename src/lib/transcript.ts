@@ -109,6 +109,10 @@ export function toVtt(segments: readonly Segment[]): string {
 
 export interface TranscriptJson {
   engine: string;
+  /** the engine's model, when it says */
+  model?: string;
+  /** ISO 639-1 code of the speech: asked for, or the engine's only language; null when detected */
+  language?: string | null;
   duration: number | null;
   chunks: number;
   text: string;
@@ -117,10 +121,12 @@ export interface TranscriptJson {
 
 export function toJson(
   segments: readonly Segment[],
-  meta: { engine: string; duration: number | null; chunks: number },
+  meta: { engine: string; model?: string; language?: string | null; duration: number | null; chunks: number },
 ) {
   const body: TranscriptJson = {
     engine: meta.engine,
+    ...(meta.model ? { model: meta.model } : {}),
+    ...(meta.language !== undefined ? { language: meta.language } : {}),
     duration: meta.duration,
     chunks: meta.chunks,
     text: segments.map((s) => s.text).join(' '),

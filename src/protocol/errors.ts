@@ -90,6 +90,8 @@ export const ERROR_CODES = [
   'input.url.playlist',
   'playlist.empty',
   'playlist.unreadable',
+  // transcription (appended)
+  'transcribe.language_unsupported',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -84,8 +84,17 @@ export const transcribeStep = z.strictObject({
   ...common,
   /** Target chunk length; cuts move to the nearest silence when there is one. */
   chunkSeconds: z.number().int().min(5).max(600).default(30),
-  /** Chunks transcribed at once. */
-  parallel: z.number().int().min(1).max(8).default(3),
+  /**
+   * Chunks transcribed at once; default: the runner's engine decides (one per core for the offline
+   * engine, which is CPU-bound; a few requests in flight for Workers AI).
+   */
+  parallel: z.number().int().min(1).max(8).optional(),
+  /** The speech's language as an ISO 639-1 code (`en`, `fr`); default: detected by the engine. */
+  language: z
+    .string()
+    .regex(/^[a-zA-Z]{2}$/, 'a two-letter ISO 639-1 code such as en')
+    .transform((l) => l.toLowerCase())
+    .optional(),
   /** Which transcript files to produce (all four by default). */
   formats: z.array(z.enum(TRANSCRIPT_FORMATS)).min(1).max(4).optional(),
 });

@@ -138,8 +138,8 @@ export interface RunnerHealth {
   ytDlp: string | null;
   activeJobs: number;
   capacity: number;
-  /** The speech-to-text engine this runner uses for `transcribe`, and whether it is installed. */
-  transcriber?: { engine: string; available: boolean; detail?: string };
+  /** The speech-to-text engine this runner uses for `transcribe`, its model, and whether it is installed. */
+  transcriber?: { engine: string; model?: string; available: boolean; detail?: string };
 }
 
 /** Parse one NDJSON line from the runner; null on junk (never throws). */

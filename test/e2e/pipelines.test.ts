@@ -367,6 +367,7 @@ describe('render and chained outputs', () => {
     [{ op: 'render', images: [{ url: 'ftp://x/y.png' }] }, 'step.invalid', 'steps[0].images[0]'],
     [{ op: 'transcribe', parallel: 20 }, 'step.invalid', 'steps[0].parallel'],
     [{ op: 'transcribe', formats: ['doc'] }, 'step.invalid', 'steps[0].formats[0]'],
+    [{ op: 'transcribe', language: 'english' }, 'step.invalid', 'steps[0].language'],
     [{ op: 'thumbnail', time: 'middle' }, 'step.invalid', 'steps[0].time'],
     [{ op: 'thumbnail', sheet: { columns: 20 } }, 'step.invalid', 'steps[0].sheet.columns'],
     [{ op: 'audio', input: '../etc/passwd' }, 'step.invalid', 'steps[0].input'],
@@ -384,8 +385,12 @@ describe('render and chained outputs', () => {
 });
 
 describe('health', () => {
-  it('names the transcription engine in use', async () => {
+  it('names the transcription engine and model in use', async () => {
     const body = (await (await api('/api/health')).json()) as { components: { runner: { transcriber: unknown } } };
-    expect(body.components.runner.transcriber).toEqual({ engine: 'pocketsphinx', available: true });
+    expect(body.components.runner.transcriber).toEqual({
+      engine: 'pocketsphinx',
+      model: 'cmusphinx-en-us',
+      available: true,
+    });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Chunked, parallel transcription on the media runner with the offline engine (pocketsphinx) and
  * speech synthesized by espeak-ng: real words come back with monotonic timestamps inside the audio,
- * progress counts finished chunks, and a failing chunk is retried alone. Plus the pure pieces:
- * chunk planning on silences, pocketsphinx parsing, and the txt/srt/vtt/json writers.
+ * progress counts finished chunks, a failing chunk is retried alone, /health names the engine and its
+ * model, and a language the engine cannot do is refused. Plus the pure pieces: chunk planning on
+ * silences, pocketsphinx parsing, Whisper answers, languages, default parallelism and the writers.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -11,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, JobError } from '../../containers/ffmpeg/src/job.ts';
 import { detectSilences, extractSpeechAudio, planChunks } from '../../containers/ffmpeg/src/transcribe/chunking.ts';
 import {
+  cpuParallel,
   engineFromEnv,
+  languageRefusal,
   PocketsphinxEngine,
   parsePocketsphinx,
   type TranscriptionEngine,
@@ -19,6 +22,7 @@ import {
 import { transcribeChunks } from '../../containers/ffmpeg/src/transcribe/run-chunks.ts';
 import { whisperSegments } from '../../containers/ffmpeg/src/transcribe/workers-ai.ts';
 import { mergeChunks, parseCues, type Segment, toSrt, toVtt } from '../../src/lib/transcript.ts';
+import { stepSchema } from '../../src/protocol/ops.ts';
 import { type MediaServer, startMediaServer } from '../e2e/media-server.ts';
 import {
   fetchOutput,
@@ -85,11 +89,15 @@ describe('transcribe on the runner', () => {
 
     const json = JSON.parse(readFileSync(await fetchOutput(t.base, jobId, 'transcript.json', dir), 'utf8')) as {
       engine: string;
+      model: string;
+      language: string | null;
       chunks: number;
       text: string;
       segments: Segment[];
     };
     expect(json.engine).toBe('pocketsphinx');
+    // no language asked for: the English-only engine says which language it transcribed
+    expect(json).toMatchObject({ model: 'cmusphinx-en-us', language: 'en' });
     expect(json.chunks).toBe(total);
     const words = new Set(json.text.toLowerCase().split(/\W+/));
     const heard = HEARD.filter((w) => words.has(w));
@@ -104,6 +112,22 @@ describe('transcribe on the runner', () => {
     const txt = readFileSync(await fetchOutput(t.base, jobId, 'transcript.txt', dir), 'utf8');
     expect(txt.replace(/\n/g, ' ').trim()).toBe(json.text);
     console.log(`transcribed ${duration.toFixed(1)} s of speech in ${total} chunks in ${took} ms: ${json.text}`);
+  });
+
+  it('names its engine and model in /health, and refuses a language that engine does not know', async () => {
+    const health = (await (await fetch(`${t.base}/health`)).json()) as { transcriber?: unknown };
+    expect(health.transcriber).toEqual({ engine: 'pocketsphinx', model: 'cmusphinx-en-us', available: true });
+    const events = await runJobSpec(t.base, {
+      jobId: newJobId('stt-fr'),
+      step: { op: 'transcribe', language: 'FR' },
+      input: { kind: 'url', url: `${media.base}/speech.wav` },
+    });
+    expect(lastEvent(events)).toMatchObject({
+      type: 'error',
+      code: 'transcribe.language_unsupported',
+      retryable: false,
+      message: expect.stringMatching(/pocketsphinx recognizes en only, not "fr"/),
+    });
   });
 
   it('retries a failing chunk alone and keeps the others', async () => {
@@ -122,6 +146,9 @@ describe('transcribe on the runner', () => {
     let failed = false;
     const flaky: TranscriptionEngine = {
       name: 'flaky-pocketsphinx',
+      model: real.model,
+      languages: real.languages,
+      defaultParallel: 2,
       transcribe: async (j, file, opts) => {
         calls.push(path.basename(file));
         if (!failed && file.endsWith('chunk-0001.wav')) {
@@ -163,6 +190,9 @@ describe('transcribe on the runner', () => {
     const chunks = planChunks(Number(ffprobe(wav).format.duration), [], 5);
     const broken: TranscriptionEngine = {
       name: 'broken',
+      model: 'none',
+      languages: 'any',
+      defaultParallel: 2,
       transcribe: async () => {
         throw new JobError('runner.crashed', 'the recognizer crashed', true);
       },
@@ -261,11 +291,31 @@ describe('transcription pieces', () => {
       { start: 0, end: 12.5, text: 'only text' },
     ]);
     expect(whisperSegments({ result: {} }, 5)).toEqual([]);
+    // the language-taking model answers with timed segments; they stay inside the chunk
+    expect(
+      whisperSegments(
+        {
+          result: {
+            text: 'bonjour. à demain',
+            segments: [
+              { start: 0.2, end: 1.1, text: ' bonjour.' },
+              { start: 1.5, end: 31, text: 'à demain' },
+              { start: 2, end: 3, text: '  ' },
+            ],
+          },
+        },
+        30,
+      ),
+    ).toEqual([
+      { start: 0.2, end: 1.1, text: 'bonjour.' },
+      { start: 1.5, end: 30, text: 'à demain' },
+    ]);
 
     const engine = engineFromEnv({ TRANSCRIBE_ENGINE: 'workers-ai' } as unknown as NodeJS.ProcessEnv);
     expect(engine.name).toBe('workers-ai-whisper');
     expect(await engine.status()).toEqual({
       engine: 'workers-ai-whisper',
+      model: '@cf/openai/whisper',
       available: false,
       detail: 'missing CF_ACCOUNT_ID or CF_AI_TOKEN',
     });
@@ -277,6 +327,30 @@ describe('transcription pieces', () => {
       /CF_ACCOUNT_ID/,
     );
     expect(engineFromEnv({} as unknown as NodeJS.ProcessEnv).name).toBe('pocketsphinx');
-    expect(await new PocketsphinxEngine().status()).toEqual({ engine: 'pocketsphinx', available: true });
+    expect(await new PocketsphinxEngine().status()).toEqual({
+      engine: 'pocketsphinx',
+      model: 'cmusphinx-en-us',
+      available: true,
+    });
+  });
+
+  it('takes a language as a two-letter code and knows which engine can transcribe it', () => {
+    expect(stepSchema.parse({ op: 'transcribe', language: 'EN' })).toMatchObject({ op: 'transcribe', language: 'en' });
+    expect(stepSchema.safeParse({ op: 'transcribe', language: 'english' }).success).toBe(false);
+    // no parallel given: the runner's engine picks it
+    expect(stepSchema.parse({ op: 'transcribe' })).not.toHaveProperty('parallel');
+    const sphinx = new PocketsphinxEngine();
+    expect(languageRefusal(sphinx, undefined)).toBeNull();
+    expect(languageRefusal(sphinx, 'en')).toBeNull();
+    expect(languageRefusal(sphinx, 'de')).toMatch(/recognizes en only/);
+    expect(languageRefusal({ name: 'whisper', languages: 'any' }, 'de')).toBeNull();
+  });
+
+  it('runs a CPU-bound engine one chunk per core, a remote one a few at a time', () => {
+    expect(cpuParallel(2)).toBe(2);
+    expect(cpuParallel(1)).toBe(1);
+    expect(cpuParallel(64)).toBe(8);
+    expect(new PocketsphinxEngine().defaultParallel).toBe(cpuParallel());
+    expect(engineFromEnv({ TRANSCRIBE_ENGINE: 'workers-ai' } as unknown as NodeJS.ProcessEnv).defaultParallel).toBe(3);
   });
 });

@@ -138,7 +138,7 @@ export class RunnerServer {
   readonly server: http.Server;
   private readonly config: RunnerConfig;
   private readonly tools: ToolVersions;
-  private transcriber: EngineStatus = { engine: 'pocketsphinx', available: false, detail: 'checking' };
+  private transcriber: EngineStatus = { engine: 'pocketsphinx', model: '', available: false, detail: 'checking' };
 
   constructor(config: RunnerConfig, tools: ToolVersions) {
     this.config = config;

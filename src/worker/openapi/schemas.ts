@@ -219,9 +219,16 @@ export const healthSchema = z.object({
       activeJobs: z.number().nullable(),
       capacity: z.number().nullable(),
       transcriber: z
-        .object({ engine: z.string(), available: z.boolean(), detail: z.string().optional() })
+        .object({
+          engine: z.string(),
+          model: z.string().optional(),
+          available: z.boolean(),
+          detail: z.string().optional(),
+        })
         .nullable()
-        .describe('the speech-to-text engine `transcribe` uses (pocketsphinx offline, or workers-ai-whisper)'),
+        .describe(
+          'the speech-to-text engine `transcribe` uses (pocketsphinx offline, or workers-ai-whisper) and its model',
+        ),
       error: z.string().optional(),
     }),
   }),

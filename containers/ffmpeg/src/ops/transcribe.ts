@@ -13,7 +13,7 @@ import { mergeChunks, toJson, toSrt, toTxt, toVtt } from '../../../../src/lib/tr
 import { type Step, TRANSCRIPT_FORMATS } from '../../../../src/protocol/ops.ts';
 import { JobError } from '../job.ts';
 import { detectSilences, extractSpeechAudio, planChunks } from '../transcribe/chunking.ts';
-import { engineFromEnv, type TranscriptionEngine } from '../transcribe/engine.ts';
+import { engineFromEnv, languageRefusal, type TranscriptionEngine } from '../transcribe/engine.ts';
 import { transcribeChunks } from '../transcribe/run-chunks.ts';
 import type { OpHandler } from './op-context.ts';
 
@@ -24,6 +24,9 @@ export function transcribeWith(engine: TranscriptionEngine): OpHandler<Extract<S
   return async (ctx) => {
     const { info } = ctx.input;
     if (!info.hasAudio) throw new JobError('media.no_audio', 'the input has no audio to transcribe');
+    const { language } = ctx.step;
+    const refusal = languageRefusal(engine, language);
+    if (refusal) throw new JobError('transcribe.language_unsupported', refusal);
     ctx.progress('extracting', 0, { message: 'extracting the speech audio' });
     const wav = await extractSpeechAudio(ctx.job, ctx.input.path, info.duration, ctx.timeLeftMs(), (f) =>
       ctx.progress('extracting', f * PREPARE_SHARE * 0.7, { message: 'extracting the speech audio' }),
@@ -33,7 +36,7 @@ export function transcribeWith(engine: TranscriptionEngine): OpHandler<Extract<S
     ctx.progress('transcribing', PREPARE_SHARE * 0.7, { message: 'looking for pauses to cut at' });
     const silences = await detectSilences(ctx.job, wav, ctx.timeLeftMs());
     const chunks = planChunks(duration, silences, ctx.step.chunkSeconds);
-    const parallel = Math.min(ctx.step.parallel, chunks.length);
+    const parallel = Math.min(ctx.step.parallel ?? engine.defaultParallel, chunks.length);
     ctx.progress('transcribing', PREPARE_SHARE, {
       message: `transcribing ${chunks.length} chunk${chunks.length === 1 ? '' : 's'}, ${parallel} at a time (${engine.name})`,
     });
@@ -44,6 +47,7 @@ export function transcribeWith(engine: TranscriptionEngine): OpHandler<Extract<S
       wav,
       chunks,
       parallel,
+      language,
       timeLeftMs: ctx.timeLeftMs,
       onChunkDone: (done, total) => {
         const elapsed = (Date.now() - started) / 1000;
@@ -61,14 +65,26 @@ export function transcribeWith(engine: TranscriptionEngine): OpHandler<Extract<S
       txt: () => toTxt(segments),
       srt: () => toSrt(segments),
       vtt: () => toVtt(segments),
-      json: () => toJson(segments, { engine: engine.name, duration, chunks: chunks.length }),
+      json: () =>
+        toJson(segments, {
+          engine: engine.name,
+          model: engine.model,
+          language: language ?? (engine.languages === 'any' ? null : engine.languages[0]),
+          duration,
+          chunks: chunks.length,
+        }),
     };
     for (const format of TRANSCRIPT_FORMATS) {
       if (ctx.step.formats && !ctx.step.formats.includes(format)) continue;
       const name = `transcript.${format}`;
       const file = path.join(ctx.job.dir, `out-${name}`);
       await writeFile(file, writers[format]());
-      await ctx.output(file, name, { segments: segments.length, chunks: chunks.length, engine: engine.name });
+      await ctx.output(file, name, {
+        segments: segments.length,
+        chunks: chunks.length,
+        engine: engine.name,
+        model: engine.model,
+      });
     }
   };
 }

@@ -18,6 +18,8 @@ export interface ChunkRunOptions {
   wav: string;
   chunks: readonly Chunk[];
   parallel: number;
+  /** ISO 639-1 code handed to the engine; absent: the engine detects it */
+  language?: string;
   /** tries per chunk, the first included */
   maxTries?: number;
   timeLeftMs(): number;
@@ -47,7 +49,10 @@ export async function transcribeChunks(o: ChunkRunOptions): Promise<ChunkTranscr
     for (let attempt = 1; ; attempt++) {
       try {
         const file = await cutChunk(o.job, o.wav, chunk, chunkTimeoutMs(chunk, o.timeLeftMs()));
-        const segments = await o.engine.transcribe(o.job, file, { timeoutMs: chunkTimeoutMs(chunk, o.timeLeftMs()) });
+        const segments = await o.engine.transcribe(o.job, file, {
+          timeoutMs: chunkTimeoutMs(chunk, o.timeLeftMs()),
+          ...(o.language ? { language: o.language } : {}),
+        });
         await rm(file, { force: true });
         return { offset: chunk.start, duration: chunk.end - chunk.start, segments };
       } catch (err) {
