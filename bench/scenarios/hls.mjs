@@ -75,11 +75,15 @@ async function rawOnce(tree, clip, outDir) {
  */
 function waitForEnd(sys, id) {
   return new Promise((resolve) => {
-    const marks = { encodeStart: null, encodeEnd: null };
+    const marks = { encodeStart: null, encodeEnd: null, stages: {} };
+    const t0 = nowMs();
     const ws = new WebSocket(`${sys.base.replace('http', 'ws')}/api/tasks/${id}/events`);
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
       const e = msg.type === 'event' ? msg.event : null;
+      // When each stage was first seen, ms after subscribing: where the time around the encode goes.
+      if (e?.kind === 'progress' && marks.stages[e.stage] === undefined)
+        marks.stages[e.stage] = Math.round(nowMs() - t0);
       if (e?.kind === 'progress' && e.stage === 'transcoding') {
         if (marks.encodeStart === null && /^encoding/.test(e.message ?? '')) marks.encodeStart = nowMs();
         if (marks.encodeEnd === null && /^checking/.test(e.message ?? '')) marks.encodeEnd = nowMs();
@@ -87,6 +91,7 @@ function waitForEnd(sys, id) {
       if (e?.kind === 'status' && ['succeeded', 'failed', 'canceled'].includes(e.status)) {
         ws.close();
         const status = e.status === 'succeeded' ? e.status : `${e.status}: ${e.error?.code ?? ''} ${e.message ?? ''}`;
+        marks.stages[e.status] = Math.round(nowMs() - t0);
         resolve({ status, ...marks });
       }
     };
@@ -97,7 +102,7 @@ function waitForEnd(sys, id) {
 async function clipyardOnce(sys, url) {
   const t = nowMs();
   const id = await sys.createRaw({ input: { url }, steps: [STEP] });
-  const { status, encodeStart, encodeEnd } = await waitForEnd(sys, id);
+  const { status, encodeStart, encodeEnd, stages } = await waitForEnd(sys, id);
   if (status !== 'succeeded') throw new Error(`clipyard hls task ended ${status} (task ${id})`);
   // What a player does first: the master playlist, one media playlist, the first segment.
   const master = await fetch(`${sys.base}/api/tasks/${id}/outputs/hls.m3u8`);
@@ -112,7 +117,7 @@ async function clipyardOnce(sys, url) {
   }
   const total = nowMs() - t;
   const encode = encodeStart !== null && encodeEnd !== null ? encodeEnd - encodeStart : null;
-  return { total, overhead: encode === null ? null : total - encode };
+  return { total, overhead: encode === null ? null : total - encode, stages };
 }
 
 export async function hlsOverhead({ tree, seconds, log, running, reps }) {
@@ -126,12 +131,14 @@ export async function hlsOverhead({ tree, seconds, log, running, reps }) {
   const raw = [];
   const cy = [];
   const overhead = [];
+  const timelines = [];
   try {
     for (let i = 0; i < (reps ?? 2); i++) {
       raw.push(await rawOnce(tree, clip, outDir));
       const r = await clipyardOnce(sys, url);
       cy.push(r.total);
       if (r.overhead !== null) overhead.push(r.overhead);
+      timelines.push(r.stages);
       log(
         `   hls run ${i + 1}: raw ${raw.at(-1).toFixed(0)} ms, clipyard ${r.total.toFixed(0)} ms ` +
           `(${r.overhead?.toFixed(0) ?? '?'} ms of it around the encode)\n`,
@@ -160,6 +167,7 @@ export async function hlsOverhead({ tree, seconds, log, running, reps }) {
     overhead,
     overheadMs,
     overheadRatio: overheadMs === null ? null : (rawMs + overheadMs) / rawMs,
+    timelines,
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
 }
