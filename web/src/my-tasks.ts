@@ -1,6 +1,7 @@
 /**
  * "Your tasks" on the main view: the tasks started from this browser (their ids kept in
- * localStorage), each a live card over its own WebSocket. Opening a `#task=<id>` link adds that task.
+ * localStorage), each a live card over its own subscription. A `#task=<id>` link shows that task alone,
+ * highlighted (adding it when it is not one of them), or says it was not found.
  */
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { ApiError, cancelTask, deleteTask, getTask, retryTask } from './api.ts';
