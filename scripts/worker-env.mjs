@@ -26,6 +26,10 @@ export const WORKER_VARS = [
   'JOB_TIMEOUT_MS',
   'ALLOWED_ORIGINS',
   'WS_IDLE_TIMEOUT_MS',
+  'WEBHOOK_RETRY_DELAYS_MS',
+  'WEBHOOK_TIMEOUT_MS',
+  'WEBHOOK_SECRET_OVERLAP_SECONDS',
+  'PLAYLIST_DEFAULT_LIMIT',
 ];
 
 /** Secrets: never on a command line (other users of the machine can read those); see system.mjs. */

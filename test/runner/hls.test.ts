@@ -82,7 +82,7 @@ describe('hls op', () => {
     });
     expect(lastEvent(events)).toMatchObject({ type: 'done' });
     const progress = events.filter((e) => e.type === 'progress' && e.stage === 'transcoding');
-    expect(progress.some((e) => e.type === 'progress' && e.speed !== undefined && e.eta !== undefined)).toBe(true);
+    expect(progress.some((e) => e.type === 'progress' && e.realtime !== undefined && e.eta !== undefined)).toBe(true);
     const outputs = events.flatMap((e) => (e.type === 'output' ? [e.name] : []));
     expect(outputs.at(-1)).toBe('hls.m3u8');
     expect(outputs.sort()).toEqual(
