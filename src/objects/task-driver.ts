@@ -175,7 +175,8 @@ export class TaskDriver {
       }
       store.setStep(step.index, 'succeeded', 100);
       this.host.emit({ kind: 'step', step: step.index, status: 'succeeded', op: step.op }, { jobId: null, jobSeq: 0 });
-      await this.deleteJob(jobId);
+      // Clean-up only (the job has finished): the next step need not wait for the runner's answer.
+      void this.deleteJob(jobId);
     }
   }
 
