@@ -215,4 +215,36 @@ describe('batch webhooks', () => {
     const snap = (await (await call(`/api/batches/${id}`)).json()) as BatchSnapshot;
     expect(snap.webhooks?.[0]?.state).toBe('delivered');
   });
+
+  it('a child delivers its own task event only when its body names a webhook; a bad one names the task', async () => {
+    const k = key('ok');
+    const body = (webhook?: unknown) => ({
+      input: { url: 'http://127.0.0.1:9/a.mp4' },
+      steps: STEPS,
+      ...(webhook ? { webhook } : {}),
+    });
+    const refused = await call('/api/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks: [body(), body({ url: 'http://192.168.1.1/x' })] }),
+    });
+    expect(refused.status).toBe(400);
+    const err = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(err.code).toBe('input.url.private');
+    expect(err.message).toMatch(/^tasks\[1\]\.webhook\.url/);
+
+    const res = await call('/api/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks: [body({ url: `http://hooks.test/ok/${k}` }), body()] }),
+    });
+    const { id, taskIds } = (await res.json()) as { id: string; taskIds: string[] };
+    await call(`/api/batches/${id}/cancel`, { method: 'POST' });
+    const got = await until(
+      () => received(k),
+      (x) => x.length >= 1,
+    );
+    expect(JSON.parse(got[0]!.body)).toMatchObject({ type: 'task.canceled', data: { id: taskIds[0] } });
+    expect((await task(taskIds[1]!)).webhooks).toBeUndefined();
+  });
 });

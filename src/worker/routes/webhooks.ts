@@ -10,7 +10,7 @@ import { webhookConfig } from '../../objects/config.ts';
 import { webhookDefaultSchema } from '../../protocol/webhook.ts';
 import type { AppEnv } from '../auth.ts';
 import { jsonBody } from '../validate.ts';
-import { checkWebhookTarget } from '../webhook-target.ts';
+import { checkWebhookTarget, forgetDefault } from '../webhook-target.ts';
 
 export const webhooks = new Hono<AppEnv>();
 
@@ -46,5 +46,6 @@ webhooks.put('/default', async (c) => {
   const { webhook } = await jsonBody(c.req.raw, webhookDefaultSchema);
   const target = webhook ? checkWebhookTarget(c.env, webhook) : null;
   await c.env.TENANTS.getByName(c.get('tenant')).setWebhookDefault(target);
+  forgetDefault(c.get('tenant'));
   return c.json({ webhook: target });
 });
