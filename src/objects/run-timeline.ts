@@ -33,6 +33,12 @@ type Row = Record<string, SqlStorageValue>;
 
 export class RunTimeline {
   private readonly storage: DurableObjectStorage;
+  /**
+   * The stage each step's open span is known to have: progress events arrive many times a second and
+   * almost never change stage, so the common case asks SQLite nothing. Cleared by every other change
+   * (and empty after a restart, when the table answers).
+   */
+  private readonly knownStage = new Map<number, string>();
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
@@ -44,6 +50,7 @@ export class RunTimeline {
 
   /** The task was created (queued for its first attempt) from this request body. */
   created(body: unknown, at: number): void {
+    this.knownStage.clear();
     this.sql.exec('INSERT OR REPLACE INTO timeline_request (one, body) VALUES (1, ?)', JSON.stringify(body));
     this.insert(1, 'wait', null, 'queued', at);
   }
@@ -55,6 +62,7 @@ export class RunTimeline {
 
   /** Feed one event the task just wrote. */
   observe(e: TaskEvent): void {
+    if (e.kind !== 'progress') this.knownStage.clear();
     if (e.kind === 'status') this.status(e.status, e.attempt, e.at);
     else if (e.kind === 'step') this.step(e.step, e.op, e.status, e.at);
     else if (e.kind === 'progress') this.stage(e.step, e.stage, e.at);
@@ -62,12 +70,16 @@ export class RunTimeline {
 
   /** A step entered a stage (a progress event's stage, or the object storing an output). */
   stage(step: number, name: string, at: number): void {
+    if (this.knownStage.get(step) === name) return;
     const open = this.open('stage', step);
-    if (open && open.name === name) return;
+    if (open && open.name === name) {
+      this.knownStage.set(step, name);
+      return;
+    }
     const attempt = this.currentAttempt();
     if (attempt === null || !this.open('step', step)) return;
     if (open) this.close(open.id, at, null);
-    this.insert(attempt, 'stage', step, name, at);
+    if (this.insert(attempt, 'stage', step, name, at)) this.knownStage.set(step, name);
   }
 
   private status(status: string, attempt: number, at: number): void {
@@ -172,9 +184,10 @@ export class RunTimeline {
     return r ? { id: Number(r.id), name: String(r.name) } : null;
   }
 
-  private insert(attempt: number, kind: Kind, step: number | null, name: string, at: number): void {
+  /** Open a span; false when the task already has MAX_SPANS of them. */
+  private insert(attempt: number, kind: Kind, step: number | null, name: string, at: number): boolean {
     const count = this.sql.exec<{ c: number }>('SELECT COUNT(*) AS c FROM timeline_spans').one().c;
-    if (count >= MAX_SPANS) return;
+    if (count >= MAX_SPANS) return false;
     this.sql.exec(
       'INSERT INTO timeline_spans (attempt, kind, step, name, started_at) VALUES (?, ?, ?, ?, ?)',
       attempt,
@@ -183,6 +196,7 @@ export class RunTimeline {
       name,
       at,
     );
+    return true;
   }
 
   private close(id: number, at: number, outcome: string | null): void {
