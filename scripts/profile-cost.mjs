@@ -89,7 +89,7 @@ if (FSYNC) {
   const attach = workerds().flatMap((p) => ['-p', String(p)]);
   const detail = process.env.PROFILE_STRACE_LOG;
   const how = detail ? ['-y', '-o', detail] : ['-c'];
-  strace = spawn('strace', ['-f', ...how, '-e', 'trace=fsync,fdatasync', ...attach], {
+  strace = spawn('strace', ['-f', ...how, '-e', process.env.PROFILE_STRACE_CALLS ?? 'trace=fsync,fdatasync', ...attach], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
