@@ -5,9 +5,11 @@
 // its node_modules links to this one's) with the bench's synthetic runner, creates `tasks` tasks of a
 // synthetic job with `updates` progress updates at 20/s (32 creates in flight), waits until all have
 // finished, and prints one JSON line: workerd CPU ms per task (both workerd processes wrangler dev
-// starts, from /proc), tasks/s, and with --fsync
-// the durable commits per task (fsync + fdatasync calls of workerd, counted by strace -f -c; strace
-// slows workerd, so CPU and tasks/s of that run are not comparable with a run without it).
+// starts, from /proc), tasks/s, and with --fsync the fsync + fdatasync calls of workerd per task
+// (strace -f -c). Local SQLite does not sync every WAL commit, so fsyncs are not commits: for writes
+// per object class, set PROFILE_STRACE_CALLS=trace=pwrite64 PROFILE_STRACE_LOG=<file> and count the
+// calls per file (strace -y names it). strace slows workerd: CPU and tasks/s of such a run are not
+// comparable with a run without it.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -89,9 +91,13 @@ if (FSYNC) {
   const attach = workerds().flatMap((p) => ['-p', String(p)]);
   const detail = process.env.PROFILE_STRACE_LOG;
   const how = detail ? ['-y', '-o', detail] : ['-c'];
-  strace = spawn('strace', ['-f', ...how, '-e', 'trace=fsync,fdatasync', ...attach], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  strace = spawn(
+    'strace',
+    ['-f', ...how, '-e', process.env.PROFILE_STRACE_CALLS ?? 'trace=fsync,fdatasync', ...attach],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let text = '';
   strace.stderr.on('data', (d) => {
     text += d.toString();
@@ -157,6 +163,6 @@ console.log(
     seconds: Number(seconds.toFixed(1)),
     tasksPerSecond: Number((finished / seconds).toFixed(1)),
     workerdCpuMsPerTask: Number(((cpu * 1_000) / TASKS).toFixed(1)),
-    ...(commits !== null ? { durableCommitsPerTask: Number((commits / TASKS).toFixed(1)) } : {}),
+    ...(commits !== null ? { fsyncsPerTask: Number((commits / TASKS).toFixed(1)) } : {}),
   }),
 );

@@ -5,12 +5,10 @@
  * only event subscriptions (WebSocket upgrade, or SSE). Every change of status or step is a lifecycle
  * input (an RPC, the alarm, a slot grant from the tenant, the driver's step moves and outcome) that
  * lib/task-lifecycle.ts decides; this object only writes the move (TaskStore.applyMove), broadcasts its
- * events and carries out its effects (lifecycle-effects.ts). The running attempt lives in
+ * events and carries out its effects (task-effects.ts). The running attempt lives in
  * task-driver.ts; the tenant and batch hear of the task through tenant-report.ts and batch-report.ts.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { signLink } from '../lib/links.ts';
-import { presignR2Get } from '../lib/r2-presign.ts';
 import {
   type Decision,
   decide,
@@ -24,17 +22,18 @@ import { ClipyardError, rpcResult } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
-import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { outputUrls, signOutput } from './output-links.ts';
 import { RunTimeline } from './run-timeline.ts';
-import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
 import { TaskDriver } from './task-driver.ts';
+import { TaskEffects } from './task-effects.ts';
 import { migrate } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
-import { type OutputRow, TaskStore } from './task-store.ts';
-import { indexEntryOf, TenantReporter } from './tenant-report.ts';
+import { TaskStore } from './task-store.ts';
+import { TenantReporter } from './tenant-report.ts';
 import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 export interface CreateTaskInit {
@@ -62,6 +61,7 @@ export class TaskObject extends DurableObject<Env> {
   private readonly driver: TaskDriver;
   private readonly webhooks: WebhookOutbox;
   private readonly timeline: RunTimeline;
+  private readonly effects: TaskEffects;
   /** The alarm is the earliest of these (see scheduleAlarm). */
   private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
@@ -106,6 +106,17 @@ export class TaskObject extends DurableObject<Env> {
       stopped: () => ctx.waitUntil(this.scheduleAlarm()),
       progressed: () => this.batch.progressed(),
       storedBytes: (size) => this.tenant.addOutputBytes(size),
+    });
+    this.effects = new TaskEffects({
+      env,
+      ctx,
+      store: this.store,
+      driver: this.driver,
+      tenant: this.tenant,
+      batch: this.batch,
+      sockets: this.sockets,
+      config: () => this.config,
+      perform: (input) => this.perform(input).done,
     });
     this.wakeSources = [
       (now) =>
@@ -237,7 +248,7 @@ export class TaskObject extends DurableObject<Env> {
     this.store.require(tenant);
     const o = this.store.output(name);
     if (!o) throw new ClipyardError('output.not_found', `this task has no output named ${name}`, { status: 404 });
-    return (await this.sign(o, origin)) ?? '';
+    return (await signOutput(this.env, o, origin)) ?? '';
   }
 
   /** The R2 key of an output, for chaining it into another task of the same tenant. */
@@ -286,7 +297,7 @@ export class TaskObject extends DurableObject<Env> {
     const after = Subscribers.afterOf(request);
     const origin = request.headers.get('x-clipyard-origin') ?? new URL(request.url).origin;
     // Sign links first (async); then read snapshot and replay in one synchronous turn.
-    const urls = await this.outputUrls(origin);
+    const urls = await outputUrls(this.env, this.store.outputs(), origin);
     const now = this.store.task();
     if (!now) return Response.json({ error: { code: 'task.not_found', message: 'no such task' } }, { status: 404 });
     const snapshot = this.withExtras(snapshotOf(now, this.store.steps(), this.store.outputs(), urls));
@@ -373,127 +384,14 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   private async carryOut(effects: readonly Effect[], rearm: boolean): Promise<void> {
-    for (const effect of effects) await this.carryOutOne(effect);
+    for (const effect of effects) await this.effects.run(effect);
     if (rearm) await this.scheduleAlarm();
-  }
-
-  private async carryOutOne(effect: Effect): Promise<void> {
-    switch (effect.kind) {
-      case 'acquire_slot':
-        return this.acquireSlot();
-      case 'start_driver':
-        this.driver.start();
-        return;
-      case 'abandon_driver':
-        this.driver.abandon();
-        return;
-      case 'reattach_driver':
-        this.driver.abandon();
-        this.driver.reattachedAfterStall = true;
-        this.driver.start();
-        return;
-      case 'delete_job': {
-        const deleting = this.driver.deleteJob(effect.jobId);
-        if (effect.wait) await deleting;
-        else this.ctx.waitUntil(deleting);
-        return;
-      }
-      case 'keep_alive':
-        await runnerFor(this.env, this.store.task()?.id ?? 'task')
-          .keepAlive()
-          .catch(() => {});
-        return;
-      case 'tenant_heartbeat':
-        this.tenant.heartbeat(effect.at, this.config.stallTimeoutMs);
-        return;
-      case 'tell_tenant':
-        if (effect.finish) this.tenant.finish();
-        else this.tenant.record();
-        return;
-      case 'release_slot':
-        this.tenant.finish();
-        return;
-      case 'tell_batch':
-        this.batch.statusChanged();
-        return;
-      case 'close_sockets':
-        this.sockets.closeAll(effect.reason);
-        return;
-      case 'housekeeping':
-        this.store.compact();
-        await this.expireOutputs(Date.now());
-        return;
-    }
-  }
-
-  /**
-   * Ask the tenant for a slot; its answer is the next lifecycle input. A tenant that cannot be
-   * reached is an answer too (slot_error: ask again shortly), so the alarm is always re-armed.
-   */
-  private async acquireSlot(): Promise<void> {
-    const t = this.store.task();
-    if (!t) return;
-    // the index row it will have once running: the grant's move appends one event, seq + 1
-    const running = { ...indexEntryOf(this.store)!, status: 'running' as const, message: 'starting', seq: t.seq + 1 };
-    let input: LifecycleInput;
-    try {
-      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, this.config.maxConcurrentTasks, running);
-      input = grant.granted
-        ? { kind: 'slot_granted', now: Date.now() }
-        : { kind: 'slot_denied', now: Date.now(), ahead: grant.ahead };
-    } catch (err) {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'slot request failed', task: t.id, error: String(err) }));
-      input = { kind: 'slot_error', now: Date.now() };
-    }
-    await this.perform(input).done;
-  }
-
-  private async expireOutputs(now: number): Promise<void> {
-    const expired = this.store.outputs().filter((o) => o.expiresAt <= now);
-    if (expired.length === 0) return;
-    await this.env.BUCKET.delete(expired.map((o) => o.key));
-    for (const o of expired) {
-      this.store.removeOutput(o.name);
-      const e = this.store.appendEvent({
-        kind: 'log',
-        step: o.step,
-        level: 'info',
-        message: `output ${o.name} expired and was deleted`,
-      });
-      this.sockets.broadcast(e);
-    }
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  /**
-   * A download link for an output: S3-presigned straight to R2 when R2 credentials are configured,
-   * else the Worker's own HMAC-signed /files link; null when neither is configured.
-   */
-  private async sign(o: Pick<OutputRow, 'key' | 'name' | 'contentType'>, origin: string): Promise<string | null> {
-    const ttl = this.config.linkTtlSeconds;
-    const r2 = r2Credentials(this.env);
-    // A playlist goes through the Worker even then: its URIs must be rewritten to signed links.
-    if (r2 && !o.name.endsWith('.m3u8')) {
-      return presignR2Get(r2, o.key, ttl, { filename: o.name, contentType: o.contentType });
-    }
-    const secret = linkSecrets(this.env)[0];
-    if (!secret) return null;
-    const { path } = await signLink(secret, o.key, ttl);
-    return `${origin}${path}`;
-  }
-
-  private async outputUrls(origin: string): Promise<Record<string, string>> {
-    const urls: Record<string, string> = {};
-    for (const o of this.store.outputs()) {
-      const url = await this.sign(o, origin);
-      if (url) urls[o.name] = url;
-    }
-    return urls;
-  }
-
   private async snapshot(origin: string): Promise<TaskSnapshot> {
-    const urls = await this.outputUrls(origin);
+    const urls = await outputUrls(this.env, this.store.outputs(), origin);
     const t = this.store.task();
     if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
     return this.withExtras(snapshotOf(t, this.store.steps(), this.store.outputs(), urls));
