@@ -94,7 +94,15 @@ export async function startRunner({ port = 8788, allowHosts = '', env = {}, log,
 }
 
 /** Start wrangler dev; resolves once the Worker answers. */
-export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', vars = {}, persistTo, log } = {}) {
+export async function startWorker({
+  port = 8787,
+  runnerUrl,
+  allowHosts = '',
+  vars = {},
+  persistTo,
+  log,
+  config,
+} = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
   const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };
@@ -112,6 +120,8 @@ export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', var
     'warn',
   ];
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  // another wrangler config beside wrangler.toml (the bench's metered entry); default wrangler.toml
+  if (config) args.push('--config', config);
   if (persistTo) {
     mkdirSync(persistTo, { recursive: true });
     args.push('--persist-to', persistTo);

@@ -8,7 +8,9 @@ import { nowMs } from '../lib/stats.mjs';
 
 /**
  * @param {{ tree: string, concurrency: number, runner: 'synthetic' | 'real', allowHosts?: string }} o
- * `tree` is the snapshot of the repository to run (lib/snapshot.mjs).
+ * `tree` is the snapshot of the repository to run (lib/snapshot.mjs). `metered` runs the bench's
+ * metered entry (lib/metered-entry.js: the same Worker and objects, with counters) instead of the plain
+ * one, for the rows-written and invocations columns; timing runs use the plain entry.
  */
 export async function startClipyard(o) {
   const { startRunner, startWorker, stopProcess } = await import(path.join(o.tree, 'scripts/system.mjs'));
@@ -44,11 +46,12 @@ export async function startClipyard(o) {
     vars: { MAX_CONCURRENT_TASKS: String(o.concurrency), MAX_TASKS_PER_DAY: '10000000' },
     persistTo: state,
     log,
+    ...(o.metered ? { config: path.join(o.tree, 'wrangler.metered.toml') } : {}),
   });
   const base = `http://127.0.0.1:${port}`;
   const pkg = JSON.parse(readFileSync(path.join(o.tree, 'node_modules/wrangler/package.json'), 'utf8'));
   return {
-    name: 'clipyard',
+    name: o.label ?? 'clipyard',
     base,
     runnerUrl,
     version: `clipyard (wrangler ${pkg.version}, workerd local)`,
@@ -103,6 +106,21 @@ export async function startClipyard(o) {
         }
       };
       return { close: () => ws.close(), lastSeq: () => lastSeq, opened };
+    },
+
+    /**
+     * Billing counters of the metered entry: Durable Object invocations by class and method, SQLite rows
+     * written. `reset` zeroes them first. Null when not metered.
+     */
+    async meter(reset = false) {
+      if (!o.metered) return null;
+      const res = await fetch(`${base}/__bench/metrics`, {
+        method: reset ? 'POST' : 'GET',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const m = await res.json();
+      const rowsWritten = Object.values(m.sql).reduce((sum, s) => sum + s.rowsWritten, 0);
+      return { writes: rowsWritten, ...m };
     },
 
     /** Finished tasks so far (the tenant's index, read through /api/health). */
