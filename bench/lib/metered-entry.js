@@ -27,7 +27,7 @@ function meterStub(stub, cls) {
       if (typeof key !== 'string' || typeof v !== 'function' || key === 'then') return v;
       return (...args) => {
         bump(calls, `${cls}.${key}`);
-        return v.apply(target, args);
+        return Reflect.apply(v, target, args);
       };
     },
   });
@@ -38,7 +38,7 @@ function meterNamespace(ns, cls) {
     get(target, key) {
       const v = Reflect.get(target, key, target);
       if (typeof v !== 'function') return v;
-      if (key === 'get' || key === 'getByName') return (...args) => meterStub(v.apply(target, args), cls);
+      if (key === 'get' || key === 'getByName') return (...args) => meterStub(Reflect.apply(v, target, args), cls);
       return v.bind(target);
     },
   });
@@ -97,7 +97,7 @@ function meterStorage(storage, cls) {
       configurable: true,
       value: (...args) => {
         bump(storageCalls, `${cls}.${name}`);
-        return fn.apply(storage, args);
+        return Reflect.apply(fn, storage, args);
       },
     });
   }
