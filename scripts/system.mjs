@@ -94,15 +94,7 @@ export async function startRunner({ port = 8788, allowHosts = '', env = {}, log,
 }
 
 /** Start wrangler dev; resolves once the Worker answers. */
-export async function startWorker({
-  port = 8787,
-  runnerUrl,
-  allowHosts = '',
-  vars = {},
-  persistTo,
-  log,
-  config,
-} = {}) {
+export async function startWorker({ port = 8787, runnerUrl, allowHosts = '', vars = {}, persistTo, log, config } = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
   const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };

@@ -62,7 +62,8 @@ function meterEnv(env) {
 
 /** Count rows of each cursor once it has run (a cursor's counters are final after its last row). */
 function meterStorage(storage, cls) {
-  const stats = (sql[cls] ??= { statements: 0, rowsRead: 0, rowsWritten: 0 });
+  sql[cls] ??= { statements: 0, rowsRead: 0, rowsWritten: 0 };
+  const stats = sql[cls];
   const pending = [];
   const settle = () => {
     while (pending.length) {
@@ -104,7 +105,7 @@ function meterStorage(storage, cls) {
 }
 
 /** A subclass of an object class that meters its storage and env, and counts alarms and socket messages. */
-function metered_(Base, cls) {
+function meteredClass(Base, cls) {
   const Sub = class extends Base {
     constructor(ctx, env) {
       meterStorage(ctx.storage, cls);
@@ -122,9 +123,9 @@ function metered_(Base, cls) {
   return Sub;
 }
 
-export const TaskObject = metered_(real.TaskObject, 'TaskObject');
-export const TenantObject = metered_(real.TenantObject, 'TenantObject');
-export const BatchObject = metered_(real.BatchObject, 'BatchObject');
+export const TaskObject = meteredClass(real.TaskObject, 'TaskObject');
+export const TenantObject = meteredClass(real.TenantObject, 'TenantObject');
+export const BatchObject = meteredClass(real.BatchObject, 'BatchObject');
 export const MediaContainer = real.MediaContainer;
 
 export default {

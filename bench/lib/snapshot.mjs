@@ -7,7 +7,16 @@
 // link made wrangler dev exit with code 1): the link is checked and re-made on every run. The tree
 // also gets the bench's metered entry (lib/metered-entry.js) and a wrangler.metered.toml that runs it.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH, ROOT } from './proc.mjs';
