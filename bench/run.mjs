@@ -46,6 +46,7 @@ const plan = quick
       reconnect: { tasks: 1, job: { n: 20, rate: RATE }, dropAfter: 5, awayMs: 500 },
       scaling: [20],
       pinnedScaling: [20],
+      engineScaling: [20],
       meterTasks: 10,
       throughputJob: { n: 10, rate: RATE },
       media: { seconds: 5, reps: 1 },
@@ -59,6 +60,7 @@ const plan = quick
       reconnect: { tasks: 4, job: { n: 40, rate: RATE }, dropAfter: 15, awayMs: 1_000 },
       scaling: [100, 1_000, 5_000, 10_000],
       pinnedScaling: [1_000],
+      engineScaling: [1_000],
       meterTasks: 200,
       throughputJob: { n: 10, rate: RATE },
       media: { seconds: 60, reps: 2 },
@@ -223,6 +225,15 @@ if (only.includes('clipyard')) {
   });
   results.metered = m;
   save();
+}
+if (only.includes('engines')) {
+  // npm start's engine: wrangler dev against the same bundle on Miniflare's API, same scenarios.
+  const engineParts = { progress: false, reconnect: false, scaling: plan.engineScaling };
+  results.engines = [];
+  for (const engine of ['wrangler', 'miniflare']) {
+    results.engines.push(await runSystem(`clipyard on ${engine}`, clipyard({ engine }), engineParts));
+    save();
+  }
 }
 if (only.includes('pinned')) {
   // One core for each system: what "one workerd thread" compares with. The client runs on the other.

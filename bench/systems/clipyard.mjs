@@ -13,7 +13,8 @@ import { nowMs } from '../lib/stats.mjs';
  * one, for the rows-written and invocations columns; timing runs use the plain entry.
  */
 export async function startClipyard(o) {
-  const { startRunner, startWorker, stopProcess } = await import(path.join(o.tree, 'scripts/system.mjs'));
+  const mod = await import(path.join(o.tree, 'scripts/system.mjs'));
+  const { startRunner, startWorker, stopProcess } = mod;
   mkdirSync(LOGS, { recursive: true });
   const logFile = createWriteStream(path.join(LOGS, 'clipyard.log'), { flags: 'a' });
   const log = (s) => logFile.write(s);
@@ -47,16 +48,20 @@ export async function startClipyard(o) {
     persistTo: state,
     log,
     ...(o.metered ? { config: path.join(o.tree, 'wrangler.metered.toml') } : {}),
+    // undefined: whatever `npm start` uses at that commit
+    ...(o.engine ? { engine: o.engine } : {}),
   });
+  const engine = o.engine ?? mod.DEFAULT_ENGINE ?? 'wrangler';
   const base = `http://127.0.0.1:${port}`;
   const pkg = JSON.parse(readFileSync(path.join(o.tree, 'node_modules/wrangler/package.json'), 'utf8'));
   return {
     name: o.label ?? 'clipyard',
     base,
     runnerUrl,
-    version: `clipyard (wrangler ${pkg.version}, workerd local)`,
+    engine,
+    version: `clipyard (${engine === 'miniflare' ? 'Miniflare API' : 'wrangler dev'}, wrangler ${pkg.version}, workerd local)`,
     roots: [
-      { label: 'wrangler dev + workerd', pid: worker.pid },
+      { label: engine === 'miniflare' ? 'miniflare + workerd' : 'wrangler dev + workerd', pid: worker.pid },
       { label: o.runner === 'synthetic' ? 'synthetic runner' : 'media runner', pid: runner.pid },
     ],
 
