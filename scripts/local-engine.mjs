@@ -59,22 +59,22 @@ const persistRoot = opts.persistTo
   : path.join(ROOT, '.wrangler', 'state', 'v3');
 const mf = new Miniflare(
   convertV4MiniflareOptions({
-  ...workerOptions,
-  name: 'clipyard',
-  modules: true,
-  scriptPath: path.join(outdir, 'index.js'),
-  modulesRoot: outdir,
-  bindings: { ...workerOptions.bindings, ...devVars(), ...(opts.vars ?? {}) },
-  host: opts.host ?? '127.0.0.1',
-  port: opts.port ?? 8787,
-  // the same layout as wrangler dev's --persist-to, so `npm start` and `npm run dev` share state
-  resourcePersistencePath: persistRoot,
-  logRequests: false,
-  // no network here: a placeholder request.cf instead of fetching Cloudflare's (as wrangler dev does
-  // with CLOUDFLARE_CF_FETCH_ENABLED=false)
-  cf: false,
-  log: new Log(LogLevel.WARN),
-}),
+    ...workerOptions,
+    name: 'clipyard',
+    modules: true,
+    scriptPath: path.join(outdir, 'index.js'),
+    modulesRoot: outdir,
+    bindings: { ...workerOptions.bindings, ...devVars(), ...(opts.vars ?? {}) },
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8787,
+    // the same layout as wrangler dev's --persist-to, so `npm start` and `npm run dev` share state
+    resourcePersistencePath: persistRoot,
+    logRequests: false,
+    // no network here: a placeholder request.cf instead of fetching Cloudflare's (as wrangler dev does
+    // with CLOUDFLARE_CF_FETCH_ENABLED=false)
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  }),
 );
 const url = await mf.ready;
 process.stdout.write(`ready on ${url}\n`);

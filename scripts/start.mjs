@@ -1,12 +1,16 @@
-// `npm start`: the whole clipyard system on this machine, at http://127.0.0.1:8787 by default.
-// Environment: PORT (8787), RUNNER_PORT (8788), CLIPYARD_ALLOW_HOSTS (empty: private hosts refused).
+// `npm start`: the whole clipyard system on this machine, at http://127.0.0.1:8787 by default, with
+// the Worker on the light local engine (Miniflare's API: scripts/local-engine.mjs). `npm run dev`
+// (`--dev`) runs it on wrangler dev instead, which rebuilds and reloads on every edit of the sources.
+// Environment: PORT (8787), RUNNER_PORT (8788), CLIPYARD_ALLOW_HOSTS (empty: private hosts refused),
+// CLIPYARD_ENGINE (miniflare or wrangler) to choose the engine by hand.
 import { execFileSync } from 'node:child_process';
-import { startRunner, startWorker, stopProcess } from './system.mjs';
+import { DEFAULT_ENGINE, startRunner, startWorker, stopProcess } from './system.mjs';
 
 const port = Number(process.env.PORT ?? 8787);
 const runnerPort = Number(process.env.RUNNER_PORT ?? 8788);
 const allowHosts = process.env.CLIPYARD_ALLOW_HOSTS ?? '';
 const log = (s) => process.stdout.write(s);
+const engine = process.argv.includes('--dev') ? 'wrangler' : DEFAULT_ENGINE;
 
 try {
   execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
@@ -16,8 +20,11 @@ try {
 }
 
 const runner = await startRunner({ port: runnerPort, allowHosts, log });
-const worker = await startWorker({ port, runnerUrl: `http://127.0.0.1:${runnerPort}`, allowHosts, log });
-console.log(`\nclipyard is running at http://127.0.0.1:${port}  (runner on :${runnerPort}; Ctrl-C stops both)\n`);
+const worker = await startWorker({ port, runnerUrl: `http://127.0.0.1:${runnerPort}`, allowHosts, log, engine });
+const how = engine === 'wrangler' ? 'wrangler dev, reloads on edits' : 'local engine; `npm run dev` reloads on edits';
+console.log(
+  `\nclipyard is running at http://127.0.0.1:${port}  (${how}; runner on :${runnerPort}; Ctrl-C stops both)\n`,
+);
 
 let stopping = false;
 async function stop(code = 0) {
@@ -33,6 +40,7 @@ runner.on('exit', (c) => {
   void stop(1);
 });
 worker.on('exit', (c) => {
-  if (!stopping) console.error(`wrangler dev exited (${c}); stopping`);
+  if (!stopping)
+    console.error(`${engine === 'wrangler' ? 'wrangler dev' : 'the local engine'} exited (${c}); stopping`);
   void stop(1);
 });
