@@ -58,7 +58,7 @@ const plan = quick
       ],
       progress: { tasks: 2, subs: [1, 10, 100], job: { n: 40, rate: RATE, delay: 3_000 } },
       reconnect: { tasks: 4, job: { n: 40, rate: RATE }, dropAfter: 15, awayMs: 1_000 },
-      scaling: [100, 1_000, 5_000, 10_000],
+      scaling: [100, 1_000, 10_000],
       pinnedScaling: [1_000],
       engineScaling: [1_000],
       meterTasks: 200,
