@@ -86,7 +86,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 async function runSystem(name, startFn, parts = {}) {
   const { create = true, progress = true, reconnect = true, scaling = plan.scaling, pin = false } = parts;
   log(`\n== ${name}: starting${pin ? ' (pinned to CPU 1)' : ''}\n`);
-  const sys = await startFn();
+  let sys;
+  try {
+    sys = await startFn();
+  } catch (err) {
+    // a system that does not start is reported as such; the run goes on with the others
+    const error = err instanceof Error ? err.message : String(err);
+    log(`   ${name} did not start: ${error}\n`);
+    return { name, version: '', pinned: pin, create: [], progress: [], scaling: [], error };
+  }
   running.add(sys);
   sys.created = 0;
   const out = { name: sys.name, version: sys.version, pinned: pin, create: [], progress: [], scaling: [] };

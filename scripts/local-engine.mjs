@@ -8,7 +8,7 @@
 // Run as a process by scripts/system.mjs: node scripts/local-engine.mjs <options JSON>, with
 // { port, host, vars, persistTo, config } in the JSON. Prints "ready on <url>" when it answers.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
@@ -30,6 +30,13 @@ function devVars() {
     if (m) out[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
   }
   return out;
+}
+
+/** The bundle's entry: named after the config's `main` (index.js for src/worker/index.ts). */
+function bundled(dir) {
+  const js = readdirSync(dir).filter((f) => f.endsWith('.js'));
+  if (js.length !== 1) throw new Error(`expected one bundled module in ${dir}, found ${js.join(', ') || 'none'}`);
+  return path.join(dir, js[0]);
 }
 
 // The same bundle a deploy uploads (the build command builds the web page first).
@@ -62,7 +69,7 @@ const mf = new Miniflare(
     ...workerOptions,
     name: 'clipyard',
     modules: true,
-    scriptPath: path.join(outdir, 'index.js'),
+    scriptPath: bundled(outdir),
     modulesRoot: outdir,
     bindings: { ...workerOptions.bindings, ...devVars(), ...(opts.vars ?? {}) },
     host: opts.host ?? '127.0.0.1',
