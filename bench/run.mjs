@@ -93,11 +93,11 @@ async function runSystem(name, startFn, parts = {}) {
     // a system that does not start is reported as such; the run goes on with the others
     const error = err instanceof Error ? err.message : String(err);
     log(`   ${name} did not start: ${error}\n`);
-    return { name, version: '', pinned: pin, create: [], progress: [], scaling: [], error };
+    return { name, label: name, version: '', pinned: pin, create: [], progress: [], scaling: [], error };
   }
   running.add(sys);
   sys.created = 0;
-  const out = { name: sys.name, version: sys.version, pinned: pin, create: [], progress: [], scaling: [] };
+  const out = { name: sys.name, label: name, version: sys.version, pinned: pin, create: [], progress: [], scaling: [] };
   try {
     if (pin) pinTrees(sys.roots, 1, tree);
     // Warm-up: first requests pay for JIT, connection set-up and module loading in every system.
