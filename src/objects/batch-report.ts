@@ -36,24 +36,38 @@ export class BatchReporter {
   private readonly ctx: DurableObjectState;
   private readonly env: Env;
   private readonly read: () => { batchId: string | null; report: ChildReport } | null;
+  private readonly batchIdOf: () => string | null;
   private readonly throttle: Throttle<null>;
 
-  constructor(ctx: DurableObjectState, env: Env, read: () => { batchId: string | null; report: ChildReport } | null) {
+  /** `batchIdOf`: a cheap look at the batch id alone (default: from a full report). */
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    read: () => { batchId: string | null; report: ChildReport } | null,
+    batchIdOf: () => string | null = () => read()?.batchId ?? null,
+  ) {
     this.ctx = ctx;
     this.env = env;
     this.read = read;
+    this.batchIdOf = batchIdOf;
     this.throttle = new Throttle(BATCH_PROGRESS_INTERVAL_MS, () => this.send());
+  }
+
+  /** Tasks created on their own (most) have no batch: no report to build, nothing to send. */
+  private get inBatch(): boolean {
+    return this.batchIdOf() !== null;
   }
 
   /** The task's status changed: tell the batch now (a held progress report is folded into it). */
   statusChanged(): void {
+    if (!this.inBatch) return;
     this.throttle.cancel();
     this.send();
   }
 
   /** The task's progress moved: tell the batch soon. */
   progressed(): void {
-    if (this.read()?.batchId) this.throttle.push(null);
+    if (this.inBatch) this.throttle.push(null);
   }
 
   private send(): void {

@@ -3,7 +3,8 @@
  *
  * SQLite is the source of truth; nothing here caches. A child report, the child's event, and (when the
  * batch's status follows from it) the batch's status event are written in one transaction, so the log
- * never disagrees with the snapshot. Aggregate progress is computed from the children rows.
+ * never disagrees with the snapshot. Aggregate progress is computed from the children rows. The log
+ * itself (seq, replay, compaction) is event-log.ts, shared with the task object.
  */
 import {
   aggregateProgress,
@@ -24,6 +25,7 @@ import type {
 } from '../protocol/batch.ts';
 import { ClipyardError, type ErrorBody } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskStatus } from '../protocol/task.ts';
+import { EventLog } from './event-log.ts';
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -89,9 +91,11 @@ function toChild(r: Row): ChildRow {
 
 export class BatchStore {
   private readonly storage: DurableObjectStorage;
+  private readonly log: EventLog<BatchEvent>;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
+    this.log = new EventLog<BatchEvent>(storage.sql, 'batch');
   }
 
   private get sql(): SqlStorage {
@@ -146,10 +150,7 @@ export class BatchStore {
 
   /** Events with seq > after, oldest first. */
   eventsAfter(after: number, limit = 10_000): BatchEvent[] {
-    return this.sql
-      .exec<Row>('SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?', after, limit)
-      .toArray()
-      .map((r) => ({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) }) as BatchEvent);
+    return this.log.after(after, limit);
   }
 
   create(init: {
@@ -296,16 +297,10 @@ export class BatchStore {
     };
   }
 
-  /**
-   * Keep the log bounded: past `maxRows` events, progress events older than the newest `keepRecent`
-   * go (a subscriber gets a snapshot first, so what is left still ends in the right state); status and
-   * child events stay.
-   */
-  compact(maxRows = 2_000, keepRecent = 500): number {
-    const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+  /** Bound the event log (see event-log.ts). */
+  compact(maxRows?: number, keepRecent?: number): number {
     const b = this.batch();
-    if (count <= maxRows || !b) return 0;
-    return this.sql.exec("DELETE FROM events WHERE kind = 'progress' AND seq <= ?", b.seq - keepRecent).rowsWritten;
+    return b ? this.log.compact(b.seq, maxRows, keepRecent) : 0;
   }
 
   /** Bring the batch's status in line with its children's (inside the caller's transaction). */
@@ -328,17 +323,6 @@ export class BatchStore {
   }
 
   private insertEvent(event: NewBatchEvent, now: number): BatchEvent {
-    const row = this.sql
-      .exec<{ seq: number }>('UPDATE batch SET seq = seq + 1, updated_at = ? RETURNING seq', now)
-      .one();
-    const seq = Number(row.seq);
-    this.sql.exec(
-      'INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)',
-      seq,
-      now,
-      event.kind,
-      JSON.stringify(event),
-    );
-    return { ...event, seq, at: now } as BatchEvent;
+    return this.log.append(event, now, ['updated_at = ?'], [now]);
   }
 }

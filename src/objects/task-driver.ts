@@ -4,12 +4,14 @@
  * last heard from the runner, for the watchdog in TaskObject's alarm.
  *
  * One drive loop at a time. Abandoning it (cancel, stall, delete) bumps a token, so a loop that is
- * still awaiting the runner writes nothing more when it wakes. Lifecycle decisions (retry or fail,
- * when the alarm runs) stay with TaskObject, reached through `DriverHost`.
+ * still awaiting the runner writes nothing more when it wakes. It decides nothing about the
+ * lifecycle: a step's start and end and the attempt's outcome go to the object as lifecycle inputs
+ * (`DriverHost.move`), which the object decides and carries out (lib/task-lifecycle.ts).
  */
 import { overallProgress } from '../lib/progress.ts';
+import { jobIdFor, type LifecycleInput } from '../lib/task-lifecycle.ts';
 import { Throttle } from '../lib/throttle.ts';
-import { ClipyardError, type ErrorBody } from '../protocol/errors.ts';
+import { ClipyardError } from '../protocol/errors.ts';
 import { contentTypeFor } from '../protocol/ops.ts';
 import type { RunnerEvent } from '../protocol/runner.ts';
 import type { TaskEvent } from '../protocol/task.ts';
@@ -25,22 +27,16 @@ const CANCEL_TIMEOUT_MS = 5_000;
 
 type ProgressEvent = Extract<RunnerEvent, { type: 'progress' }>;
 
-/** The runner job of one step in one attempt: known before the runner has accepted it. */
-export function jobIdFor(taskId: string, attempt: number, step: number): string {
-  return `${taskId}-a${attempt}-s${step}`;
-}
-
 /** What the driver needs from its task object. */
 export interface DriverHost {
   readonly env: Env;
   readonly ctx: DurableObjectState;
   readonly store: TaskStore;
   config(): TaskConfig;
+  /** Append a progress, log or output event (with a patch of the task row). */
   emit(event: NewEvent, patch?: TaskPatch): TaskEvent;
-  /** Every step succeeded: end the task. */
-  succeeded(): void;
-  /** The attempt failed: retry it or fail the task. */
-  failAttempt(error: ErrorBody): void;
+  /** A lifecycle input (a step started or ended, the attempt's outcome); false when it was refused. */
+  move(input: LifecycleInput): boolean;
   /** A drive loop ended (for any reason): the alarm is due again. */
   stopped(): void;
   /** Overall progress moved (for the task's batch). */
@@ -84,9 +80,11 @@ export class TaskDriver {
       .catch((err: unknown) => {
         if (token !== this.token) return;
         const error = err instanceof ClipyardError ? err.toBody() : null;
-        this.host.failAttempt(
-          error ?? { code: 'internal', message: `task driver failed: ${String(err)}`, retryable: true },
-        );
+        this.host.move({
+          kind: 'attempt_failed',
+          now: Date.now(),
+          error: error ?? { code: 'internal', message: `task driver failed: ${String(err)}`, retryable: true },
+        });
       })
       .finally(() => {
         if (this.driving === controller) this.driving = null;
@@ -129,12 +127,11 @@ export class TaskDriver {
       const step = store.steps().find((s) => s.status !== 'succeeded');
       if (!step) {
         this.progress.flush();
-        this.host.succeeded();
+        this.host.move({ kind: 'steps_done', now: Date.now() });
         return;
       }
       if (step.status !== 'running') {
-        store.setStep(step.index, 'running', 0);
-        this.host.emit({ kind: 'step', step: step.index, status: 'running', op: step.op }, { currentStep: step.index });
+        if (!this.host.move({ kind: 'step_started', now: Date.now(), step: step.index })) return;
       }
       const started = t.jobId !== null;
       const jobId = t.jobId ?? jobIdFor(t.id, t.attempt, step.index);
@@ -167,13 +164,17 @@ export class TaskDriver {
       this.progress.flush();
       if (outcome.kind === 'aborted') return;
       if (outcome.kind === 'error') {
-        if (started || store.task()?.jobId) void this.deleteJob(jobId);
-        this.host.failAttempt(outcome.error);
+        const recorded = started || store.task()?.jobId != null;
+        this.host.move({
+          kind: 'attempt_failed',
+          now: Date.now(),
+          error: outcome.error,
+          jobId: recorded ? jobId : null,
+        });
         return;
       }
-      store.setStep(step.index, 'succeeded', 100);
-      this.host.emit({ kind: 'step', step: step.index, status: 'succeeded', op: step.op }, { jobId: null, jobSeq: 0 });
-      await this.deleteJob(jobId);
+      // the job's files go while the next step starts (its runner slot is already free)
+      if (!this.host.move({ kind: 'step_succeeded', now: Date.now(), step: step.index, jobId })) return;
     }
   }
 

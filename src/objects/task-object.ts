@@ -2,37 +2,37 @@
  * TaskObject: one Durable Object per task, the single source of truth for its state and progress.
  *
  * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputLink); its fetch handles
- * only event subscriptions (WebSocket upgrade, or SSE). Work is driven by the object's one alarm:
- * it starts queued work, waits out retry backoffs, watches running jobs for stalls (re-attaching after
- * an eviction), and expires outputs. The running attempt lives in task-driver.ts (steps as runner
- * jobs whose event streams it pulls, see step-job.ts); the tenant and batch hear of the task through
- * tenant-report.ts and batch-report.ts.
+ * only event subscriptions (WebSocket upgrade, or SSE). Every change of status or step is a lifecycle
+ * input (an RPC, the alarm, a slot grant from the tenant, the driver's step moves and outcome) that
+ * lib/task-lifecycle.ts decides; this object only writes the move (TaskStore.applyMove), broadcasts its
+ * events and carries out its effects (lifecycle-effects.ts). The running attempt lives in
+ * task-driver.ts; the tenant and batch hear of the task through tenant-report.ts and batch-report.ts.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { signLink } from '../lib/links.ts';
-import { overallProgress } from '../lib/progress.ts';
 import { presignR2Get } from '../lib/r2-presign.ts';
-import { backoffDelayMs, isRetryable } from '../lib/retry-policy.ts';
+import {
+  type Decision,
+  decide,
+  type Effect,
+  type LifecycleInput,
+  type LifecycleState,
+  lifecycleDueAt,
+} from '../lib/task-lifecycle.ts';
 import { isTerminal } from '../lib/task-status.ts';
-import { ClipyardError, type ErrorBody, rpcResult } from '../protocol/errors.ts';
-import type { CreateTaskBody, TaskEvent, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
+import { ClipyardError, rpcResult } from '../protocol/errors.ts';
+import type { CreateTaskBody, TaskSnapshot } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { linkSecrets, r2Credentials, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { runnerFor } from './runner.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
-import { jobIdFor, TaskDriver } from './task-driver.ts';
+import { TaskDriver } from './task-driver.ts';
 import { migrate } from './task-schema.ts';
+import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
-import { type NewEvent, type OutputRow, type TaskPatch, TaskStore } from './task-store.ts';
+import { type OutputRow, TaskStore } from './task-store.ts';
 import { indexEntryOf, TenantReporter } from './tenant-report.ts';
-
-/** The watchdog never sleeps longer than this while a job runs. */
-const MAX_WATCHDOG_TICK_MS = 10_000;
-/** A starved object (late alarms) still calls a silence this many stall timeouts long a stall. */
-const STARVED_STALL_FACTOR = 3;
-/** A queued task without a slot looks again this often, in case a wake-up was lost. */
-const QUEUED_RECHECK_MS = 30_000;
 
 export interface CreateTaskInit {
   id: string;
@@ -46,12 +46,17 @@ export interface CreateTaskInit {
   batch?: string;
 }
 
+/** A source of wake-ups besides the lifecycle (output expiry; e.g. an outbox): when it is next due. */
+export type WakeSource = (now: number) => number | null;
+
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly sockets: TaskSockets;
   private readonly batch: BatchReporter;
   private readonly tenant: TenantReporter;
   private readonly driver: TaskDriver;
+  /** The alarm is the earliest of these (see scheduleAlarm). */
+  private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
 
@@ -60,22 +65,39 @@ export class TaskObject extends DurableObject<Env> {
     this.store = new TaskStore(ctx.storage);
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
-    this.batch = new BatchReporter(ctx, env, () => childReportOf(this.store));
+    this.batch = new BatchReporter(
+      ctx,
+      env,
+      () => childReportOf(this.store),
+      () => this.store.task()?.batchId ?? null,
+    );
     this.driver = new TaskDriver({
       env,
       ctx,
       store: this.store,
       config: () => this.config,
-      emit: (event, patch) => this.emit(event, patch),
-      succeeded: () => {
-        this.emitStatus('succeeded', 'done', { progress: 100, stage: null, jobId: null, jobSeq: 0 });
-        this.sockets.closeAll('task ended');
+      emit: (event, patch) => {
+        const e = this.store.appendEvent(event, patch);
+        this.sockets.broadcast(e);
+        return e;
       },
-      failAttempt: (error) => this.failAttempt(error),
-      stopped: () => void this.scheduleAlarm(),
+      move: (input) => {
+        const { decision, done } = this.perform(input);
+        ctx.waitUntil(done);
+        return decision.ok;
+      },
+      stopped: () => ctx.waitUntil(this.scheduleAlarm()),
       progressed: () => this.batch.progressed(),
       storedBytes: (size) => this.tenant.addOutputBytes(size),
     });
+    this.wakeSources = [
+      (now) =>
+        lifecycleDueAt(this.store.task() ?? { status: 'succeeded', runAt: null }, now, this.config.stallTimeoutMs),
+      () => {
+        const expiries = this.store.outputs().map((o) => o.expiresAt);
+        return expiries.length > 0 ? Math.min(...expiries) : null;
+      },
+    ];
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
   }
 
@@ -159,44 +181,15 @@ export class TaskObject extends DurableObject<Env> {
 
   /** Stop the runner's processes and end the task `canceled`. */
   private async cancelImpl(tenant: string, origin: string): Promise<TaskSnapshot> {
-    const t = this.store.require(tenant);
-    if (t.status === 'canceled') return this.snapshot(origin);
-    if (isTerminal(t.status)) {
-      throw new ClipyardError('task.illegal_transition', `a ${t.status} task cannot be canceled`, { status: 409 });
-    }
-    this.driver.abandon();
-    if (t.jobId) await this.driver.deleteJob(t.jobId);
-    const step = this.store.steps().find((s) => s.status === 'running');
-    const now = Date.now();
-    if (step) {
-      this.store.setStep(step.index, 'canceled', undefined, now);
-      this.emit({ kind: 'step', step: step.index, status: 'canceled', op: step.op });
-    }
-    this.emitStatus('canceled', 'canceled', { jobId: null, jobSeq: 0, stage: null });
-    this.sockets.closeAll('task ended');
-    await this.scheduleAlarm();
+    this.store.require(tenant);
+    await this.performRpc({ kind: 'cancel', now: Date.now() });
     return this.snapshot(origin);
   }
 
-  /** Run a failed or canceled task again, from its first unfinished step. */
+  /** Run a failed or canceled task again, from its first unfinished step, with its own attempt budget. */
   private async retryImpl(tenant: string, origin: string): Promise<TaskSnapshot> {
-    const t = this.store.require(tenant);
-    if (t.status !== 'failed' && t.status !== 'canceled') {
-      throw new ClipyardError('task.illegal_transition', `a ${t.status} task cannot be retried`, { status: 409 });
-    }
-    this.store.resetUnfinishedSteps();
-    const attempt = t.attempt + 1;
-    this.emitStatus('queued', 'waiting to start', {
-      attempt,
-      maxAttempts: attempt + this.config.maxAttempts - 1,
-      jobId: null,
-      jobSeq: 0,
-      lastError: null,
-      runAt: null,
-      progress: this.resumeProgress(),
-      stage: null,
-    });
-    await this.ctx.storage.setAlarm(Date.now());
+    this.store.require(tenant);
+    await this.performRpc({ kind: 'retry', now: Date.now() });
     return this.snapshot(origin);
   }
 
@@ -210,7 +203,7 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets.closeAll('task deleted');
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
     await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    await this.store.wipe();
     migrate(this.ctx.storage);
   }
 
@@ -236,9 +229,13 @@ export class TaskObject extends DurableObject<Env> {
     return t !== null && !isTerminal(t.status);
   }
 
-  /** A slot freed up: look again now. */
-  async wake(): Promise<void> {
-    if (this.store.task()?.status === 'queued') await this.ctx.storage.setAlarm(Date.now());
+  /**
+   * The tenant handed this task a concurrency slot (it was at the head of the line when one freed):
+   * start now. A task that no longer waits gives an unneeded slot straight back.
+   */
+  async slotGranted(): Promise<void> {
+    if (!this.store.task()) return;
+    await this.perform({ kind: 'slot_granted', now: Date.now() }).done;
   }
 
   /**
@@ -265,10 +262,11 @@ export class TaskObject extends DurableObject<Env> {
     const origin = request.headers.get('x-clipyard-origin') ?? new URL(request.url).origin;
     // Sign links first (async); then read snapshot and replay in one synchronous turn.
     const urls = await this.outputUrls(origin);
-    const snapshot = this.store.snapshot(urls)!;
+    const now = this.store.task();
+    if (!now) return Response.json({ error: { code: 'task.not_found', message: 'no such task' } }, { status: 404 });
+    const snapshot = snapshotOf(now, this.store.steps(), this.store.outputs(), urls);
     const replay = this.store.eventsAfter(after);
-    const ended = isTerminal(snapshot.status);
-    return this.sockets.subscribe(request, snapshot, replay, ended);
+    return this.sockets.subscribe(request, snapshot, replay, isTerminal(snapshot.status));
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -279,106 +277,147 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets.onClientClose(ws, code, reason);
   }
 
-  // ---- the alarm: start, watch, retry, expire ---------------------------------------------------
+  // ---- the alarm: one lifecycle input, then re-armed whatever happened ---------------------------
 
   override async alarm(): Promise<void> {
-    const t = this.store.task();
-    if (!t) return;
+    if (!this.store.task()) return;
     const now = Date.now();
-    const cfg = this.config;
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
-    if (t.status === 'queued') {
-      // the index row it will have once running: the transition below appends one event, seq + 1
-      const running = { ...indexEntryOf(this.store)!, status: 'running' as const, message: 'starting', seq: t.seq + 1 };
-      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, cfg.maxConcurrentTasks, running);
-      const now2 = this.store.task();
-      if (now2?.status !== 'queued') {
-        if (grant.granted) this.tenant.finish();
-      } else if (grant.granted) {
-        // the grant marked the task running in the tenant's index
-        this.emitStatus('running', 'starting', { stage: 'starting' }, { indexed: true });
-        this.driver.start();
-      } else {
-        const message = `waiting for a free slot (${grant.ahead} ahead, ${cfg.maxConcurrentTasks} run at once)`;
-        if (now2.message !== message) this.emit({ kind: 'log', step: null, level: 'info', message }, { message });
-        // The tenant wakes us when a slot frees; this later look is only a safety net.
-        await this.ctx.storage.setAlarm(Date.now() + QUEUED_RECHECK_MS);
-        return;
-      }
-    } else if (t.status === 'retrying' && (t.runAt ?? 0) <= now) {
-      this.emitStatus('running', `retrying (attempt ${t.attempt + 1} of ${t.maxAttempts})`, {
-        attempt: t.attempt + 1,
-        jobId: null,
-        jobSeq: 0,
-        runAt: null,
-        progress: this.resumeProgress(),
-        stage: 'starting',
-      });
-      this.driver.start();
-    } else if (t.status === 'running') {
-      if (!this.driver.running) {
-        // Evicted or restarted mid-job: re-attach to the runner where the log left off.
-        this.driver.start();
-      } else if (this.silenceIsStall(now, cfg.stallTimeoutMs)) {
-        const silence = `no word from the media runner for ${Math.round((now - this.driver.lastContactAt) / 1000)} s`;
-        this.driver.abandon();
-        if (t.jobId && !this.driver.reattachedAfterStall) {
-          // A silent stream may be a dead connection, or this object too busy to read it: re-attach
-          // where the log left off. Only a runner that stays silent after that fails the attempt.
-          this.driver.reattachedAfterStall = true;
-          const message = `${silence}; re-attaching`;
-          this.emit({ kind: 'log', step: t.currentStep, level: 'warn', message }, { message });
-          this.driver.start();
-        } else {
-          this.driver.reattachedAfterStall = false;
-          // Also when the job was never recorded: a frozen runner may still act on the POST later.
-          void this.driver.deleteJob(t.jobId ?? jobIdFor(t.id, t.attempt, t.currentStep));
-          this.failAttempt({ code: 'runner.stalled', message: silence, retryable: true });
-        }
-      } else {
-        this.store.compact();
-        this.tenant.record(this.driver.lastContactAt);
-        await runnerFor(this.env, t.id)
-          .keepAlive()
-          .catch(() => {});
-      }
-    } else if (isTerminal(t.status)) {
-      this.store.compact();
-      await this.expireOutputs(now);
+    try {
+      const watchdog = {
+        driving: this.driver.running,
+        lastContactAt: this.driver.lastContactAt,
+        dueAt: this.watchdogDueAt,
+        reattachedAfterStall: this.driver.reattachedAfterStall,
+      };
+      await this.perform({ kind: 'alarm', now, watchdog }).done;
+    } finally {
+      // Whatever failed above (a tenant that could not be reached, R2), something wakes the task again.
+      await this.scheduleAlarm();
     }
-    await this.scheduleAlarm();
   }
 
-  /**
-   * Has the runner been silent past the stall timeout? A watchdog alarm that ran late means this
-   * object was starved (a saturated isolate) and may simply not have read what the runner sent; it
-   * judges on a punctual tick, unless the silence has gone on far too long to be its own fault.
-   */
-  private silenceIsStall(now: number, stallTimeoutMs: number): boolean {
-    const silentMs = now - this.driver.lastContactAt;
-    const lateMs = this.watchdogDueAt > 0 ? now - this.watchdogDueAt : 0;
-    return (
-      silentMs > stallTimeoutMs && (lateMs < stallTimeoutMs / 2 || silentMs > STARVED_STALL_FACTOR * stallTimeoutMs)
-    );
-  }
-
-  /** One alarm, its time computed from stored state. */
+  /** One alarm: the earliest time any wake-up source asks for. */
   private async scheduleAlarm(): Promise<void> {
     const t = this.store.task();
     if (!t) return;
     const now = Date.now();
     let at: number | null = null;
-    if (t.status === 'queued') at = now;
-    else if (t.status === 'retrying') at = t.runAt ?? now;
-    else if (t.status === 'running') {
-      at = now + Math.min(MAX_WATCHDOG_TICK_MS, Math.max(250, this.config.stallTimeoutMs / 3));
-      this.watchdogDueAt = at;
-    } else {
-      const expiries = this.store.outputs().map((o) => o.expiresAt);
-      if (expiries.length > 0) at = Math.min(...expiries);
+    for (const source of this.wakeSources) {
+      const due = source(now);
+      if (due !== null && (at === null || due < at)) at = due;
     }
+    this.watchdogDueAt = t.status === 'running' && at !== null ? at : 0;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
+  }
+
+  // ---- carrying out lifecycle moves ---------------------------------------------------------------
+
+  private lifecycleState(): LifecycleState | null {
+    const t = this.store.task();
+    if (!t) return null;
+    return { ...t, steps: this.store.steps() };
+  }
+
+  /**
+   * Decide one lifecycle input, write the move with its events (one transaction), broadcast them,
+   * then carry out its effects. The write is synchronous; `done` settles once the effects have.
+   */
+  private perform(input: LifecycleInput): { decision: Decision; done: Promise<void> } {
+    const state = this.lifecycleState();
+    if (!state) return { decision: { ok: false, reason: 'no such task' }, done: Promise.resolve() };
+    const cfg = this.config;
+    const decision = decide(state, input, cfg);
+    if (!decision.ok) return { decision, done: Promise.resolve() };
+    const { move } = decision;
+    const events = this.store.applyMove(move, input.now);
+    this.sockets.broadcast(events);
+    const rearm = move.to !== null || move.patch.runAt !== undefined;
+    return { decision, done: this.carryOut(move.effects, rearm) };
+  }
+
+  /** An RPC's input: a refused one is task.illegal_transition. */
+  private async performRpc(input: LifecycleInput): Promise<void> {
+    const { decision, done } = this.perform(input);
+    if (!decision.ok) throw new ClipyardError('task.illegal_transition', decision.reason, { status: 409 });
+    await done;
+  }
+
+  private async carryOut(effects: readonly Effect[], rearm: boolean): Promise<void> {
+    for (const effect of effects) await this.carryOutOne(effect);
+    if (rearm) await this.scheduleAlarm();
+  }
+
+  private async carryOutOne(effect: Effect): Promise<void> {
+    switch (effect.kind) {
+      case 'acquire_slot':
+        return this.acquireSlot();
+      case 'start_driver':
+        this.driver.start();
+        return;
+      case 'abandon_driver':
+        this.driver.abandon();
+        return;
+      case 'reattach_driver':
+        this.driver.abandon();
+        this.driver.reattachedAfterStall = true;
+        this.driver.start();
+        return;
+      case 'delete_job': {
+        const deleting = this.driver.deleteJob(effect.jobId);
+        if (effect.wait) await deleting;
+        else this.ctx.waitUntil(deleting);
+        return;
+      }
+      case 'keep_alive':
+        await runnerFor(this.env, this.store.task()?.id ?? 'task')
+          .keepAlive()
+          .catch(() => {});
+        return;
+      case 'tenant_heartbeat':
+        this.tenant.heartbeat(effect.at, this.config.stallTimeoutMs);
+        return;
+      case 'tell_tenant':
+        if (effect.finish) this.tenant.finish();
+        else this.tenant.record();
+        return;
+      case 'release_slot':
+        this.tenant.finish();
+        return;
+      case 'tell_batch':
+        this.batch.statusChanged();
+        return;
+      case 'close_sockets':
+        this.sockets.closeAll(effect.reason);
+        return;
+      case 'housekeeping':
+        this.store.compact();
+        await this.expireOutputs(Date.now());
+        return;
+    }
+  }
+
+  /**
+   * Ask the tenant for a slot; its answer is the next lifecycle input. A tenant that cannot be
+   * reached is an answer too (slot_error: ask again shortly), so the alarm is always re-armed.
+   */
+  private async acquireSlot(): Promise<void> {
+    const t = this.store.task();
+    if (!t) return;
+    // the index row it will have once running: the grant's move appends one event, seq + 1
+    const running = { ...indexEntryOf(this.store)!, status: 'running' as const, message: 'starting', seq: t.seq + 1 };
+    let input: LifecycleInput;
+    try {
+      const grant = await this.env.TENANTS.getByName(t.tenant).acquire(t.id, this.config.maxConcurrentTasks, running);
+      input = grant.granted
+        ? { kind: 'slot_granted', now: Date.now() }
+        : { kind: 'slot_denied', now: Date.now(), ahead: grant.ahead };
+    } catch (err) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'slot request failed', task: t.id, error: String(err) }));
+      input = { kind: 'slot_error', now: Date.now() };
+    }
+    await this.perform(input).done;
   }
 
   private async expireOutputs(now: number): Promise<void> {
@@ -387,80 +426,17 @@ export class TaskObject extends DurableObject<Env> {
     await this.env.BUCKET.delete(expired.map((o) => o.key));
     for (const o of expired) {
       this.store.removeOutput(o.name);
-      this.emit({ kind: 'log', step: o.step, level: 'info', message: `output ${o.name} expired and was deleted` });
-    }
-  }
-
-  /** A failed attempt: retry after a backoff when the error allows it, else fail the task. */
-  private failAttempt(error: ErrorBody): void {
-    const t = this.store.task();
-    if (t?.status !== 'running') return;
-    const retryable = isRetryable(error);
-    const step = this.store.steps().find((s) => s.status === 'running');
-    if (retryable && t.attempt < t.maxAttempts) {
-      const delay = backoffDelayMs(t.attempt + 1, this.config.retryDelaysMs);
-      // one clock reading, so the event's `at` plus the delay is exactly its `nextRetryAt`
-      const now = Date.now();
-      const runAt = now + delay;
-      this.emitStatus(
-        'retrying',
-        `${error.message}; retrying in ${Math.ceil(delay / 1000)} s`,
-        { lastError: { ...error, retryable: true }, runAt, jobId: null, jobSeq: 0 },
-        { now },
-      );
-    } else {
-      if (step) {
-        this.store.setStep(step.index, 'failed');
-        this.emit({ kind: 'step', step: step.index, status: 'failed', op: step.op });
-      }
-      this.emitStatus('failed', `failed: ${error.message}`, {
-        lastError: { ...error, retryable },
-        jobId: null,
-        jobSeq: 0,
-        stage: null,
+      const e = this.store.appendEvent({
+        kind: 'log',
+        step: o.step,
+        level: 'info',
+        message: `output ${o.name} expired and was deleted`,
       });
-      this.sockets.closeAll('task ended');
+      this.sockets.broadcast(e);
     }
-    void this.scheduleAlarm();
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
-
-  private emit(event: NewEvent, patch: TaskPatch = {}): TaskEvent {
-    const e = this.store.appendEvent(event, patch);
-    this.sockets.broadcast(e);
-    return e;
-  }
-
-  /**
-   * Change status (see TaskStore.transition), tell subscribers, the batch and the tenant. An ended
-   * task's index row and slot release go to the tenant in one call; `indexed` skips the report when
-   * the tenant has recorded this change itself (a granted slot marks the task running there).
-   */
-  private emitStatus(
-    to: TaskStatus,
-    message: string,
-    patch: TaskPatch = {},
-    opts: { now?: number; indexed?: boolean } = {},
-  ): TaskEvent {
-    const e = this.store.transition(to, message, patch, opts.now);
-    this.sockets.broadcast(e);
-    this.batch.statusChanged();
-    if (isTerminal(to)) this.tenant.finish();
-    else if (!opts.indexed) this.tenant.record();
-    return e;
-  }
-
-  /** Overall progress of the steps already done: where a new attempt starts. */
-  private resumeProgress(): number {
-    const steps = this.store.steps();
-    const first = steps.findIndex((s) => s.status !== 'succeeded');
-    return overallProgress(
-      steps.map((s) => s.op),
-      first < 0 ? steps.length : first,
-      0,
-    );
-  }
 
   /**
    * A download link for an output: S3-presigned straight to R2 when R2 credentials are configured,
@@ -487,8 +463,8 @@ export class TaskObject extends DurableObject<Env> {
 
   private async snapshot(origin: string): Promise<TaskSnapshot> {
     const urls = await this.outputUrls(origin);
-    const s = this.store.snapshot(urls);
-    if (!s) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
-    return s;
+    const t = this.store.task();
+    if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    return snapshotOf(t, this.store.steps(), this.store.outputs(), urls);
   }
 }

@@ -61,6 +61,12 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE task ADD COLUMN batch_id TEXT;
   `,
+  // 3: attempts one run may use (the task's own maxAttempts as created), so a manual retry grants the
+  // task's own budget again rather than the server's default
+  `
+  ALTER TABLE task ADD COLUMN attempts_per_run INTEGER NOT NULL DEFAULT 0;
+  UPDATE task SET attempts_per_run = max_attempts;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,25 +1,25 @@
 /**
  * The task object's storage: typed reads and writes over its SQLite tables.
  *
- * SQLite is the source of truth; nothing here caches. Every change of state goes through
- * `transition()` or `appendEvent()`, which write the state and the numbered event in one transaction,
- * so the event log can never disagree with the status.
+ * SQLite is the source of truth. Every write goes through this module, so it keeps a write-through
+ * copy of the task row, its steps and its outputs: a read between two writes costs no query and no
+ * JSON parse. A write updates or drops the copy; a transaction that throws drops all of it (SQLite
+ * rolled back), and a new object instance starts empty and reads SQLite again.
+ *
+ * Every status change and step change is a lifecycle move (lib/task-lifecycle.ts) written by
+ * `applyMove` in one transaction with its events, so the event log can never disagree with the status.
  */
 
+import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
 import { canTransition } from '../lib/task-status.ts';
 import type { ErrorBody } from '../protocol/errors.ts';
 import { ClipyardError } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
 import type { Stage } from '../protocol/runner.ts';
-import type {
-  OutputInfo,
-  StepSnapshot,
-  StepStatus,
-  TaskEvent,
-  TaskInput,
-  TaskSnapshot,
-  TaskStatus,
-} from '../protocol/task.ts';
+import type { StepStatus, TaskEvent, TaskInput, TaskStatus } from '../protocol/task.ts';
+import { EventLog } from './event-log.ts';
+
+export type { NewEvent, TaskPatch };
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -32,6 +32,8 @@ export interface TaskRow {
   message: string;
   attempt: number;
   maxAttempts: number;
+  /** attempts one run may use: the task's own maxAttempts as created (a manual retry grants as many again) */
+  attemptsPerRun: number;
   runAt: number | null;
   lastError: ErrorBody | null;
   input: TaskInput;
@@ -67,23 +69,6 @@ export interface OutputRow {
   expiresAt: number;
 }
 
-/** Distributive Omit, so each member of the TaskEvent union keeps its own fields. */
-export type NewEvent = TaskEvent extends infer E ? (E extends TaskEvent ? Omit<E, 'seq' | 'at'> : never) : never;
-
-/** Task fields a transition or event may update alongside it. */
-export interface TaskPatch {
-  stage?: Stage | null;
-  progress?: number;
-  message?: string;
-  attempt?: number;
-  runAt?: number | null;
-  lastError?: ErrorBody | null;
-  currentStep?: number;
-  jobId?: string | null;
-  jobSeq?: number;
-  maxAttempts?: number;
-}
-
 const PATCH_COLUMNS: Record<keyof TaskPatch, string> = {
   stage: 'stage',
   progress: 'progress',
@@ -97,44 +82,73 @@ const PATCH_COLUMNS: Record<keyof TaskPatch, string> = {
   maxAttempts: 'max_attempts',
 };
 
+function toTask(r: Row): TaskRow {
+  return {
+    id: String(r.id),
+    tenant: String(r.tenant),
+    status: r.status as TaskStatus,
+    stage: (r.stage as Stage | null) ?? null,
+    progress: Number(r.progress),
+    message: String(r.message ?? ''),
+    attempt: Number(r.attempt),
+    maxAttempts: Number(r.max_attempts),
+    attemptsPerRun: Number(r.attempts_per_run) || Number(r.max_attempts),
+    runAt: r.run_at == null ? null : Number(r.run_at),
+    lastError: r.last_error ? (JSON.parse(String(r.last_error)) as ErrorBody) : null,
+    input: JSON.parse(String(r.input)) as TaskInput,
+    inputKey: r.input_key == null ? null : String(r.input_key),
+    label: r.label == null ? null : String(r.label),
+    bodyHash: String(r.body_hash),
+    batchId: r.batch_id == null ? null : String(r.batch_id),
+    currentStep: Number(r.current_step),
+    jobId: r.job_id == null ? null : String(r.job_id),
+    jobSeq: Number(r.job_seq),
+    seq: Number(r.seq),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
 export class TaskStore {
   private readonly storage: DurableObjectStorage;
+  private readonly log: EventLog<TaskEvent>;
+  /** write-through copies; undefined: not read yet (or dropped) */
+  private cachedTask: TaskRow | null | undefined;
+  private cachedSteps: StepRow[] | undefined;
+  private cachedOutputs: OutputRow[] | undefined;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
+    this.log = new EventLog<TaskEvent>(storage.sql, 'task');
   }
 
   private get sql(): SqlStorage {
     return this.storage.sql;
   }
 
+  /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (err) {
+      this.forget();
+      throw err;
+    }
+  }
+
+  /** Drop the in-memory copies (after a rollback, or when the storage was wiped). */
+  forget(): void {
+    this.cachedTask = undefined;
+    this.cachedSteps = undefined;
+    this.cachedOutputs = undefined;
+  }
+
   task(): TaskRow | null {
-    const rows = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray();
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: String(r.id),
-      tenant: String(r.tenant),
-      status: r.status as TaskStatus,
-      stage: (r.stage as Stage | null) ?? null,
-      progress: Number(r.progress),
-      message: String(r.message ?? ''),
-      attempt: Number(r.attempt),
-      maxAttempts: Number(r.max_attempts),
-      runAt: r.run_at == null ? null : Number(r.run_at),
-      lastError: r.last_error ? (JSON.parse(String(r.last_error)) as ErrorBody) : null,
-      input: JSON.parse(String(r.input)) as TaskInput,
-      inputKey: r.input_key == null ? null : String(r.input_key),
-      label: r.label == null ? null : String(r.label),
-      bodyHash: String(r.body_hash),
-      batchId: r.batch_id == null ? null : String(r.batch_id),
-      currentStep: Number(r.current_step),
-      jobId: r.job_id == null ? null : String(r.job_id),
-      jobSeq: Number(r.job_seq),
-      seq: Number(r.seq),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-    };
+    if (this.cachedTask === undefined) {
+      const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
+      this.cachedTask = r ? toTask(r) : null;
+    }
+    return this.cachedTask;
   }
 
   /** The task row, or task.not_found when it does not exist or belongs to another tenant. */
@@ -144,9 +158,9 @@ export class TaskStore {
     return t;
   }
 
-  steps(): StepRow[] {
-    return this.sql
-      .exec<Row>('SELECT * FROM steps ORDER BY idx')
+  steps(): readonly StepRow[] {
+    this.cachedSteps ??= this.sql
+      .exec<Row>('SELECT idx, op, params, status, progress FROM steps ORDER BY idx')
       .toArray()
       .map((r) => ({
         index: Number(r.idx),
@@ -155,10 +169,11 @@ export class TaskStore {
         status: r.status as StepStatus,
         progress: Number(r.progress),
       }));
+    return this.cachedSteps;
   }
 
-  outputs(): OutputRow[] {
-    return this.sql
+  outputs(): readonly OutputRow[] {
+    this.cachedOutputs ??= this.sql
       .exec<Row>('SELECT * FROM outputs ORDER BY created_at, name')
       .toArray()
       .map((r) => ({
@@ -170,6 +185,7 @@ export class TaskStore {
         createdAt: Number(r.created_at),
         expiresAt: Number(r.expires_at),
       }));
+    return this.cachedOutputs;
   }
 
   output(name: string): OutputRow | null {
@@ -178,10 +194,7 @@ export class TaskStore {
 
   /** Events with seq > after, oldest first. */
   eventsAfter(after: number, limit = 10_000): TaskEvent[] {
-    return this.sql
-      .exec<Row>('SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?', after, limit)
-      .toArray()
-      .map((r) => ({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) }) as TaskEvent);
+    return this.log.after(after, limit);
   }
 
   create(init: {
@@ -196,12 +209,14 @@ export class TaskStore {
     batchId?: string | null;
     now: number;
   }): TaskEvent {
-    return this.storage.transactionSync(() => {
+    this.forget();
+    return this.tx(() => {
       this.sql.exec(
-        `INSERT INTO task (id, tenant, status, message, max_attempts, input, input_key, label, body_hash, batch_id, created_at, updated_at)
-         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO task (id, tenant, status, message, max_attempts, attempts_per_run, input, input_key, label, body_hash, batch_id, created_at, updated_at)
+         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         init.id,
         init.tenant,
+        init.maxAttempts,
         init.maxAttempts,
         JSON.stringify(init.input),
         init.inputKey,
@@ -219,61 +234,55 @@ export class TaskStore {
           JSON.stringify(step),
         );
       });
-      return this.insertEvent({ kind: 'status', status: 'queued', message: 'waiting to start', attempt: 1 }, init.now);
+      return this.insertEvent(
+        { kind: 'status', status: 'queued', message: 'waiting to start', attempt: 1, progress: 0 },
+        {},
+        init.now,
+      );
     });
   }
 
   /**
-   * The one way a task changes status: checks the move is legal, writes the row and appends the
-   * status event in the same transaction.
+   * Write a lifecycle move: checks a status change is legal, then writes the task row, the step rows
+   * and the events in one transaction. Returns the events as appended (with seq and at).
    */
-  transition(to: TaskStatus, message: string, patch: TaskPatch = {}, now = Date.now()): TaskEvent {
-    return this.storage.transactionSync(() => {
+  applyMove(move: Move, now = Date.now()): TaskEvent[] {
+    return this.tx(() => {
       const t = this.task();
       if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
-      if (!canTransition(t.status, to)) {
-        throw new ClipyardError('task.illegal_transition', `a ${t.status} task cannot become ${to}`, { status: 409 });
+      if (move.to !== null && !canTransition(t.status, move.to)) {
+        throw new ClipyardError('task.illegal_transition', `a ${t.status} task cannot become ${move.to}`, {
+          status: 409,
+        });
       }
-      this.sql.exec('UPDATE task SET status = ?, message = ? WHERE id = ?', to, message, t.id);
-      this.patch({ ...patch }, now);
-      const attempt = patch.attempt ?? t.attempt;
-      const event: NewEvent = { kind: 'status', status: to, message, attempt };
-      if (patch.lastError && (to === 'failed' || to === 'retrying')) event.error = patch.lastError;
-      if (to === 'retrying' && patch.runAt) event.nextRetryAt = patch.runAt;
-      return this.insertEvent(event, now);
+      if (move.resetUnfinishedSteps) {
+        this.sql.exec("UPDATE steps SET status = 'pending', progress = 0 WHERE status != 'succeeded'");
+      }
+      for (const st of move.steps) this.writeStep(st.index, st.status, st.progress, now);
+      if (move.resetUnfinishedSteps || move.steps.length > 0) this.cachedSteps = undefined;
+      if (move.to !== null) {
+        this.sql.exec('UPDATE task SET status = ?', move.to);
+        this.cachedTask = { ...t, status: move.to };
+      }
+      if (move.events.length === 0) {
+        this.patch(move.patch, now);
+        return [];
+      }
+      // the patch rides on the first event's seq update; later events only bump the seq
+      return move.events.map((e, i) => this.insertEvent(e, i === 0 ? move.patch : {}, now));
     });
   }
 
   /** Append a non-status event, with an optional patch of the task row, in one transaction. */
   appendEvent(event: NewEvent, patch: TaskPatch = {}, now = Date.now()): TaskEvent {
-    return this.storage.transactionSync(() => {
-      this.patch(patch, now);
-      return this.insertEvent(event, now);
-    });
+    return this.tx(() => this.insertEvent(event, patch, now));
   }
 
-  setStep(index: number, status: StepStatus, progress?: number, now = Date.now()): void {
-    const col = status === 'running' ? 'started_at' : 'finished_at';
-    if (progress === undefined) {
-      this.sql.exec(`UPDATE steps SET status = ?, ${col} = ? WHERE idx = ?`, status, now, index);
-    } else {
-      this.sql.exec(
-        `UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`,
-        status,
-        progress,
-        now,
-        index,
-      );
-    }
-  }
-
+  /** A step's own progress (written with the progress event, in the caller's turn). */
   setStepProgress(index: number, progress: number): void {
     this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
-  }
-
-  /** Steps not yet succeeded go back to pending (a retry resumes at the first of them). */
-  resetUnfinishedSteps(): void {
-    this.sql.exec("UPDATE steps SET status = 'pending', progress = 0 WHERE status != 'succeeded'");
+    const steps = this.cachedSteps;
+    if (steps) this.cachedSteps = steps.map((s) => (s.index === index ? { ...s, progress } : s));
   }
 
   addOutput(o: OutputRow): void {
@@ -288,13 +297,49 @@ export class TaskStore {
       o.createdAt,
       o.expiresAt,
     );
+    this.cachedOutputs = undefined;
   }
 
   removeOutput(name: string): void {
     this.sql.exec('DELETE FROM outputs WHERE name = ?', name);
+    this.cachedOutputs = undefined;
   }
 
+  /** Update task fields without an event (e.g. the job id once the runner accepted the job). */
   patch(patch: TaskPatch, now = Date.now()): void {
+    const { sets, values } = this.patchSql(patch, now);
+    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
+    this.patchCache(patch, now);
+  }
+
+  /** Bound the event log (see event-log.ts). */
+  compact(maxRows?: number, keepRecent?: number): number {
+    const t = this.task();
+    return t ? this.log.compact(t.seq, maxRows, keepRecent) : 0;
+  }
+
+  /** Forget everything (the task was deleted); the caller applies the schema again. */
+  wipe(): Promise<void> {
+    this.forget();
+    return this.storage.deleteAll();
+  }
+
+  private writeStep(index: number, status: StepStatus, progress: number | undefined, now: number): void {
+    const col = status === 'running' ? 'started_at' : 'finished_at';
+    if (progress === undefined) {
+      this.sql.exec(`UPDATE steps SET status = ?, ${col} = ? WHERE idx = ?`, status, now, index);
+    } else {
+      this.sql.exec(
+        `UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`,
+        status,
+        progress,
+        now,
+        index,
+      );
+    }
+  }
+
+  private patchSql(patch: TaskPatch, now: number): { sets: string[]; values: SqlStorageValue[] } {
     const sets: string[] = ['updated_at = ?'];
     const values: SqlStorageValue[] = [now];
     for (const [k, v] of Object.entries(patch) as [keyof TaskPatch, TaskPatch[keyof TaskPatch]][]) {
@@ -302,80 +347,24 @@ export class TaskStore {
       sets.push(`${PATCH_COLUMNS[k]} = ?`);
       values.push(k === 'lastError' ? (v ? JSON.stringify(v) : null) : (v as SqlStorageValue));
     }
-    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
+    return { sets, values };
   }
 
-  snapshot(outputUrls: Record<string, string> = {}): TaskSnapshot | null {
-    const t = this.task();
-    if (!t) return null;
-    const outputs = this.outputs();
-    const steps: StepSnapshot[] = this.steps().map((s) => {
-      const { op: _op, ...params } = s.params;
-      return {
-        index: s.index,
-        op: s.op,
-        params,
-        status: s.status,
-        progress: s.progress,
-        outputs: outputs.filter((o) => o.step === s.index).map((o) => o.name),
-      };
-    });
-    const outs: OutputInfo[] = outputs.map((o) => ({
-      name: o.name,
-      step: o.step,
-      size: o.size,
-      contentType: o.contentType,
-      ...(outputUrls[o.name] ? { url: outputUrls[o.name] } : {}),
-    }));
-    return {
-      id: t.id,
-      status: t.status,
-      stage: t.stage,
-      progress: t.progress,
-      message: t.message,
-      attempt: t.attempt,
-      maxAttempts: t.maxAttempts,
-      nextRetryAt: t.status === 'retrying' ? t.runAt : null,
-      input: t.input,
-      label: t.label,
-      steps,
-      outputs: outs,
-      error: t.lastError && (t.status === 'failed' || t.status === 'retrying') ? t.lastError : null,
-      seq: t.seq,
-      createdAt: t.createdAt,
-      updatedAt: t.updatedAt,
-    };
+  private patchCache(patch: TaskPatch, now: number, seq?: number): void {
+    const t = this.cachedTask;
+    if (!t) return;
+    const next: TaskRow = { ...t, updatedAt: now };
+    for (const [k, v] of Object.entries(patch) as [keyof TaskPatch, TaskPatch[keyof TaskPatch]][]) {
+      if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+    }
+    if (seq !== undefined) next.seq = seq;
+    this.cachedTask = next;
   }
 
-  /**
-   * Keep the log bounded: once it holds more than `maxRows` events, progress events older than the
-   * newest `keepRecent` are deleted, except the last progress event of each step. Status, step, output
-   * and log events are never removed, so replaying what is left (after the snapshot every subscriber
-   * gets first) still ends in the right state; seq numbers are never reused.
-   */
-  compact(maxRows = 2_000, keepRecent = 500): number {
-    const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
-    if (count <= maxRows) return 0;
-    const t = this.task();
-    if (!t) return 0;
-    const cursor = this.sql.exec(
-      `DELETE FROM events WHERE kind = 'progress' AND seq <= ?
-         AND seq NOT IN (SELECT MAX(seq) FROM events WHERE kind = 'progress' GROUP BY json_extract(body, '$.step'))`,
-      t.seq - keepRecent,
-    );
-    return cursor.rowsWritten;
-  }
-
-  private insertEvent(event: NewEvent, now: number): TaskEvent {
-    const row = this.sql.exec<{ seq: number }>('UPDATE task SET seq = seq + 1 RETURNING seq').one();
-    const seq = Number(row.seq);
-    this.sql.exec(
-      'INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)',
-      seq,
-      now,
-      event.kind,
-      JSON.stringify(event),
-    );
-    return { ...event, seq, at: now } as TaskEvent;
+  private insertEvent(event: NewEvent, patch: TaskPatch, now: number): TaskEvent {
+    const { sets, values } = this.patchSql(patch, now);
+    const e = this.log.append(event, now, sets, values);
+    this.patchCache(patch, now, e.seq);
+    return e;
   }
 }

@@ -1,23 +1,32 @@
 /**
- * TenantObject: one per tenant (API key, or `local`). Keeps the index of the tenant's tasks so they
- * can be listed newest first, filtered by status, and counted for /api/health; and hands out the
- * tenant's concurrency slots, first come first served.
+ * TenantObject: one per tenant (API key, or `local`).
  *
- * Slots: a task asks for one before it runs and gives it back when it ends. A task that finds none
- * free waits in a FIFO and is woken (its alarm set) when one frees. A slot whose holder crashed,
- * was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
+ * What it owns (the only copy, the source of truth):
+ * - the tenant's concurrency slots and the line of tasks waiting for one, first come first served;
+ * - the daily quotas: tasks admitted and output bytes stored per UTC day, and which ids were admitted.
  *
- * Quotas: a daily count of created tasks and of stored output bytes (UTC days). The Worker asks
- * `admit` before creating a task (an id already admitted is free, so an Idempotency-Key replay never
- * counts twice); task objects add their outputs' sizes as they store them.
+ * What it keeps but does not own: the task index (one row per task, for GET /api/tasks and the
+ * counts in /api/health). Each task object is the truth about its task; it tells the index on
+ * create, on every status change (the row carries the task's event seq, so a late report never
+ * overwrites a newer one) and, while running, every half stall timeout; never per progress tick.
+ * The index may lag a task by one report.
  *
- * Each task object reports its status changes here (with its event seq, so a late report never
- * overwrites a newer one). The task objects stay the source of truth for each task; this index is
- * what a list page shows and may lag a task by one report.
+ * What it never holds: a task's progress stream, events, steps or outputs, and nothing waits on it
+ * to answer a task's subscribers.
+ *
+ * Slots: a task asks for one (`acquire`) before it runs and gives it back when it ends (`finish`,
+ * with its last index row, in one call). A task that finds none free joins the line. A freed slot is
+ * handed to the head of the line inside the same transaction, and only that task is called
+ * (`slotGranted`); its own 30 s recheck alarm is the safety net for a lost call. A slot whose holder
+ * crashed, was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
+ *
+ * Quotas: the Worker asks `admit` before creating a task (an id already admitted is free, so an
+ * Idempotency-Key replay never counts twice); task objects add their outputs' sizes as they store them.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
 import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
+import { taskConfig } from './config.ts';
 import { applyMigrations } from './migrations.ts';
 import { TenantUsage } from './tenant-usage.ts';
 
@@ -33,8 +42,8 @@ export interface TaskListQuery {
 }
 
 /**
- * A slot holder whose last report is younger than this is taken at its word (running tasks report on
- * every watchdog tick, at most 10 s apart); older or unknown holders are asked before their slot is kept.
+ * A slot holder whose last report is younger than this is taken at its word (running tasks report every
+ * half stall timeout, 15 s by default); older or unknown holders are asked before their slot is kept.
  */
 const HOLDER_FRESH_MS = 60_000;
 
@@ -68,6 +77,11 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE admitted (task_id TEXT PRIMARY KEY, day TEXT NOT NULL);
   `,
+  // 4: the waiting line is read head first on every grant and hand-off: an index, not a sort of the line
+  `
+  CREATE INDEX waiting_in_order ON waiting (enqueued_at, task_id);
+  CREATE INDEX admitted_by_day ON admitted (day);
+  `,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -90,6 +104,8 @@ function toEntry(r: Row): TaskIndexEntry {
 
 export class TenantObject extends DurableObject<Env> {
   private readonly quota: TenantUsage;
+  /** The concurrency limit, as the tenant's tasks last asked with it (they read it from the config). */
+  private limit = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -104,11 +120,12 @@ export class TenantObject extends DurableObject<Env> {
 
   /** A task ended: record its last state and give its slot (or place in line) back, in one call. */
   async finish(entry: TaskIndexEntry): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
+    const granted = this.ctx.storage.transactionSync(() => {
       this.upsert(entry);
       this.dropSlot(entry.id);
+      return this.handOff(this.limitOf());
     });
-    await this.wakeWaiting();
+    await this.tellGranted(granted);
   }
 
   private upsert(entry: TaskIndexEntry): void {
@@ -151,6 +168,7 @@ export class TenantObject extends DurableObject<Env> {
     ifGranted?: TaskIndexEntry,
   ): Promise<{ granted: true } | { granted: false; ahead: number }> {
     const sql = this.ctx.storage.sql;
+    this.rememberLimit(limit);
     if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) {
       if (ifGranted) this.upsert(ifGranted);
       return { granted: true };
@@ -159,13 +177,12 @@ export class TenantObject extends DurableObject<Env> {
     const grant = (): boolean => {
       const free = this.freeSlots(limit);
       if (free <= 0) return false;
-      // FIFO: only the first `free` tasks in line may take a slot; newcomers when nobody waits
+      // FIFO: only the first `free` tasks in line may take a slot; newcomers when fewer wait
       const ahead = sql
         .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', free)
         .toArray()
         .map((r) => r.task_id);
-      const waitingCount = Number(sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM waiting').one().n);
-      if (!ahead.includes(taskId) && waitingCount >= free) return false;
+      if (!ahead.includes(taskId) && ahead.length >= free) return false;
       this.ctx.storage.transactionSync(() => {
         sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, Date.now());
         sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
@@ -175,6 +192,8 @@ export class TenantObject extends DurableObject<Env> {
     };
     if (grant()) return { granted: true };
     sql.exec('INSERT OR IGNORE INTO waiting (task_id, enqueued_at) VALUES (?, ?)', taskId, Date.now());
+    // Slots the reclaim freed go to those ahead in line, not to this newcomer.
+    await this.tellGranted(this.ctx.storage.transactionSync(() => this.handOff(limit)));
     const me = sql.exec<{ enqueued_at: number }>('SELECT enqueued_at FROM waiting WHERE task_id = ?', taskId).one();
     const ahead = Number(
       sql
@@ -189,10 +208,13 @@ export class TenantObject extends DurableObject<Env> {
     return { granted: false, ahead };
   }
 
-  /** Give a slot back (or leave the line) and wake the next tasks in line. */
+  /** Give a slot back (or leave the line); a freed slot goes to the head of the line. */
   async release(taskId: string): Promise<void> {
-    this.ctx.storage.transactionSync(() => this.dropSlot(taskId));
-    await this.wakeWaiting();
+    const granted = this.ctx.storage.transactionSync(() => {
+      this.dropSlot(taskId);
+      return this.handOff(this.limitOf());
+    });
+    await this.tellGranted(granted);
   }
 
   private dropSlot(taskId: string): void {
@@ -252,18 +274,54 @@ export class TenantObject extends DurableObject<Env> {
     );
   }
 
-  /** Wake the first waiting tasks (as many as there might be slots for); they call acquire again. */
-  private async wakeWaiting(): Promise<void> {
-    const next = this.ctx.storage.sql
-      .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT 8')
-      .toArray();
+  /**
+   * Inside the caller's transaction: give each free slot to the task at the head of the line, and
+   * mark it running in the index (seq + 1: at most the seq of the running event the task then writes,
+   * so the task's own later reports still win). Returns the ids to tell.
+   */
+  private handOff(limit: number): string[] {
+    const sql = this.ctx.storage.sql;
+    const free = this.freeSlots(limit);
+    if (free <= 0) return [];
+    const heads = sql
+      .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', free)
+      .toArray()
+      .map((r) => r.task_id);
+    const now = Date.now();
+    for (const id of heads) {
+      sql.exec('DELETE FROM waiting WHERE task_id = ?', id);
+      sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', id, now);
+      sql.exec(
+        "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ? WHERE id = ? AND status = 'queued'",
+        now,
+        id,
+      );
+    }
+    return heads;
+  }
+
+  /**
+   * One call to each task that got a slot, which starts it. A call that fails leaves the slot held:
+   * the task's own recheck alarm asks again and finds it granted.
+   */
+  private async tellGranted(ids: readonly string[]): Promise<void> {
     await Promise.all(
-      next.map(({ task_id }) =>
-        this.env.TASKS.getByName(task_id)
-          .wake()
-          .catch(() => {}),
+      ids.map((id) =>
+        this.env.TASKS.getByName(id)
+          .slotGranted()
+          .catch((err: unknown) =>
+            console.warn(JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) })),
+          ),
       ),
     );
+  }
+
+  private rememberLimit(limit: number): void {
+    this.limit = limit;
+  }
+
+  private limitOf(): number {
+    return this.limit > 0 ? this.limit : taskConfig(this.env).maxConcurrentTasks;
   }
 
   // ---- daily quotas (see tenant-usage.ts) -------------------------------------------------------

@@ -41,6 +41,8 @@ export class TenantReporter {
   private readonly ctx: DurableObjectState;
   private readonly env: Env;
   private readonly store: TaskStore;
+  /** when this instance last sent the task's row (0: not yet, or since a restart) */
+  private lastSentAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env, store: TaskStore) {
     this.ctx = ctx;
@@ -51,13 +53,28 @@ export class TenantReporter {
   /** Update the task's index row (updatedAt: when the task last made progress, if not now). */
   record(updatedAt?: number): void {
     const entry = indexEntryOf(this.store, updatedAt);
-    if (entry) this.send((tenant) => tenant.record(entry), 'tenant index update failed');
+    if (!entry) return;
+    this.lastSentAt = Date.now();
+    this.send((tenant) => tenant.record(entry), 'tenant index update failed');
+  }
+
+  /**
+   * A running task is alive (runner last heard at `at`). The index needs that only so often: the
+   * tenant counts a running task stalled when its row is older than the stall timeout, and takes a
+   * holder younger than a minute at its word. Half the stall timeout keeps both true with one call
+   * every other watchdog tick or fewer, instead of one per tick.
+   */
+  heartbeat(at: number, stallTimeoutMs: number): void {
+    if (Date.now() - this.lastSentAt < stallTimeoutMs / 2) return;
+    this.record(at);
   }
 
   /** The task ended: its last index row, and its concurrency slot back so the next in line starts. */
   finish(): void {
     const entry = indexEntryOf(this.store);
-    if (entry) this.send((tenant) => tenant.finish(entry), 'tenant finish failed');
+    if (!entry) return;
+    this.lastSentAt = Date.now();
+    this.send((tenant) => tenant.finish(entry), 'tenant finish failed');
   }
 
   /** Count stored output bytes toward the tenant's daily quota. */

@@ -12,6 +12,8 @@ const USAGE_KEEP_DAYS = 7;
 
 export class TenantUsage {
   private readonly storage: DurableObjectStorage;
+  /** the day this instance last pruned old rows: pruning is once a day per instance, not per admit */
+  private prunedDay: string | null = null;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
@@ -38,10 +40,13 @@ export class TenantUsage {
         'INSERT INTO usage (day, tasks) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET tasks = tasks + 1',
         usage.day,
       );
-      const old = dayKey(nowMs - USAGE_KEEP_DAYS * DAY_MS);
-      sql.exec('DELETE FROM usage WHERE day < ?', old);
-      sql.exec('DELETE FROM admitted WHERE day < ?', old);
+      if (this.prunedDay !== usage.day) {
+        const old = dayKey(nowMs - USAGE_KEEP_DAYS * DAY_MS);
+        sql.exec('DELETE FROM usage WHERE day < ?', old);
+        sql.exec('DELETE FROM admitted WHERE day < ?', old);
+      }
     });
+    this.prunedDay = usage.day;
     return { ok: true, counted: true };
   }
 

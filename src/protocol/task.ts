@@ -88,6 +88,8 @@ export type TaskEvent =
       attempt: number;
       error?: ErrorBody;
       nextRetryAt?: number;
+      /** the task's overall progress after this move (a new attempt starts from what is done) */
+      progress?: number;
     }
   | { seq: number; at: number; kind: 'step'; step: number; status: StepStatus; op: string }
   | {

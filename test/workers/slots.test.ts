@@ -5,7 +5,7 @@ import { newTaskId } from '../../src/lib/ids.ts';
 import { createTask } from './helpers.ts';
 
 describe('tenant slots', () => {
-  it('grants up to the limit, queues the rest in order, and hands freed slots to the head of the line', async () => {
+  it('grants up to the limit, queues the rest in order, and hands a freed slot to the head of the line at once', async () => {
     const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
     // real task objects, so the tenant can ask holders whether they still need their slot
     const ids: string[] = [];
@@ -19,16 +19,17 @@ describe('tenant slots', () => {
     await new Promise((r) => setTimeout(r, 2));
     expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 1 });
     await tenant.release(a);
-    // d asks first, but c is ahead of it
-    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 1 });
-    expect(await tenant.acquire(c, 2)).toEqual({ granted: true });
+    // the freed slot went to c, the head of the line, without c asking; d still waits, now first
     expect(await tenant.slotState()).toEqual({ running: [b, c], waiting: [d] });
+    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 0 });
+    expect(await tenant.acquire(c, 2)).toEqual({ granted: true });
 
-    // a holder that ended without releasing (here: canceled, then deleted) gets its slot reclaimed
+    // a holder that ended without releasing (here: deleted) gets its slot reclaimed, and the slot
+    // goes to d, ahead of the newcomer e
     await env.TASKS.getByName(b).remove('local');
-    expect(await tenant.acquire(e, 2)).toEqual({ granted: false, ahead: 1 });
+    expect(await tenant.acquire(e, 2)).toEqual({ granted: false, ahead: 0 });
+    expect(await tenant.slotState()).toEqual({ running: [c, d], waiting: [e] });
     expect(await tenant.acquire(d, 2)).toEqual({ granted: true });
-    expect((await tenant.slotState()).running).toEqual([c, d]);
   });
 
   it('never grants a slot to an id nobody holds when the limit is 1', async () => {
@@ -95,9 +96,10 @@ describe('tenant slots', () => {
     expect(await row(b)).toMatchObject({ status: 'queued' });
     await tenant.finish(entry(a, 'succeeded', 5));
     expect(await row(a)).toMatchObject({ status: 'succeeded', progress: 100, seq: 5 });
-    expect(await tenant.slotState()).toEqual({ running: [], waiting: [b] });
+    // a's slot went straight to b, recorded running in the same transaction
+    expect(await tenant.slotState()).toEqual({ running: [b], waiting: [] });
+    expect(await row(b)).toMatchObject({ status: 'running', seq: 2 });
     expect(await tenant.acquire(b, 1, running(b))).toEqual({ granted: true });
-    expect(await row(b)).toMatchObject({ status: 'running' });
     // a late grant never turns an ended task back to running
     expect(await tenant.acquire(a, 2, running(a))).toEqual({ granted: true });
     expect(await row(a)).toMatchObject({ status: 'succeeded' });

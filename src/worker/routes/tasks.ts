@@ -68,7 +68,8 @@ tasks.post('/', async (c) => {
         tenant,
         body,
         inputKey,
-        bodyHash: await sha256Hex(JSON.stringify(body)),
+        // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
+        bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
         origin,
       }),
     );

@@ -1,0 +1,73 @@
+/**
+ * The numbered event log of one object (a task or a batch): append, replay after a seq, and keep it
+ * bounded. One module for both logs, so they share one seq rule and one compaction rule.
+ *
+ * Both objects keep the log in a table `events (seq, at, kind, body)` and the last seq in the `seq`
+ * column of their one state row (`task` or `batch`). An append bumps that counter and inserts the row
+ * in the caller's transaction, so an event is durable exactly when the state it describes is; seq
+ * numbers start at 1, have no gaps and are never reused.
+ *
+ * Compaction (both logs): once the log holds more than `maxRows` events, progress events older than
+ * the newest `keepRecent` are deleted, except the newest progress event of each step (a batch's
+ * progress has no step: its newest one is kept). Status, step, child, output and log events are never
+ * removed, so a replay still ends in the right state after the snapshot every subscriber gets first.
+ */
+
+type Row = Record<string, SqlStorageValue>;
+
+/** Distributive Omit, so each member of an event union keeps its own fields. */
+export type Unnumbered<E> = E extends unknown ? Omit<E, 'seq' | 'at'> : never;
+
+export const COMPACT_MAX_ROWS = 2_000;
+export const COMPACT_KEEP_RECENT = 500;
+
+export class EventLog<E extends { seq: number; at: number; kind: string }> {
+  private readonly sql: SqlStorage;
+  private readonly stateTable: 'task' | 'batch';
+
+  constructor(sql: SqlStorage, stateTable: 'task' | 'batch') {
+    this.sql = sql;
+    this.stateTable = stateTable;
+  }
+
+  /**
+   * Append one event inside the caller's transaction. `sets`/`values` are more column assignments
+   * for the state row, folded into the same UPDATE that bumps the seq (one statement, not two).
+   */
+  append(event: Unnumbered<E>, now: number, sets: readonly string[] = [], values: readonly SqlStorageValue[] = []): E {
+    const assign = ['seq = seq + 1', ...sets].join(', ');
+    const row = this.sql
+      .exec<{ seq: number }>(`UPDATE ${this.stateTable} SET ${assign} RETURNING seq`, ...values)
+      .one();
+    const seq = Number(row.seq);
+    this.sql.exec(
+      'INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)',
+      seq,
+      now,
+      event.kind,
+      JSON.stringify(event),
+    );
+    return { ...event, seq, at: now } as unknown as E;
+  }
+
+  /** Events with seq > after, oldest first. */
+  after(after: number, limit = 10_000): E[] {
+    return this.sql
+      .exec<Row>('SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?', after, limit)
+      .toArray()
+      .map((r) => ({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) }) as E);
+  }
+
+  /** Bound the log (see the header); returns the number of events deleted. */
+  compact(lastSeq: number, maxRows = COMPACT_MAX_ROWS, keepRecent = COMPACT_KEEP_RECENT): number {
+    // seq has no gaps, so the row count is known without a scan until compaction first ran
+    if (lastSeq <= maxRows) return 0;
+    const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+    if (count <= maxRows) return 0;
+    return this.sql.exec(
+      `DELETE FROM events WHERE kind = 'progress' AND seq <= ?
+         AND seq NOT IN (SELECT MAX(seq) FROM events WHERE kind = 'progress' GROUP BY json_extract(body, '$.step'))`,
+      lastSeq - keepRecent,
+    ).rowsWritten;
+  }
+}
