@@ -125,13 +125,15 @@ function scalingTable(results) {
 }
 
 function processTable(results) {
-  const lines = [head(['system', 'tasks', 'process', 'peak RSS', 'CPU seconds (tree)'])];
+  const lines = [head(['system', 'tasks', 'process', 'peak RSS', 'CPU seconds'])];
   for (const s of results.systems) {
     const r = [...s.scaling].reverse().find((x) => x.complete) ?? s.scaling.at(-1);
     if (!r) continue;
     for (const [proc, rss] of Object.entries(r.perProcess)) {
       const label = proc.split(': ')[0];
-      lines.push(row([s.name, r.count, proc, fmtMb(rss), r.cpuSeconds[label]?.toFixed(1) ?? '']));
+      // runs before per-process CPU was recorded show the whole tree's CPU on each of its processes
+      const cpu = r.cpuByProcess?.[proc] ?? r.cpuSeconds[label];
+      lines.push(row([s.name, r.count, proc, fmtMb(rss), cpu?.toFixed(1) ?? '']));
     }
   }
   return lines.join('\n');

@@ -1,7 +1,7 @@
 // The scenarios every system runs with the synthetic job: create latency, progress latency with
 // 1/10/100 subscribers, events lost across a reconnect, and throughput/scaling with memory.
 // Each takes a started system (bench/systems/*.mjs) and returns plain numbers for the report.
-import { cpuByRoot, sampleRss } from '../lib/procs.mjs';
+import { cpuByProcess, cpuByRoot, sampleRss } from '../lib/procs.mjs';
 import { nowMs, pool, sleep, summary } from '../lib/stats.mjs';
 
 /** Wait until the system has finished `expected` tasks in all (its own counter), or time out. */
@@ -165,6 +165,7 @@ export async function throughput(sys, { count, job, timeoutMs }) {
   const before = sys.created;
   const rss = sampleRss(sys.roots);
   const cpu0 = cpuByRoot(sys.roots);
+  const proc0 = cpuByProcess(sys.roots);
   const writes0 = (await sys.meter?.())?.writes ?? null;
   const t0 = nowMs();
   let createErrors = 0;
@@ -187,6 +188,7 @@ export async function throughput(sys, { count, job, timeoutMs }) {
   const end = await drain(sys, sys.created, Math.max(10_000, deadline - nowMs()));
   const memory = rss.stop();
   const cpu1 = cpuByRoot(sys.roots);
+  const proc1 = cpuByProcess(sys.roots);
   const writes1 = writes0 === null ? null : ((await sys.meter?.())?.writes ?? null);
   const seconds = (end.at - t0) / 1_000;
   const finished = end.done + end.failed - before;
@@ -204,6 +206,7 @@ export async function throughput(sys, { count, job, timeoutMs }) {
     peakRss: memory.peakTotal,
     perProcess: memory.perProcess,
     cpuSeconds,
+    cpuByProcess: Object.fromEntries(Object.entries(proc1).map(([k, v]) => [k, v - (proc0[k] ?? 0)])),
     /** CPU of every process of the system (the bench's own runner stand-in excluded) per finished task. */
     cpuMsPerTask: ((cpuTotal - (cpuSeconds['synthetic runner'] ?? 0)) * 1_000) / Math.max(1, finished),
     /** Redis keys changed per task (peers); null where the system has no such counter in this run. */
