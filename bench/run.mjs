@@ -23,7 +23,9 @@ import { startClipyard } from './systems/clipyard.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,pinned,media').split(',');
+const only = (
+  argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,engines,pinned,media'
+).split(',');
 /** `--scaling=100,1000`: other sizes for the throughput/scaling rows. */
 const scalingArg = argv.find((a) => a.startsWith('--scaling='))?.slice(10);
 const log = (s) => process.stderr.write(s);
