@@ -61,8 +61,8 @@ const plan = quick
       progress: { tasks: 2, subs: [1, 10, 100], job: { n: 40, rate: RATE, delay: 3_000 } },
       reconnect: { tasks: 4, job: { n: 40, rate: RATE }, dropAfter: 15, awayMs: 1_000 },
       scaling: [100, 1_000, 10_000],
-      pinnedScaling: [1_000],
-      engineScaling: [1_000],
+      pinnedScaling: [300],
+      engineScaling: [300],
       meterTasks: 200,
       throughputJob: { n: 10, rate: RATE },
       media: { seconds: 60, reps: 2 },
@@ -125,7 +125,7 @@ async function runSystem(name, startFn, parts = {}) {
     for (const count of scaling) {
       log(`   throughput, ${count} tasks\n`);
       // A size that has not finished in this time is reported as timed out (with the tasks done by then).
-      const timeoutMs = quick ? 60_000 : Math.min(SCALING_MAX_MS, Math.max(60_000, count * 60));
+      const timeoutMs = quick ? 60_000 : Math.min(SCALING_MAX_MS, Math.max(90_000, count * 60));
       const r = await throughput(sys, { count, job: plan.throughputJob, timeoutMs });
       log(
         `     ${r.tasksPerSecond.toFixed(1)} tasks/s, ${r.seconds.toFixed(1)} s, complete=${r.complete}, ` +

@@ -167,7 +167,7 @@ export function reducedTable(runs, label) {
       label,
       'create p50 / p99, c=1',
       'create p50 / p99, c=32',
-      'tasks/s (1,000 tasks)',
+      `tasks/s (${runs[0]?.scaling.at(-1)?.count?.toLocaleString('en') ?? '—'} tasks)`,
       'CPU ms / task',
       'peak RSS',
     ]),

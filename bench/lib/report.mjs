@@ -260,7 +260,7 @@ the proposed runner-side synthetic op). The client is one Node process using Nod
    created by 32 client connections; time from the first POST until the system's own counter says all
    finished (clipyard: the tenant index in \`/api/health\`; BullMQ: \`getJobCounts\`; Celery: a Redis
    counter bumped by \`task_postrun\`), polled every 100 ms. RSS of every process of the system sampled
-   every 200 ms from /proc; CPU seconds from /proc/<pid>/stat. A size has min(720 s, max(60 s, 60 ms x N)) to
+   every 200 ms from /proc; CPU seconds from /proc/<pid>/stat. A size has min(720 s, max(90 s, 60 ms x N)) to
   finish (POSTs included); one that does not is reported as timed out and the larger sizes are skipped.
 - **6. Media overhead**: ${results.media ? results.media.clip : 'not run'}; audio (mp3), transcode (480p mp4)
    and thumbnail, each one clipyard task (input URL on loopback, real runner and ffmpeg) timed from POST
