@@ -65,7 +65,7 @@ const plan = quick
       engineScaling: [300],
       meterTasks: 200,
       throughputJob: { n: 10, rate: RATE },
-      media: { seconds: 60, reps: 2 },
+      media: { seconds: 30, reps: 1 },
     };
 
 if (scalingArg) plan.scaling = scalingArg.split(',').map(Number);

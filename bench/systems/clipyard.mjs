@@ -50,6 +50,11 @@ export async function startClipyard(o) {
     ...(o.metered ? { config: path.join(o.tree, 'wrangler.metered.toml') } : {}),
     // undefined: whatever `npm start` uses at that commit
     ...(o.engine ? { engine: o.engine } : {}),
+  }).catch(async (err) => {
+    // a Worker that did not start must not leave its runner behind
+    await stop(runner);
+    proxy?.server.close();
+    throw err;
   });
   const engine = o.engine ?? mod.DEFAULT_ENGINE ?? 'wrangler';
   const base = `http://127.0.0.1:${port}`;
