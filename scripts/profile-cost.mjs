@@ -87,7 +87,9 @@ if (process.env.PROFILE_DEBUG) console.error(tree_(worker.pid).map((p) => `${p} 
 let strace = null;
 if (FSYNC) {
   const attach = workerds().flatMap((p) => ['-p', String(p)]);
-  strace = spawn('strace', ['-f', '-c', '-e', 'trace=fsync,fdatasync', ...attach], {
+  const detail = process.env.PROFILE_STRACE_LOG;
+  const how = detail ? ['-y', '-o', detail] : ['-c'];
+  strace = spawn('strace', ['-f', ...how, '-e', 'trace=fsync,fdatasync', ...attach], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';

@@ -50,6 +50,21 @@ export class EventLog<E extends { seq: number; at: number; kind: string }> {
     return { ...event, seq, at: now } as unknown as E;
   }
 
+  /**
+   * Write an event that already has its seq (one a subscriber may have been sent before it was
+   * written; see pending-progress.ts). The caller moves the state row's seq counter past it.
+   */
+  insertNumbered(event: E): void {
+    const { seq, at, ...body } = event;
+    this.sql.exec(
+      'INSERT INTO events (seq, at, kind, body) VALUES (?, ?, ?, ?)',
+      seq,
+      at,
+      event.kind,
+      JSON.stringify(body),
+    );
+  }
+
   /** Events with seq > after, oldest first. */
   after(after: number, limit = 10_000): E[] {
     return this.sql

@@ -33,8 +33,15 @@ export interface DriverHost {
   readonly ctx: DurableObjectState;
   readonly store: TaskStore;
   config(): TaskConfig;
-  /** Append a progress, log or output event (with a patch of the task row). */
+  /** Append a log or output event (with a patch of the task row) and send it. */
   emit(event: NewEvent, patch?: TaskPatch): TaskEvent;
+  /** Append a progress event (written with the next batch, see pending-progress.ts) and send it at once. */
+  emitProgress(
+    event: Omit<Extract<TaskEvent, { kind: 'progress' }>, 'seq' | 'at'>,
+    patch: TaskPatch,
+    step: number,
+    stepProgress: number,
+  ): TaskEvent;
   /** A lifecycle input (a step started or ended, the attempt's outcome); false when it was refused. */
   move(input: LifecycleInput): boolean;
   /** A drive loop ended (for any reason): the alarm is due again. */
@@ -232,13 +239,12 @@ export class TaskDriver {
         { kind: 'output', step: stepIndex, output: { name, step: stepIndex, size, contentType } },
         { jobSeq: event.seq },
       );
-    } else {
-      // done / error: the outcome is handled by drive(); record that the runner seq was consumed.
-      store.patch({ jobSeq: event.seq });
     }
+    // done / error: the outcome is handled by drive(), whose move forgets the job (and its seq) at
+    // once; a crash before that move re-reads the same outcome from the runner, so no write here.
   }
 
-  /** Write one (possibly throttled) progress event, if the job that produced it is still current. */
+  /** Record and send one (possibly throttled) progress event, if the job that produced it is still current. */
   private recordProgress(token: number, event: ProgressEvent): void {
     if (!this.alive(token)) return;
     const { store } = this.host;
@@ -254,9 +260,8 @@ export class TaskDriver {
         stepProgress,
       ),
     );
-    store.setStepProgress(stepIndex, stepProgress);
     const message = event.message ?? event.stage;
-    const e: NewEvent = {
+    const e: Omit<Extract<TaskEvent, { kind: 'progress' }>, 'seq' | 'at'> = {
       kind: 'progress',
       step: stepIndex,
       stage: event.stage,
@@ -268,7 +273,8 @@ export class TaskDriver {
     if (event.totalBytes !== undefined) e.totalBytes = event.totalBytes;
     if (event.speed !== undefined) e.speed = event.speed;
     if (event.eta !== undefined) e.eta = event.eta;
-    this.host.emit(e, { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) });
+    const patch = { progress: overall, stage: event.stage, message, jobSeq: Math.max(t.jobSeq, event.seq) };
+    this.host.emitProgress(e, patch, stepIndex, stepProgress);
     this.host.progressed();
   }
 

@@ -81,6 +81,11 @@ export class TaskObject extends DurableObject<Env> {
         this.sockets.broadcast(e);
         return e;
       },
+      emitProgress: (event, patch, step, stepProgress) => {
+        const e = this.store.appendProgress(event, patch, step, stepProgress);
+        this.sockets.broadcast(e);
+        return e;
+      },
       move: (input) => {
         const { decision, done } = this.perform(input);
         ctx.waitUntil(done);
@@ -98,7 +103,11 @@ export class TaskObject extends DurableObject<Env> {
         return expiries.length > 0 ? Math.min(...expiries) : null;
       },
     ];
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage));
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage);
+      // seqs a crash may have left handed out but unwritten are filled before anything else runs
+      this.store.recover();
+    });
   }
 
   private get config(): TaskConfig {

@@ -67,6 +67,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE task ADD COLUMN attempts_per_run INTEGER NOT NULL DEFAULT 0;
   UPDATE task SET attempts_per_run = max_attempts;
   `,
+  // 4: the highest seq a subscriber may have been sent ahead of the log (see pending-progress.ts)
+  `
+  ALTER TABLE task ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

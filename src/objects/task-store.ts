@@ -8,6 +8,9 @@
  *
  * Every status change and step change is a lifecycle move (lib/task-lifecycle.ts) written by
  * `applyMove` in one transaction with its events, so the event log can never disagree with the status.
+ * Progress events are the exception that makes progress cheap: they are handed out at once and
+ * written in batches (pending-progress.ts); every other write first writes what is pending, in the
+ * same transaction, and every read (row, steps, replay) already includes it.
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
@@ -18,6 +21,7 @@ import type { Op, Step } from '../protocol/ops.ts';
 import type { Stage } from '../protocol/runner.ts';
 import type { StepStatus, TaskEvent, TaskInput, TaskStatus } from '../protocol/task.ts';
 import { EventLog } from './event-log.ts';
+import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
 
 export type { NewEvent, TaskPatch };
 
@@ -47,6 +51,8 @@ export interface TaskRow {
   jobId: string | null;
   jobSeq: number;
   seq: number;
+  /** the highest seq handed out ahead of the log may reach (see pending-progress.ts) */
+  seqReserved: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -104,6 +110,7 @@ function toTask(r: Row): TaskRow {
     jobId: r.job_id == null ? null : String(r.job_id),
     jobSeq: Number(r.job_seq),
     seq: Number(r.seq),
+    seqReserved: Number(r.seq_reserved ?? 0),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -116,6 +123,10 @@ export class TaskStore {
   private cachedTask: TaskRow | null | undefined;
   private cachedSteps: StepRow[] | undefined;
   private cachedOutputs: OutputRow[] | undefined;
+  private readonly pending = new PendingProgress();
+  /** set while a transaction writes what was pending; cleared (with the pending events) once it committed */
+  private flushing = false;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
@@ -128,12 +139,22 @@ export class TaskStore {
 
   /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
   private tx<T>(fn: () => T): T {
+    let out: T;
     try {
-      return this.storage.transactionSync(fn);
+      out = this.storage.transactionSync(() => {
+        this.flushPending();
+        return fn();
+      });
     } catch (err) {
+      this.flushing = false;
       this.forget();
       throw err;
     }
+    if (this.flushing) {
+      this.flushing = false;
+      this.pending.clear();
+    }
+    return out;
   }
 
   /** Drop the in-memory copies (after a rollback, or when the storage was wiped). */
@@ -146,7 +167,7 @@ export class TaskStore {
   task(): TaskRow | null {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
-      this.cachedTask = r ? toTask(r) : null;
+      this.cachedTask = r ? this.withPending(toTask(r)) : null;
     }
     return this.cachedTask;
   }
@@ -167,7 +188,7 @@ export class TaskStore {
         op: r.op as Op,
         params: JSON.parse(String(r.params)) as Step,
         status: r.status as StepStatus,
-        progress: Number(r.progress),
+        progress: this.pending.steps.get(Number(r.idx)) ?? Number(r.progress),
       }));
     return this.cachedSteps;
   }
@@ -194,7 +215,8 @@ export class TaskStore {
 
   /** Events with seq > after, oldest first. */
   eventsAfter(after: number, limit = 10_000): TaskEvent[] {
-    return this.log.after(after, limit);
+    const written = this.log.after(after, limit);
+    return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
 
   create(init: {
@@ -265,51 +287,121 @@ export class TaskStore {
         this.cachedTask = { ...t, status: move.to };
       }
       if (move.events.length === 0) {
-        this.patch(move.patch, now);
+        this.writePatch(move.patch, now);
         return [];
       }
       // the patch rides on the first event's seq update; later events only bump the seq
-      return move.events.map((e, i) => this.insertEvent(e, i === 0 ? move.patch : {}, now));
+      const events = move.events.map((e, i) => this.insertEvent(e, i === 0 ? move.patch : {}, now));
+      this.settleReserve();
+      return events;
     });
+  }
+
+  /**
+   * A progress event: handed out at once with the next seq, written with the next flush (see
+   * pending-progress.ts). Only when the reserve is used up is a write needed before it may go out.
+   */
+  appendProgress(
+    event: Omit<ProgressEvent, 'seq' | 'at'>,
+    patch: TaskPatch,
+    step: number,
+    stepProgress: number,
+    now = Date.now(),
+  ): TaskEvent {
+    const t = this.task();
+    if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    const seq = t.seq + 1;
+    let seqReserved = t.seqReserved;
+    if (seq > seqReserved) {
+      seqReserved = seq + SEQ_RESERVE;
+      this.sql.exec('UPDATE task SET seq_reserved = ?', seqReserved);
+    }
+    const e: ProgressEvent = { ...event, seq, at: now };
+    this.pending.add(e, patch, step, stepProgress);
+    this.cachedTask = { ...t, ...patch, seq, seqReserved, updatedAt: now };
+    const steps = this.cachedSteps;
+    if (steps) this.cachedSteps = steps.map((s) => (s.index === step ? { ...s, progress: stepProgress } : s));
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = null;
+      try {
+        this.flush();
+      } catch (err) {
+        // still pending: the next write (or the next progress event's timer) tries again
+        console.warn(JSON.stringify({ level: 'warn', msg: 'progress flush failed', error: String(err) }));
+      }
+    }, FLUSH_INTERVAL_MS);
+    return e;
+  }
+
+  /** Write the pending progress events now (one transaction), if any. */
+  flush(): void {
+    if (!this.pending.empty) this.tx(() => undefined);
+  }
+
+  /**
+   * After a restart: seqs past the log's last one, up to the reserved one, may have reached a
+   * subscriber before a crash. Fill them with the last progress the log knows, so a replay has every
+   * seq and no later event takes one of them.
+   */
+  recover(): number {
+    const t = this.task();
+    if (!t || t.seqReserved <= t.seq) return 0;
+    const filled = t.seqReserved - t.seq;
+    this.tx(() => {
+      const step = this.steps()[t.currentStep];
+      for (let seq = t.seq + 1; seq <= t.seqReserved; seq++) {
+        this.log.insertNumbered({
+          kind: 'progress',
+          seq,
+          at: t.updatedAt,
+          step: t.currentStep,
+          stage: t.stage ?? 'starting',
+          progress: t.progress,
+          stepProgress: step?.progress ?? 0,
+          message: t.message,
+        });
+      }
+      this.sql.exec('UPDATE task SET seq = ?', t.seqReserved);
+      this.cachedTask = { ...t, seq: t.seqReserved };
+      this.settleReserve();
+    });
+    return filled;
   }
 
   /** Append a non-status event, with an optional patch of the task row, in one transaction. */
   appendEvent(event: NewEvent, patch: TaskPatch = {}, now = Date.now()): TaskEvent {
-    return this.tx(() => this.insertEvent(event, patch, now));
-  }
-
-  /** A step's own progress (written with the progress event, in the caller's turn). */
-  setStepProgress(index: number, progress: number): void {
-    this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
-    const steps = this.cachedSteps;
-    if (steps) this.cachedSteps = steps.map((s) => (s.index === index ? { ...s, progress } : s));
+    return this.tx(() => {
+      const e = this.insertEvent(event, patch, now);
+      this.settleReserve();
+      return e;
+    });
   }
 
   addOutput(o: OutputRow): void {
-    this.sql.exec(
-      `INSERT OR REPLACE INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
+    this.tx(() =>
+      this.sql.exec(
+        `INSERT OR REPLACE INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      o.name,
-      o.step,
-      o.key,
-      o.size,
-      o.contentType,
-      o.createdAt,
-      o.expiresAt,
+        o.name,
+        o.step,
+        o.key,
+        o.size,
+        o.contentType,
+        o.createdAt,
+        o.expiresAt,
+      ),
     );
     this.cachedOutputs = undefined;
   }
 
   removeOutput(name: string): void {
-    this.sql.exec('DELETE FROM outputs WHERE name = ?', name);
+    this.tx(() => this.sql.exec('DELETE FROM outputs WHERE name = ?', name));
     this.cachedOutputs = undefined;
   }
 
   /** Update task fields without an event (e.g. the job id once the runner accepted the job). */
   patch(patch: TaskPatch, now = Date.now()): void {
-    const { sets, values } = this.patchSql(patch, now);
-    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
-    this.patchCache(patch, now);
+    this.tx(() => this.writePatch(patch, now));
   }
 
   /** Bound the event log (see event-log.ts). */
@@ -320,8 +412,57 @@ export class TaskStore {
 
   /** Forget everything (the task was deleted); the caller applies the schema again. */
   wipe(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.pending.clear();
     this.forget();
     return this.storage.deleteAll();
+  }
+
+  /** The durable row as the pending progress events leave it. */
+  private withPending(t: TaskRow): TaskRow {
+    const last = this.pending.lastSeq;
+    // while a transaction writes them, the row read back already has them
+    if (last === null || this.flushing) return t;
+    return { ...t, ...this.pending.patch, seq: Math.max(t.seq, last), updatedAt: this.pending.at };
+  }
+
+  /** Inside a transaction: write the pending progress events and the row as they leave it. */
+  private flushPending(): void {
+    if (this.pending.empty || this.flushing) return;
+    // the row as the pending events leave it, read before `flushing` is set
+    this.task();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushing = true;
+    for (const e of this.pending.events) this.log.insertNumbered(e);
+    for (const [index, progress] of this.pending.steps) {
+      this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
+    }
+    const { sets, values } = this.patchSql(this.pending.patch, this.pending.at);
+    this.sql.exec(`UPDATE task SET seq = ?, ${sets.join(', ')}`, this.pending.lastSeq, ...values);
+    this.settleReserve();
+  }
+
+  /**
+   * Inside a transaction: while the task runs, keep SEQ_RESERVE seqs reserved past the log (topped
+   * up when half is used); otherwise reserve none, so a restart of a task that is not running has
+   * nothing to fill.
+   */
+  private settleReserve(): void {
+    const t = this.cachedTask;
+    if (!t) return;
+    const seq = t.seq;
+    const want = t.status === 'running' ? (t.seqReserved - seq < SEQ_RESERVE / 2 ? seq + SEQ_RESERVE : null) : seq;
+    if (want === null || want === t.seqReserved) return;
+    this.sql.exec('UPDATE task SET seq_reserved = ?', want);
+    this.cachedTask = { ...t, seqReserved: want };
+  }
+
+  private writePatch(patch: TaskPatch, now: number): void {
+    const { sets, values } = this.patchSql(patch, now);
+    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
+    this.patchCache(patch, now);
   }
 
   private writeStep(index: number, status: StepStatus, progress: number | undefined, now: number): void {
