@@ -24,6 +24,7 @@ export const PRICES = {
   doGb: 0.125,
 };
 
+/** A scaling row that finished (a timed-out row's CPU per task counts tasks that never finished). */
 const at = (s, count) => s?.scaling?.find((r) => r.count === count && r.complete) ?? null;
 const fmt1 = (v) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(1));
 
@@ -71,6 +72,7 @@ export function perTaskTable(results) {
   const lines = [
     head([
       'system',
+      'CPU ms / task (100)',
       'CPU ms / task (1,000)',
       'CPU ms / task (10,000)',
       'writes / task',
@@ -80,13 +82,15 @@ export function perTaskTable(results) {
     ]),
   ];
   for (const s of results.systems) {
+    const r0 = at(s, 100);
     const r1 = at(s, 1_000);
     const r10 = at(s, 10_000);
     const isCy = s.name === 'clipyard';
-    const writes = isCy ? mt?.rowsWritten : (r1 ?? s.scaling.at(-1))?.writesPerTask;
+    const writes = isCy ? mt?.rowsWritten : (r1 ?? r0 ?? s.scaling.at(-1))?.writesPerTask;
     lines.push(
       row([
         s.name,
+        fmt1(r0?.cpuMsPerTask),
         fmt1(r1?.cpuMsPerTask),
         fmt1(r10?.cpuMsPerTask),
         isCy ? `${fmt1(writes)} SQLite rows` : `${fmt1(writes)} Redis keys`,
@@ -119,7 +123,8 @@ export function callsTable(results) {
 export function costTable(results) {
   const mt = meteredPerTask(results);
   const cy = results.systems.find((s) => s.name === 'clipyard');
-  const r = at(cy, 1_000) ?? cy?.scaling.at(-1);
+  // the largest row that finished: a timed-out row's CPU includes tasks that never finished
+  const r = [...(cy?.scaling ?? [])].reverse().find((x) => x.complete) ?? cy?.scaling.at(-1);
   if (!mt || !r) return 'Not computed (the metered run or the 1,000-task row is missing).';
   const job = results.config.plan.throughputJob;
   const jobSeconds = job.n / job.rate;
