@@ -244,7 +244,8 @@ ${results.media ? `- ${results.media.ffmpeg}` : ''}
 
 Redis runs with persistence off for \`BullMQ\` and \`Celery\`, and with \`appendonly yes, appendfsync everysec\`
 (their common production setting) for \`BullMQ (AOF)\` and \`Celery (AOF)\`, which run create latency and
-throughput up to 1,000 tasks; clipyard commits every write to SQLite before it answers.
+throughput up to 1,000 tasks; clipyard commits status, step and output events to SQLite before it
+answers or sends them (progress events since lean's change: sent at once, written in batches every 250 ms).
 
 Every system runs alone on the machine (started, measured, stopped, then the next), on loopback, each
 with **${results.config.concurrency} concurrent workers** (clipyard: \`MAX_CONCURRENT_TASKS=${results.config.concurrency}\`
