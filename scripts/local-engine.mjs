@@ -12,7 +12,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const opts = JSON.parse(process.argv[2] ?? '{}');
@@ -56,9 +55,22 @@ execFileSync(
   { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_LOG: 'error' } },
 );
 
-const { workerOptions } = unstable_getMiniflareWorkerOptions(config, undefined, {
-  overrides: { enableContainers: false },
-});
+// wrangler.toml -> Miniflare's options, read by wrangler's own function in a short-lived child: loading
+// wrangler costs this long-lived process over 100 MB of memory that it would keep for nothing.
+const optionsFile = path.join(outdir, 'options.json');
+execFileSync(
+  process.execPath,
+  [
+    '--input-type=module',
+    '-e',
+    `import { unstable_getMiniflareWorkerOptions as get } from 'wrangler';
+import { writeFileSync } from 'node:fs';
+const o = get(${JSON.stringify(config)}, undefined, { overrides: { enableContainers: false } });
+writeFileSync(${JSON.stringify(optionsFile)}, JSON.stringify(o.workerOptions));`,
+  ],
+  { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_LOG: 'error' } },
+);
+const workerOptions = JSON.parse(readFileSync(optionsFile, 'utf8'));
 // one bundled module: no module rules to apply (and Miniflare 5 refuses them next to scriptPath)
 delete workerOptions.modulesRules;
 const persistRoot = opts.persistTo
