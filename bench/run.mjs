@@ -10,9 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeChart } from './lib/chart.mjs';
 import { ensurePeers } from './lib/install.mjs';
-import { BENCH, WORK } from './lib/proc.mjs';
+import { BENCH, pinTrees, WORK } from './lib/proc.mjs';
+import { tree } from './lib/procs.mjs';
 import { writeReport } from './lib/report.mjs';
 import { snapshotHead } from './lib/snapshot.mjs';
+import { sleep } from './lib/stats.mjs';
 import { createLatency, drain, progressLatency, reconnectLoss, throughput } from './scenarios/control-plane.mjs';
 import { hlsOverhead } from './scenarios/hls.mjs';
 import { mediaOverhead } from './scenarios/media.mjs';
@@ -22,7 +24,11 @@ import { startClipyard } from './systems/clipyard.mjs';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,media,hls').split(',');
+const only = (
+  argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'clipyard,bullmq,celery,engines,pinned,media,hls'
+).split(',');
+/** `--scaling=100,1000`: other sizes for the throughput/scaling rows. */
+const scalingArg = argv.find((a) => a.startsWith('--scaling='))?.slice(10);
 const log = (s) => process.stderr.write(s);
 
 /** Worker concurrency of every system (clipyard: MAX_CONCURRENT_TASKS for the one local tenant). */
@@ -30,6 +36,8 @@ const CONCURRENCY = 100;
 /** How often the Celery page polls the task's result. */
 const POLL_MS = 500;
 const RATE = 10;
+/** The longest a scaling size may take (10,000 tasks at clipyard's local rate need several minutes). */
+const SCALING_MAX_MS = 720_000;
 
 const plan = quick
   ? {
@@ -40,7 +48,10 @@ const plan = quick
       progress: { tasks: 1, subs: [1, 10], job: { n: 10, rate: RATE, delay: 1_000 } },
       reconnect: { tasks: 1, job: { n: 20, rate: RATE }, dropAfter: 5, awayMs: 500 },
       scaling: [20],
-      throughputJob: { n: 5, rate: RATE },
+      pinnedScaling: [20],
+      engineScaling: [20],
+      meterTasks: 10,
+      throughputJob: { n: 10, rate: RATE },
       media: { seconds: 5, reps: 1 },
       hls: { seconds: 10, reps: 1 },
     }
@@ -51,11 +62,16 @@ const plan = quick
       ],
       progress: { tasks: 2, subs: [1, 10, 100], job: { n: 40, rate: RATE, delay: 3_000 } },
       reconnect: { tasks: 4, job: { n: 40, rate: RATE }, dropAfter: 15, awayMs: 1_000 },
-      scaling: [10, 100, 1_000, 5_000],
+      scaling: [100, 1_000, 10_000],
+      pinnedScaling: [300],
+      engineScaling: [300],
+      meterTasks: 200,
       throughputJob: { n: 10, rate: RATE },
-      media: { seconds: 60, reps: 2 },
-      hls: { seconds: 60, reps: 2 },
+      media: { seconds: 30, reps: 1 },
+      hls: { seconds: 30, reps: 1 },
     };
+
+if (scalingArg) plan.scaling = scalingArg.split(',').map(Number);
 
 /** Systems still running, stopped on Ctrl-C or a crash so no server outlives the bench. */
 const running = new Set();
@@ -68,39 +84,67 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-async function runSystem(name, startFn) {
-  log(`\n== ${name}: starting\n`);
-  const sys = await startFn();
+/**
+ * Start a system, run the parts of the plan named in `parts` (create, progress, reconnect, scaling:
+ * a list of sizes), stop it. `pin`: every process of the system on CPU 1, the bench client on CPU 0.
+ */
+async function runSystem(name, startFn, parts = {}) {
+  const { create = true, progress = true, reconnect = true, scaling = plan.scaling, pin = false } = parts;
+  log(`\n== ${name}: starting${pin ? ' (pinned to CPU 1)' : ''}\n`);
+  let sys;
+  try {
+    sys = await startFn();
+  } catch (err) {
+    // a system that does not start is reported as such; the run goes on with the others
+    const error = err instanceof Error ? err.message : String(err);
+    log(`   ${name} did not start: ${error}\n`);
+    return { name, label: name, version: '', pinned: pin, create: [], progress: [], scaling: [], error };
+  }
   running.add(sys);
   sys.created = 0;
-  const out = { name: sys.name, version: sys.version, create: [], progress: [], scaling: [] };
+  const out = { name: sys.name, label: name, version: sys.version, pinned: pin, create: [], progress: [], scaling: [] };
   try {
+    if (pin) pinTrees(sys.roots, 1, tree);
     // Warm-up: first requests pay for JIT, connection set-up and module loading in every system.
     for (let i = 0; i < 10; i++) await sys.create({ n: 1, rate: RATE });
     sys.created += 10;
     await drain(sys, sys.created, 60_000);
-    for (const c of plan.create) {
+    for (const c of create ? plan.create : []) {
       log(`   create latency, concurrency ${c.concurrency} x ${c.count}\n`);
       out.create.push({ ...c, ...(await createLatency(sys, { ...c, job: { n: 1, rate: RATE } })) });
       await drain(sys, sys.created, 120_000);
     }
-    for (const subs of plan.progress.subs) {
+    for (const subs of progress ? plan.progress.subs : []) {
       log(`   progress latency, ${subs} subscriber(s) on ${plan.progress.tasks} task(s)\n`);
       const r = await progressLatency(sys, { tasks: plan.progress.tasks, subs, job: plan.progress.job });
       out.progress.push({ subs, tasks: plan.progress.tasks, ...r });
       await drain(sys, sys.created, 60_000);
     }
-    log('   events lost across a reconnect\n');
-    out.reconnect = await reconnectLoss(sys, plan.reconnect);
-    await drain(sys, sys.created, 60_000);
-    for (const count of plan.scaling) {
+    if (reconnect) {
+      log('   events lost across a reconnect\n');
+      out.reconnect = await reconnectLoss(sys, plan.reconnect);
+      await drain(sys, sys.created, 60_000);
+    }
+    for (const count of scaling) {
       log(`   throughput, ${count} tasks\n`);
       // A size that has not finished in this time is reported as timed out (with the tasks done by then).
-      const timeoutMs = quick ? 60_000 : Math.min(150_000, Math.max(60_000, count * 30));
+      const timeoutMs = quick ? 60_000 : Math.min(SCALING_MAX_MS, Math.max(90_000, count * 60));
       const r = await throughput(sys, { count, job: plan.throughputJob, timeoutMs });
-      log(`     ${r.tasksPerSecond.toFixed(1)} tasks/s, ${r.seconds.toFixed(1)} s, complete=${r.complete}\n`);
+      log(
+        `     ${r.tasksPerSecond.toFixed(1)} tasks/s, ${r.seconds.toFixed(1)} s, complete=${r.complete}, ` +
+          `CPU ${r.cpuMsPerTask.toFixed(1)} ms/task${r.writesPerTask === null ? '' : `, ${r.writesPerTask.toFixed(1)} writes/task`}\n`,
+      );
       out.scaling.push(r);
       if (!r.complete) break;
+    }
+    if (parts.meter) {
+      log(`   metered: ${parts.meter} tasks of the ${plan.throughputJob.n}-update job\n`);
+      const before = await sys.meter(true);
+      const r = await throughput(sys, { count: parts.meter, job: plan.throughputJob, timeoutMs: 120_000 });
+      // the last report of an ended task may land after the counter says done: let it settle
+      await sleep(2_000);
+      const m = await sys.meter();
+      out.meter = { tasks: r.finished, complete: r.complete, before, ...m };
     }
   } catch (err) {
     // A system that fails (or wedges) mid-run is reported with what it measured until then.
@@ -165,19 +209,66 @@ function save() {
   );
 }
 
+const clipyard =
+  (o = {}) =>
+  () =>
+    startClipyard({ tree: head.dir, concurrency: CONCURRENCY, runner: 'synthetic', ...o });
+const bullmq = (aof) => () => startBullmq({ concurrency: CONCURRENCY, aof });
+const celery = (aof) => () => startCelery({ concurrency: CONCURRENCY, pollMs: POLL_MS, aof });
+/** The peers with Redis durability: create latency and throughput, where fsync can matter. */
+const durableParts = { progress: false, reconnect: false, scaling: plan.scaling.filter((n) => n <= 1_000) };
+
 if (only.includes('clipyard')) {
-  results.systems.push(
-    await runSystem('clipyard', () => startClipyard({ tree: head.dir, concurrency: CONCURRENCY, runner: 'synthetic' })),
-  );
+  results.systems.push(await runSystem('clipyard', clipyard()));
   save();
 }
 if (only.includes('bullmq')) {
-  results.systems.push(await runSystem('BullMQ', () => startBullmq({ concurrency: CONCURRENCY })));
+  results.systems.push(await runSystem('BullMQ', bullmq(false)));
+  save();
+  results.systems.push(await runSystem('BullMQ (AOF)', bullmq(true), durableParts));
   save();
 }
 if (only.includes('celery')) {
-  results.systems.push(await runSystem('Celery', () => startCelery({ concurrency: CONCURRENCY, pollMs: POLL_MS })));
+  results.systems.push(await runSystem('Celery', celery(false)));
   save();
+  results.systems.push(await runSystem('Celery (AOF)', celery(true), durableParts));
+  save();
+}
+if (only.includes('clipyard')) {
+  // Billing counters come from the metered entry, in a run of its own so no timing includes them.
+  const m = await runSystem('clipyard (metered)', clipyard({ metered: true, label: 'clipyard (metered)' }), {
+    create: false,
+    progress: false,
+    reconnect: false,
+    scaling: [],
+    meter: plan.meterTasks,
+  });
+  results.metered = m;
+  save();
+}
+if (only.includes('engines')) {
+  // npm start's engine: wrangler dev against the same bundle on Miniflare's API, same scenarios.
+  const engineParts = { progress: false, reconnect: false, scaling: plan.engineScaling };
+  results.engines = [];
+  for (const engine of ['wrangler', 'miniflare']) {
+    results.engines.push(await runSystem(`clipyard on ${engine}`, clipyard({ engine }), engineParts));
+    save();
+  }
+}
+if (only.includes('pinned')) {
+  // One core for each system: what "one workerd thread" compares with. The client runs on the other.
+  spawnSync('taskset', ['-a', '-c', '-p', '0', String(process.pid)], { stdio: 'ignore' });
+  const pinParts = { pin: true, progress: false, reconnect: false, scaling: plan.pinnedScaling };
+  results.pinned = [];
+  for (const [name, fn] of [
+    ['clipyard', clipyard()],
+    ['BullMQ (AOF)', bullmq(true)],
+    ['Celery (AOF)', celery(true)],
+  ]) {
+    results.pinned.push(await runSystem(`${name}, pinned`, fn, pinParts));
+    save();
+  }
+  spawnSync('taskset', ['-a', '-c', '-p', '0,1', String(process.pid)], { stdio: 'ignore' });
 }
 if (only.includes('media')) {
   log('\n== media overhead: clipyard with the real runner against raw ffmpeg\n');

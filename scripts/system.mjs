@@ -1,5 +1,6 @@
 // Starts the whole local system: the media runner (a Node process using this machine's ffmpeg)
-// and wrangler dev (the Worker, Durable Objects and a local R2), wired together by RUNNER_URL.
+// and the Worker with its Durable Objects and a local R2 (on Miniflare by default, or wrangler dev),
+// wired together by RUNNER_URL.
 // Used by `npm start` and by the end-to-end tests, so both run exactly the same thing.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -113,7 +114,18 @@ function secretsFile(port, secrets) {
   return file;
 }
 
-/** Start wrangler dev; resolves once the Worker answers. `secrets` reach it without the command line. */
+/**
+ * The engines that can run the Worker locally: `miniflare` (scripts/local-engine.mjs: the deploy bundle
+ * on Miniflare's API, no watcher or dev proxy) and `wrangler` (wrangler dev: rebuilds and reloads on
+ * every edit). CLIPYARD_ENGINE picks one for every caller that does not name it.
+ */
+export const ENGINES = ['miniflare', 'wrangler'];
+export const DEFAULT_ENGINE = ENGINES.includes(process.env.CLIPYARD_ENGINE) ? process.env.CLIPYARD_ENGINE : 'miniflare';
+
+/**
+ * Start the Worker on the chosen engine; resolves once it answers. `secrets` never go on a command
+ * line: wrangler dev reads them from a private env file, the local engine from its own environment.
+ */
 export async function startWorker({
   port = 8787,
   runnerUrl,
@@ -122,40 +134,53 @@ export async function startWorker({
   secrets = {},
   persistTo,
   log,
+  config,
+  engine = DEFAULT_ENGINE,
 } = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
   const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };
-  const args = [
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--inspector-port',
-    '0',
-    '--show-interactive-dev-session=false',
-    '--enable-containers=false',
-    '--log-level',
-    'warn',
-  ];
-  for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-  const envFile = Object.keys(secrets).length ? secretsFile(port, secrets) : null;
-  if (envFile) args.push('--env-file', envFile);
-  if (persistTo) {
-    mkdirSync(persistTo, { recursive: true });
-    args.push('--persist-to', persistTo);
+  if (persistTo) mkdirSync(persistTo, { recursive: true });
+  let cmd;
+  let envFile = null;
+  const env = baseEnv();
+  if (engine === 'miniflare') {
+    cmd = [path.join(ROOT, 'scripts', 'local-engine.mjs'), JSON.stringify({ port, vars: allVars, persistTo, config })];
+    // read and removed from its environment by local-engine.mjs (a process's environment is private to its user)
+    if (Object.keys(secrets).length) env.CLIPYARD_WORKER_SECRETS = JSON.stringify(secrets);
+  } else {
+    cmd = [
+      path.join(BIN, 'wrangler'),
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      '0',
+      '--show-interactive-dev-session=false',
+      '--enable-containers=false',
+      '--log-level',
+      'warn',
+    ];
+    for (const [k, v] of Object.entries(allVars)) cmd.push('--var', `${k}:${v}`);
+    // another wrangler config beside wrangler.toml (the bench's metered entry); default wrangler.toml
+    if (config) cmd.push('--config', config);
+    if (persistTo) cmd.push('--persist-to', persistTo);
+    envFile = Object.keys(secrets).length ? secretsFile(port, secrets) : null;
+    if (envFile) cmd.push('--env-file', envFile);
   }
-  const proc = spawn(NODE, [path.join(BIN, 'wrangler'), ...args], {
+  const proc = spawn(NODE, cmd, {
     cwd: ROOT,
-    env: baseEnv(),
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   pipeOutput(proc, 'worker', log);
   if (envFile) proc.once('exit', () => rmSync(envFile, { force: true }));
-  await waitFor(`http://127.0.0.1:${port}/api/health`, 60_000, proc, 'wrangler dev').catch(async (err) => {
-    // a wrangler that never answered must not outlive the caller's failure
+  const name = engine === 'miniflare' ? 'the local engine (Miniflare)' : 'wrangler dev';
+  await waitFor(`http://127.0.0.1:${port}/api/health`, 90_000, proc, name).catch(async (err) => {
+    // an engine that never answered must not outlive the caller's failure
     await stopProcess(proc);
     throw err;
   });

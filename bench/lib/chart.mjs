@@ -2,7 +2,13 @@
 // throughput (tasks/s), drawn as plain SVG so it renders on GitHub and needs no dependency.
 import { writeFileSync } from 'node:fs';
 
-const COLORS = { clipyard: '#f38020', BullMQ: '#d0312d', Celery: '#37814a' };
+const COLORS = {
+  clipyard: '#f38020',
+  BullMQ: '#d0312d',
+  'BullMQ (AOF)': '#8c1c19',
+  Celery: '#37814a',
+  'Celery (AOF)': '#1f4f2b',
+};
 const W = 980;
 const PANEL_H = 250;
 

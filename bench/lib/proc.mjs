@@ -1,8 +1,8 @@
 // Starting and stopping the processes of a system under test: free ports, spawn with logs kept in
 // bench/.work/logs, wait for readiness, and stop by process group.
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,40 +78,79 @@ export async function stop(proc) {
   clearTimeout(timer);
 }
 
-/** Start a private redis-server on loopback (no persistence). */
-export async function startRedis(name) {
+/**
+ * One command to a redis-server on loopback, answered as text (enough for PING and INFO; no client
+ * library in the app's own dependencies for this).
+ */
+export function redisCommand(port, ...words) {
+  return new Promise((resolve, reject) => {
+    const s = new Socket();
+    let text = '';
+    s.once('error', reject);
+    s.setTimeout(5_000, () => {
+      s.destroy();
+      reject(new Error('redis did not answer'));
+    });
+    s.connect(port, '127.0.0.1', () => {
+      s.write(`*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`);
+    });
+    s.on('data', (d) => {
+      text += d.toString();
+      // a simple string (+PONG) or a bulk string ($<len>\r\n<body>\r\n) complete
+      const bulk = /^\$(\d+)\r\n/.exec(text);
+      if ((text.startsWith('+') || text.startsWith('-')) && text.endsWith('\r\n')) {
+        s.destroy();
+        resolve(text);
+      } else if (bulk && Buffer.byteLength(text) >= bulk[0].length + Number(bulk[1]) + 2) {
+        s.destroy();
+        resolve(text.slice(bulk[0].length));
+      }
+    });
+  });
+}
+
+/**
+ * Keys Redis has changed since start (INFO persistence `rdb_changes_since_last_save`, never reset
+ * here because RDB snapshots are off): the peers' counterpart of SQLite rows written.
+ */
+export async function redisChanges(port) {
+  const info = await redisCommand(port, 'INFO', 'persistence');
+  return Number(/rdb_changes_since_last_save:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Start a private redis-server on loopback. Persistence off by default; `aof` turns on the append-only
+ * file with `appendfsync everysec` (the common production setting) in a fresh directory.
+ */
+export async function startRedis(name, { aof = false } = {}) {
   const port = await freePort();
+  const dir = path.join(WORK, `redis-${name}-${port}`);
+  mkdirSync(dir, { recursive: true });
+  const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
   const proc = start(name, 'redis-server', [
     '--port',
     String(port),
     '--bind',
     '127.0.0.1',
+    '--dir',
+    dir,
     '--save',
     '',
-    '--appendonly',
-    'no',
+    ...persistence,
     '--protected-mode',
     'yes',
     '--maxmemory-policy',
     'noeviction',
   ]);
-  const { Socket } = await import('node:net');
-  await waitUntil(
-    () =>
-      new Promise((resolve) => {
-        const s = new Socket();
-        s.once('error', () => resolve(false));
-        s.connect(port, '127.0.0.1', () => {
-          s.write('PING\r\n');
-          s.once('data', (d) => {
-            s.destroy();
-            resolve(d.toString().includes('PONG'));
-          });
-        });
-      }),
-    10_000,
-    proc,
-    'redis-server',
-  );
+  proc.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  await waitUntil(async () => (await redisCommand(port, 'PING')).includes('PONG'), 10_000, proc, 'redis-server');
   return { proc, port, url: `redis://127.0.0.1:${port}` };
+}
+
+/** Pin every live process of the given trees (all their threads) to one CPU, with taskset. */
+export function pinTrees(roots, cpu, tree) {
+  for (const { pid } of roots) {
+    if (!pid) continue;
+    for (const p of tree(pid)) spawnSync('taskset', ['-a', '-c', '-p', String(cpu), String(p)], { stdio: 'ignore' });
+  }
 }

@@ -24,6 +24,19 @@ export function cpuByRoot(roots) {
   return out;
 }
 
+/** CPU seconds used so far by each live process of the trees, keyed "label: name" like sampleRss. */
+export function cpuByProcess(roots) {
+  const out = {};
+  for (const { label, pid } of roots) {
+    if (!pid) continue;
+    for (const p of tree(pid)) {
+      const key = `${label}: ${status(p)?.name ?? '?'}`;
+      out[key] = (out[key] ?? 0) + cpuSeconds(p);
+    }
+  }
+  return out;
+}
+
 function status(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');

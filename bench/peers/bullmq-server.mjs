@@ -2,7 +2,11 @@
 //
 //   role=api     HTTP + WebSocket: POST /api/tasks -> queue.add (202 {id}); GET /api/tasks/:id/events
 //                (WebSocket) sends a snapshot of the job's progress, then QueueEvents' progress and
-//                completed/failed events for that job; GET /api/stats -> queue.getJobCounts().
+//                completed/failed events for that job, each with its Redis stream id;
+//                `?after=<stream id>` resumes as BullMQ can: a QueueEvents of its own for that socket,
+//                started at `lastEventId` = the last id the client saw, replays the events stream from
+//                there and goes on live (no snapshot progress, so nothing arrives twice);
+//                GET /api/stats -> queue.getJobCounts().
 //   role=worker  a BullMQ Worker running the synthetic job: after `delay` ms, N job.updateProgress()
 //                calls at a fixed rate, each stamped with its emit time, then return.
 //
@@ -54,9 +58,14 @@ if (process.env.ROLE === 'worker') {
     const text = JSON.stringify(message);
     for (const ws of set) ws.send(text);
   };
-  events.on('progress', ({ jobId, data }) => send(jobId, { type: 'progress', data }));
-  events.on('completed', ({ jobId }) => send(jobId, { type: 'done', state: 'completed' }));
-  events.on('failed', ({ jobId, failedReason }) => send(jobId, { type: 'done', state: 'failed', failedReason }));
+  const forward = (source, deliver) => {
+    source.on('progress', ({ jobId, data }, id) => deliver(jobId, { type: 'progress', data, id }));
+    source.on('completed', ({ jobId }, id) => deliver(jobId, { type: 'done', state: 'completed', id }));
+    source.on('failed', ({ jobId, failedReason }, id) =>
+      deliver(jobId, { type: 'done', state: 'failed', failedReason, id }),
+    );
+  };
+  forward(events, send);
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
 
   const json = (res, status, body) => {
@@ -99,8 +108,17 @@ if (process.env.ROLE === 'worker') {
   server.on('upgrade', (req, socket, head) => {
     const m = /^\/api\/tasks\/([^/?]+)\/events/.exec(req.url ?? '');
     if (!m) return socket.destroy();
+    const after = new URL(req.url ?? '/', 'http://api').searchParams.get('after');
     wss.handleUpgrade(req, socket, head, async (ws) => {
       const jobId = m[1];
+      if (after) {
+        const replay = new QueueEvents(QUEUE, { connection, lastEventId: after });
+        forward(replay, (id, message) => {
+          if (id === jobId && ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+        });
+        ws.on('close', () => void replay.close());
+        return;
+      }
       // Register first, then read the snapshot, so nothing that happens in between is missed live.
       if (!subscribers.has(jobId)) subscribers.set(jobId, new Set());
       subscribers.get(jobId).add(ws);

@@ -1,7 +1,7 @@
 // The scenarios every system runs with the synthetic job: create latency, progress latency with
 // 1/10/100 subscribers, events lost across a reconnect, and throughput/scaling with memory.
 // Each takes a started system (bench/systems/*.mjs) and returns plain numbers for the report.
-import { cpuByRoot, sampleRss } from '../lib/procs.mjs';
+import { cpuByProcess, cpuByRoot, sampleRss } from '../lib/procs.mjs';
 import { nowMs, pool, sleep, summary } from '../lib/stats.mjs';
 
 /** Wait until the system has finished `expected` tasks in all (its own counter), or time out. */
@@ -111,8 +111,12 @@ export async function reconnectLoss(sys, { tasks, job, dropAfter, awayMs }) {
         dropped = r;
       });
       const onTick = (i) => counts.set(i, (counts.get(i) ?? 0) + 1);
+      // A poller (Celery) jumps over updates that a newer state replaced: superseded, not lost.
+      const superseded = new Set();
+      const onSkipped = (i) => superseded.add(i);
       const first = sys.subscribe(id, {
         rate: job.rate,
+        onSkipped,
         onTick: (i, at, recv) => {
           onTick(i, at, recv);
           if (i >= dropAfter) dropped(i);
@@ -126,15 +130,21 @@ export async function reconnectLoss(sys, { tasks, job, dropAfter, awayMs }) {
         rate: job.rate,
         after: first.lastSeq(),
         onTick,
+        onSkipped,
         onDone: () => finished(true),
       });
       const ok = await Promise.race([done, sleep((job.n / job.rate) * 1_000 + 30_000).then(() => false)]);
       second.close();
       let lost = 0;
       let dup = 0;
-      for (let i = lastBefore + 1; i <= job.n; i++) if (!counts.has(i)) lost++;
+      let skipped = 0;
+      for (let i = lastBefore + 1; i <= job.n; i++) {
+        if (counts.has(i)) continue;
+        if (superseded.has(i)) skipped++;
+        else lost++;
+      }
       for (const c of counts.values()) if (c > 1) dup += c - 1;
-      return { lost, dup, expected: job.n - lastBefore, ok };
+      return { lost, dup, superseded: skipped, expected: job.n - lastBefore, ok };
     }),
   );
   return {
@@ -142,6 +152,7 @@ export async function reconnectLoss(sys, { tasks, job, dropAfter, awayMs }) {
     expected: rows.reduce((s, r) => s + r.expected, 0),
     lost: rows.reduce((s, r) => s + r.lost, 0),
     dup: rows.reduce((s, r) => s + r.dup, 0),
+    superseded: rows.reduce((s, r) => s + r.superseded, 0),
     unfinished: rows.filter((r) => !r.ok).length,
   };
 }
@@ -154,6 +165,8 @@ export async function throughput(sys, { count, job, timeoutMs }) {
   const before = sys.created;
   const rss = sampleRss(sys.roots);
   const cpu0 = cpuByRoot(sys.roots);
+  const proc0 = cpuByProcess(sys.roots);
+  const writes0 = (await sys.meter?.())?.writes ?? null;
   const t0 = nowMs();
   let createErrors = 0;
   let skipped = 0;
@@ -175,8 +188,12 @@ export async function throughput(sys, { count, job, timeoutMs }) {
   const end = await drain(sys, sys.created, Math.max(10_000, deadline - nowMs()));
   const memory = rss.stop();
   const cpu1 = cpuByRoot(sys.roots);
+  const proc1 = cpuByProcess(sys.roots);
+  const writes1 = writes0 === null ? null : ((await sys.meter?.())?.writes ?? null);
   const seconds = (end.at - t0) / 1_000;
   const finished = end.done + end.failed - before;
+  const cpuSeconds = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)]));
+  const cpuTotal = Object.values(cpuSeconds).reduce((a, b) => a + b, 0);
   return {
     count,
     seconds,
@@ -188,6 +205,11 @@ export async function throughput(sys, { count, job, timeoutMs }) {
     createErrors,
     peakRss: memory.peakTotal,
     perProcess: memory.perProcess,
-    cpuSeconds: Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])),
+    cpuSeconds,
+    cpuByProcess: Object.fromEntries(Object.entries(proc1).map(([k, v]) => [k, v - (proc0[k] ?? 0)])),
+    /** CPU of every process of the system (the bench's own runner stand-in excluded) per finished task. */
+    cpuMsPerTask: ((cpuTotal - (cpuSeconds['synthetic runner'] ?? 0)) * 1_000) / Math.max(1, finished),
+    /** Redis keys changed per task (peers); null where the system has no such counter in this run. */
+    writesPerTask: writes1 === null ? null : (writes1 - writes0) / Math.max(1, finished),
   };
 }

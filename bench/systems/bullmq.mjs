@@ -7,6 +7,7 @@ import {
   freePort,
   httpReady,
   REQUEST_TIMEOUT_MS,
+  redisChanges,
   start,
   startRedis,
   stop,
@@ -15,8 +16,9 @@ import {
 } from '../lib/proc.mjs';
 import { nowMs } from '../lib/stats.mjs';
 
-export async function startBullmq({ concurrency }) {
-  const redis = await startRedis('bullmq-redis');
+/** `aof`: Redis with the append-only file and `appendfsync everysec` instead of no persistence. */
+export async function startBullmq({ concurrency, aof = false }) {
+  const redis = await startRedis(aof ? 'bullmq-redis-aof' : 'bullmq-redis', { aof });
   const port = await freePort();
   const peersDir = path.join(WORK, 'peers');
   const env = { ...process.env, PORT: String(port), REDIS_PORT: String(redis.port), PEERS_DIR: peersDir };
@@ -34,8 +36,8 @@ export async function startBullmq({ concurrency }) {
   await workerReady;
   const version = JSON.parse(readFileSync(path.join(peersDir, 'node_modules/bullmq/package.json'), 'utf8')).version;
   return {
-    name: 'BullMQ',
-    version: `bullmq ${version} (Node ${process.version}), redis-server`,
+    name: aof ? 'BullMQ (AOF)' : 'BullMQ',
+    version: `bullmq ${version} (Node ${process.version}), redis-server ${aof ? 'appendonly yes, appendfsync everysec' : 'persistence off'}`,
     roots: [
       { label: 'redis-server', pid: redis.proc.pid },
       { label: 'api + ws (node)', pid: api.pid },
@@ -52,8 +54,11 @@ export async function startBullmq({ concurrency }) {
       if (res.status !== 202) throw new Error(`bullmq create answered ${res.status}`);
       return out.id;
     },
-    subscribe(id, { onTick, onDone }) {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/tasks/${id}/events`);
+    /** `after`: the last Redis stream id seen (lastSeq() of an earlier subscription) to resume from. */
+    subscribe(id, { after, onTick, onDone }) {
+      let lastId = after || null;
+      const query = lastId ? `?after=${encodeURIComponent(lastId)}` : '';
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/tasks/${id}/events${query}`);
       const opened = new Promise((resolve, reject) => {
         ws.onopen = resolve;
         ws.onerror = reject;
@@ -61,12 +66,17 @@ export async function startBullmq({ concurrency }) {
       ws.onmessage = (m) => {
         const recvAt = nowMs();
         const msg = JSON.parse(m.data);
+        if (msg.id) lastId = msg.id;
         if (msg.type === 'progress') onTick?.(msg.data.tick, msg.data.at, recvAt);
         // The snapshot on (re)connect shows the newest value: count it as that update received.
         else if (msg.type === 'snapshot' && msg.progress?.tick) onTick?.(msg.progress.tick, msg.progress.at, recvAt);
         else if (msg.type === 'done') onDone?.(msg.state);
       };
-      return { close: () => ws.close(), lastSeq: () => 0, opened };
+      return { close: () => ws.close(), lastSeq: () => lastId, opened };
+    },
+    /** Keys Redis changed so far (the counterpart of rows written). */
+    async meter() {
+      return { writes: await redisChanges(redis.port) };
     },
     async counts() {
       const res = await fetch(`${base}/api/stats`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });

@@ -2,14 +2,25 @@
 // (bench/peers/celery_app.py), all from Debian's packages. Clients read progress by polling.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { BENCH, freePort, httpReady, REQUEST_TIMEOUT_MS, start, startRedis, stop, waitUntil } from '../lib/proc.mjs';
+import {
+  BENCH,
+  freePort,
+  httpReady,
+  REQUEST_TIMEOUT_MS,
+  redisChanges,
+  start,
+  startRedis,
+  stop,
+  waitUntil,
+} from '../lib/proc.mjs';
 import { nowMs } from '../lib/stats.mjs';
 
 /** Debian's interpreter: the Debian python3-* packages live there, not in a pyenv or venv. */
 export const PYTHON = '/usr/bin/python3';
 
-export async function startCelery({ concurrency, pollMs }) {
-  const redis = await startRedis('celery-redis');
+/** `aof`: Redis with the append-only file and `appendfsync everysec` instead of no persistence. */
+export async function startCelery({ concurrency, pollMs, aof = false }) {
+  const redis = await startRedis(aof ? 'celery-redis-aof' : 'celery-redis', { aof });
   const port = await freePort();
   const env = { ...process.env, REDIS_URL: `${redis.url}/0`, PYTHONPATH: path.join(BENCH, 'peers') };
   const cwd = path.join(BENCH, 'peers');
@@ -53,9 +64,9 @@ export async function startCelery({ concurrency, pollMs }) {
     .trim()
     .split(' ');
   return {
-    name: 'Celery',
+    name: aof ? 'Celery (AOF)' : 'Celery',
     pollMs,
-    version: `celery ${versions[0]}, fastapi ${versions[1]}, uvicorn ${versions[2]} (Debian python3), redis-server`,
+    version: `celery ${versions[0]}, fastapi ${versions[1]}, uvicorn ${versions[2]} (Debian python3), redis-server ${aof ? 'appendonly yes, appendfsync everysec' : 'persistence off'}`,
     roots: [
       { label: 'redis-server', pid: redis.proc.pid },
       { label: 'uvicorn + fastapi', pid: api.pid },
@@ -77,9 +88,10 @@ export async function startCelery({ concurrency, pollMs }) {
      * received then; ticks it jumped over are passed to onSkipped with their scheduled emit time,
      * because the page's view reflected them (superseded) only from that moment.
      */
-    subscribe(id, { onTick, onDone, onSkipped, rate = 10 }) {
+    subscribe(id, { after = 0, onTick, onDone, onSkipped, rate = 10 }) {
       let closed = false;
-      let last = 0;
+      // the newest tick a previous subscription saw: a resumed poller reports only newer ones
+      let last = after;
       const loop = async () => {
         await new Promise((r) => setTimeout(r, Math.random() * pollMs));
         while (!closed) {
@@ -96,6 +108,10 @@ export async function startCelery({ concurrency, pollMs }) {
               last = body.info.tick;
               onTick?.(body.info.tick, body.info.at, recvAt);
             } else if (body.state === 'SUCCESS' || body.state === 'FAILURE') {
+              // the final state (its result carries the last tick) supersedes the updates not yet seen
+              const end = body.info?.tick ?? last;
+              for (let j = last + 1; j <= end; j++) onSkipped?.(j, body.info.at - ((end - j) * 1_000) / rate, recvAt);
+              last = Math.max(last, end);
               closed = true;
               onDone?.(body.state);
               return;
@@ -111,9 +127,13 @@ export async function startCelery({ concurrency, pollMs }) {
         close: () => {
           closed = true;
         },
-        lastSeq: () => 0,
+        lastSeq: () => last,
         opened: Promise.resolve(),
       };
+    },
+    /** Keys Redis changed so far (the counterpart of rows written). */
+    async meter() {
+      return { writes: await redisChanges(redis.port) };
     },
     async counts() {
       const res = await fetch(`${base}/api/stats`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });

@@ -8,10 +8,13 @@ import { nowMs } from '../lib/stats.mjs';
 
 /**
  * @param {{ tree: string, concurrency: number, runner: 'synthetic' | 'real', allowHosts?: string }} o
- * `tree` is the snapshot of the repository to run (lib/snapshot.mjs).
+ * `tree` is the snapshot of the repository to run (lib/snapshot.mjs). `metered` runs the bench's
+ * metered entry (lib/metered-entry.js: the same Worker and objects, with counters) instead of the plain
+ * one, for the rows-written and invocations columns; timing runs use the plain entry.
  */
 export async function startClipyard(o) {
-  const { startRunner, startWorker, stopProcess } = await import(path.join(o.tree, 'scripts/system.mjs'));
+  const mod = await import(path.join(o.tree, 'scripts/system.mjs'));
+  const { startRunner, startWorker, stopProcess } = mod;
   mkdirSync(LOGS, { recursive: true });
   const logFile = createWriteStream(path.join(LOGS, 'clipyard.log'), { flags: 'a' });
   const log = (s) => logFile.write(s);
@@ -44,16 +47,26 @@ export async function startClipyard(o) {
     vars: { MAX_CONCURRENT_TASKS: String(o.concurrency), MAX_TASKS_PER_DAY: '10000000' },
     persistTo: state,
     log,
+    ...(o.metered ? { config: path.join(o.tree, 'wrangler.metered.toml') } : {}),
+    // undefined: whatever `npm start` uses at that commit
+    ...(o.engine ? { engine: o.engine } : {}),
+  }).catch(async (err) => {
+    // a Worker that did not start must not leave its runner behind
+    await stop(runner);
+    proxy?.server.close();
+    throw err;
   });
+  const engine = o.engine ?? mod.DEFAULT_ENGINE ?? 'wrangler';
   const base = `http://127.0.0.1:${port}`;
   const pkg = JSON.parse(readFileSync(path.join(o.tree, 'node_modules/wrangler/package.json'), 'utf8'));
   return {
-    name: 'clipyard',
+    name: o.label ?? 'clipyard',
     base,
     runnerUrl,
-    version: `clipyard (wrangler ${pkg.version}, workerd local)`,
+    engine,
+    version: `clipyard (${engine === 'miniflare' ? 'Miniflare API' : 'wrangler dev'}, wrangler ${pkg.version}, workerd local)`,
     roots: [
-      { label: 'wrangler dev + workerd', pid: worker.pid },
+      { label: engine === 'miniflare' ? 'miniflare + workerd' : 'wrangler dev + workerd', pid: worker.pid },
       { label: o.runner === 'synthetic' ? 'synthetic runner' : 'media runner', pid: runner.pid },
     ],
 
@@ -103,6 +116,21 @@ export async function startClipyard(o) {
         }
       };
       return { close: () => ws.close(), lastSeq: () => lastSeq, opened };
+    },
+
+    /**
+     * Billing counters of the metered entry: Durable Object invocations by class and method, SQLite rows
+     * written. `reset` zeroes them first. Null when not metered.
+     */
+    async meter(reset = false) {
+      if (!o.metered) return null;
+      const res = await fetch(`${base}/__bench/metrics`, {
+        method: reset ? 'POST' : 'GET',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const m = await res.json();
+      const rowsWritten = Object.values(m.sql).reduce((sum, s) => sum + s.rowsWritten, 0);
+      return { writes: rowsWritten, ...m };
     },
 
     /** Finished tasks so far (the tenant's index, read through /api/health). */

@@ -1,0 +1,114 @@
+// `npm start`'s Worker engine: the bundle `wrangler deploy --dry-run` builds, run by Miniflare's API
+// (workerd underneath) with the bindings wrangler.toml declares, read by wrangler's own
+// unstable_getMiniflareWorkerOptions: Durable Objects on SQLite, R2, static assets, rate limits,
+// vars, .dev.vars secrets and the secrets npm start passes in CLIPYARD_WORKER_SECRETS. Without
+// wrangler dev's proxy worker, file watcher and log collector,
+// each request and object call costs the one workerd thread less (bench/NOTES.md has the figures).
+// `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
+//
+// Run as a process by scripts/system.mjs: node scripts/local-engine.mjs <options JSON>, with
+// { port, host, vars, persistTo, config } in the JSON. Prints "ready on <url>" when it answers.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const opts = JSON.parse(process.argv[2] ?? '{}');
+/** Secrets from `npm start`'s environment (API_KEYS, ...): given in this process's environment, never argv. */
+const secrets = JSON.parse(process.env.CLIPYARD_WORKER_SECRETS ?? '{}');
+delete process.env.CLIPYARD_WORKER_SECRETS;
+const config = path.resolve(ROOT, opts.config ?? 'wrangler.toml');
+/** This process's own bundle directory (two systems started from one tree must not share one). */
+const outdir = path.join(ROOT, '.wrangler', 'engine', `${path.basename(config, '.toml')}-${process.pid}`);
+
+/** KEY=VALUE lines of .dev.vars (the local secrets), as wrangler dev reads them. */
+function devVars() {
+  const file = path.join(path.dirname(config), '.dev.vars');
+  if (!existsSync(file)) return {};
+  const out = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+  }
+  return out;
+}
+
+/** The bundle's entry: named after the config's `main` (index.js for src/worker/index.ts). */
+function bundled(dir) {
+  const js = readdirSync(dir).filter((f) => f.endsWith('.js'));
+  if (js.length !== 1) throw new Error(`expected one bundled module in ${dir}, found ${js.join(', ') || 'none'}`);
+  return path.join(dir, js[0]);
+}
+
+// The same bundle a deploy uploads (the build command builds the web page first).
+mkdirSync(outdir, { recursive: true });
+execFileSync(
+  process.execPath,
+  [
+    path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+    'deploy',
+    '--dry-run',
+    '--config',
+    config,
+    '--outdir',
+    outdir,
+    '--containers-rollout=none',
+  ],
+  { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_LOG: 'error' } },
+);
+
+// wrangler.toml -> Miniflare's options, read by wrangler's own function in a short-lived child: loading
+// wrangler costs this long-lived process over 100 MB of memory that it would keep for nothing.
+const optionsFile = path.join(outdir, 'options.json');
+execFileSync(
+  process.execPath,
+  [
+    '--input-type=module',
+    '-e',
+    `import { unstable_getMiniflareWorkerOptions as get } from 'wrangler';
+import { writeFileSync } from 'node:fs';
+const o = get(${JSON.stringify(config)}, undefined, { overrides: { enableContainers: false } });
+writeFileSync(${JSON.stringify(optionsFile)}, JSON.stringify(o.workerOptions));`,
+  ],
+  { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_LOG: 'error' } },
+);
+const workerOptions = JSON.parse(readFileSync(optionsFile, 'utf8'));
+// one bundled module: no module rules to apply (and Miniflare 5 refuses them next to scriptPath)
+delete workerOptions.modulesRules;
+const persistRoot = opts.persistTo
+  ? path.join(path.resolve(ROOT, opts.persistTo), 'v3')
+  : path.join(ROOT, '.wrangler', 'state', 'v3');
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    ...workerOptions,
+    name: 'clipyard',
+    modules: true,
+    scriptPath: bundled(outdir),
+    modulesRoot: outdir,
+    bindings: { ...workerOptions.bindings, ...devVars(), ...secrets, ...(opts.vars ?? {}) },
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8787,
+    // the same layout as wrangler dev's --persist-to, so `npm start` and `npm run dev` share state
+    resourcePersistencePath: persistRoot,
+    logRequests: false,
+    // no network here: a placeholder request.cf instead of fetching Cloudflare's (as wrangler dev does
+    // with CLOUDFLARE_CF_FETCH_ENABLED=false)
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  }),
+);
+const url = await mf.ready;
+process.stdout.write(`ready on ${url}\n`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await mf.dispose().catch(() => {});
+  rmSync(outdir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
