@@ -1,4 +1,4 @@
-// What `npm start` shows of wrangler dev's output. wrangler decorates every console.warn/error of the
+// What `npm start` shows of the Worker's output (wrangler dev's or the local engine's). wrangler decorates every console.warn/error of the
 // Worker as a coloured "▲ [WARNING]" / "✘ [ERROR]" block, so each 4xx request line became a yellow
 // block, with raw escape codes when the terminal is a file; and it warns about cron triggers, which a
 // user of clipyard cannot act on (the sweep runs in production; locally the task alarms do the work).
@@ -48,11 +48,17 @@ export function createWorkerFilter({ color = false } = {}) {
       skipping = false;
     }
     if (line.trim() === '') return null;
+    const label = (error) => {
+      const word = error ? 'error' : 'warn';
+      return color ? `\u001b[${error ? 31 : 33}m${word}\u001b[0m` : word;
+    };
     const m = DECORATED.exec(line);
-    if (!m) return line;
-    const error = line.startsWith('✘');
-    const word = error ? 'error' : 'warn';
-    const label = color ? `\u001b[${error ? 31 : 33}m${word}\u001b[0m` : word;
-    return `${label} ${formatRequestLine(m[1]) ?? m[1]}`;
+    if (!m) {
+      // The local engine (Miniflare) prints the Worker's console lines undecorated: the JSON itself.
+      const level = /^\{"level":"(warn|error)"/.exec(line)?.[1];
+      const request = level ? formatRequestLine(line) : null;
+      return request ? `${label(level === 'error')} ${request}` : line;
+    }
+    return `${label(line.startsWith('✘'))} ${formatRequestLine(m[1]) ?? m[1]}`;
   };
 }

@@ -36,6 +36,12 @@ describe("npm start's Worker output", () => {
     expect(first).toBe(`${E}[33mwarn${E}[0m GET /api/tasks/nosuchtaskxxxxxxxxxx -> 404 task.not_found (8 ms)`);
   });
 
+  it("prints the local engine's undecorated request lines the same way", () => {
+    const line =
+      '{"level":"warn","msg":"request","method":"GET","path":"/api/tasks/x","status":404,"ms":6,"code":"task.not_found"}';
+    expect(run([line])).toEqual(['warn GET /api/tasks/x -> 404 task.not_found (6 ms)']);
+  });
+
   it('passes other lines through unchanged', () => {
     expect(run(['{"level":"info","msg":"request","status":200,"ms":1500}', 'Ready on http://127.0.0.1:8787'])).toEqual([
       '{"level":"info","msg":"request","status":200,"ms":1500}',
