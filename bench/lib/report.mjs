@@ -148,6 +148,32 @@ function mediaTable(m) {
   return lines.join('\n');
 }
 
+/** Issue 14: the hls op (one clipyard task, POST to playlists and a segment fetched) against its ffmpeg command. */
+function hlsSection(results) {
+  if (results.hlsError) return `**Failed during the run:** ${results.hlsError}`;
+  const h = results.hls;
+  if (!h) return 'Not run.';
+  const runs = h.raw.length;
+  const lines = [
+    head(['', 'raw ffmpeg', 'clipyard', 'clipyard / raw', 'target (issue 14)', 'verdict']),
+    row([
+      'wall time',
+      fmtMs(h.rawMs),
+      fmtMs(h.clipyardMs),
+      `**${ratio(h.clipyardMs, h.rawMs)}**`,
+      '<= 1.1x',
+      h.ratio <= 1.1 ? '**met**' : '**missed**',
+    ]),
+  ];
+  const around =
+    h.overheadMs === null
+      ? ''
+      : ` Of clipyard's time, ${fmtMs(h.overheadMs)} is around the encode (download, probe, output check, master playlist, R2), which against the fastest raw run makes ${h.overheadRatio.toFixed(2)}x.`;
+  return `${lines.join('\n')}
+
+${h.clip}; step \`${JSON.stringify(h.step)}\`; best of ${runs} run${runs === 1 ? '' : 's'} each, load average ${h.loadAverage.join(' ')} after it.${around}`;
+}
+
 /** The targets of issue 11, each against the peer it names (BullMQ with Redis fsync everysec where it says so). */
 function targets(results) {
   const cy = sys(results, 'clipyard');
@@ -206,6 +232,10 @@ function targets(results) {
     const r = results.media.ratio;
     out.push(['media overhead <= 1.15x raw ffmpeg (issue 5)', `${r.toFixed(2)}x`, verdict(r <= 1.15)]);
   }
+  if (results.hls) {
+    const r = results.hls.ratio;
+    out.push(['hls op <= 1.1x raw ffmpeg (issue 14)', `${r.toFixed(2)}x`, verdict(r <= 1.1)]);
+  }
   return [head(['target', 'measured (clipyard vs peer)', 'verdict']), ...out.map(row)].join('\n');
 }
 
@@ -235,7 +265,7 @@ Regenerate with the same command; the raw numbers are in \`${path.basename(file)
 
 - ${results.machine.cpus}, ${results.machine.memory} RAM, ${results.machine.os}; bench client on Node ${results.machine.node}
 - Load average before / after the run: ${results.machine.loadBefore} / ${results.machine.loadAfter}
-  (the machine is shared with other engineers' test runs; see "Noise" below)
+  (see "Noise" below for what else ran on the machine)
 - clipyard at commit \`${results.commit.hash.slice(0, 12)}\` (${results.commit.subject.slice(0, 100)}), run from a copy of that commit
 ${versions}
 ${results.media ? `- ${results.media.ffmpeg}` : ''}
@@ -338,6 +368,10 @@ ${engineRatios(results)}
 ## 6. Media overhead
 
 ${results.mediaError ? `**Failed during the run:** ${results.mediaError}\n\n` : ''}${results.media ? `${mediaTable(results.media)}\n\nProgress latency on the real transcode (runner line -> subscriber, stamped by a pass-through proxy between the object and the runner): p50 ${fmtMs(results.media.transcodeProgress.p50)}, p99 ${fmtMs(results.media.transcodeProgress.p99)} over ${results.media.transcodeProgress.n} updates.` : 'Not run.'}
+
+## 7. HLS overhead (issue 14)
+
+${hlsSection(results)}
 
 ## Targets
 
