@@ -7,7 +7,9 @@
 // `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
 //
 // Run as a process by scripts/system.mjs: node scripts/local-engine.mjs <options JSON>, with
-// { port, host, vars, persistTo, config } in the JSON. Prints "ready on <url>" when it answers.
+// { port, host, vars, persistTo, config, inspectorPort } in the JSON. Prints "ready on <url>" when it
+// answers, and with `inspectorPort` (0: any free port) "inspector on <ws url>": workerd's V8 inspector,
+// which scripts/profile-cpu.mjs drives.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -97,9 +99,11 @@ const mf = new Miniflare(
     // with CLOUDFLARE_CF_FETCH_ENABLED=false)
     cf: false,
     log: new Log(LogLevel.WARN),
+    ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
   }),
 );
 const url = await mf.ready;
+if (opts.inspectorPort !== undefined) process.stdout.write(`inspector on ${await mf.getInspectorURL()}\n`);
 process.stdout.write(`ready on ${url}\n`);
 
 let stopping = false;

@@ -90,7 +90,7 @@ let strace = null;
 if (FSYNC) {
   const attach = workerds().flatMap((p) => ['-p', String(p)]);
   const detail = process.env.PROFILE_STRACE_LOG;
-  const how = detail ? ['-y', '-o', detail] : ['-c'];
+  const how = detail ? ['-y', '-o', detail] : ['-c', ...(process.env.PROFILE_STRACE_WALL ? ['-w'] : [])];
   strace = spawn(
     'strace',
     ['-f', ...how, '-e', process.env.PROFILE_STRACE_CALLS ?? 'trace=fsync,fdatasync', ...attach],
@@ -148,6 +148,8 @@ if (strace) {
     ...strace.summary().matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm),
   ];
   commits = calls.reduce((n, m) => n + Number(m[1]), 0);
+  // PROFILE_STRACE_WALL=1: strace -c -w, time in each call is wall time (how long it held the thread)
+  if (process.env.PROFILE_DEBUG || process.env.PROFILE_STRACE_WALL) console.error(strace.summary());
 }
 await stopProcess(worker);
 runner.kill();

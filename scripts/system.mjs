@@ -136,6 +136,7 @@ export async function startWorker({
   log,
   config,
   engine = DEFAULT_ENGINE,
+  inspectorPort,
 } = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
@@ -145,7 +146,10 @@ export async function startWorker({
   let envFile = null;
   const env = baseEnv();
   if (engine === 'miniflare') {
-    cmd = [path.join(ROOT, 'scripts', 'local-engine.mjs'), JSON.stringify({ port, vars: allVars, persistTo, config })];
+    cmd = [
+      path.join(ROOT, 'scripts', 'local-engine.mjs'),
+      JSON.stringify({ port, vars: allVars, persistTo, config, inspectorPort }),
+    ];
     // read and removed from its environment by local-engine.mjs (a process's environment is private to its user)
     if (Object.keys(secrets).length) env.CLIPYARD_WORKER_SECRETS = JSON.stringify(secrets);
   } else {
