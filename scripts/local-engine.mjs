@@ -6,15 +6,23 @@
 // each request and object call costs the one workerd thread less (bench/NOTES.md has the figures).
 // `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
 //
+// Disk syncs (CLIPYARD_SQLITE_SYNC, scripts/sqlite-sync.mjs): workerd's local SQLite fsyncs every commit of every object
+// database, ~20 fsyncs per task that hold the one thread ~1.5 ms each (bench/NOTES.md). `everysec`
+// (the default when Debian's libeatmydata is installed) turns workerd's fsyncs into no-ops and syncs
+// the state directory's filesystem once a second instead: a crash of workerd or of this process loses
+// nothing (every commit is in the page cache), a crash of the machine loses at most about a second,
+// the same bargain as Redis's `appendfsync everysec`. `always` keeps a sync per commit.
+//
 // Run as a process by scripts/system.mjs: node scripts/local-engine.mjs <options JSON>, with
 // { port, host, vars, persistTo, config, inspectorPort } in the JSON. Prints "ready on <url>" when it
 // answers, and with `inspectorPort` (0: any free port) "inspector on <ws url>": workerd's V8 inspector,
 // which scripts/profile-cpu.mjs drives.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
+import { EAT_MY_DATA, sqliteSyncMode } from './sqlite-sync.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const opts = JSON.parse(process.argv[2] ?? '{}');
@@ -79,6 +87,8 @@ writeFileSync(${JSON.stringify(optionsFile)}, JSON.stringify(o.workerOptions));`
 const workerOptions = JSON.parse(readFileSync(optionsFile, 'utf8'));
 // one bundled module: no module rules to apply (and Miniflare 5 refuses them next to scriptPath)
 delete workerOptions.modulesRules;
+const SYNC_EVERY_MS = 1_000;
+const syncMode = sqliteSyncMode();
 const persistRoot = opts.persistTo
   ? path.join(path.resolve(ROOT, opts.persistTo), 'v3')
   : path.join(ROOT, '.wrangler', 'state', 'v3');
@@ -100,8 +110,25 @@ const mf = new Miniflare(
     cf: false,
     log: new Log(LogLevel.WARN),
     ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
+    ...(syncMode === 'everysec' ? { unsafeRuntimeEnv: { LD_PRELOAD: EAT_MY_DATA } } : {}),
   }),
 );
+// everysec: one syncfs of the state's filesystem a second (coreutils `sync -f`), never two at once
+let syncing = null;
+const syncTimer =
+  syncMode === 'everysec'
+    ? setInterval(() => {
+        if (syncing) return;
+        mkdirSync(persistRoot, { recursive: true });
+        syncing = spawn('sync', ['-f', persistRoot], { stdio: 'ignore' });
+        syncing.once('exit', () => {
+          syncing = null;
+        });
+        syncing.once('error', () => {
+          syncing = null;
+        });
+      }, SYNC_EVERY_MS)
+    : null;
 const url = await mf.ready;
 if (opts.inspectorPort !== undefined) process.stdout.write(`inspector on ${await mf.getInspectorURL()}\n`);
 process.stdout.write(`ready on ${url}\n`);
@@ -110,7 +137,10 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
+  if (syncTimer) clearInterval(syncTimer);
   await mf.dispose().catch(() => {});
+  // what the last second wrote reaches the disk before a clean stop returns
+  if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
   rmSync(outdir, { recursive: true, force: true });
   process.exit(0);
 };

@@ -57,6 +57,14 @@ export async function startClipyard(o) {
     throw err;
   });
   const engine = o.engine ?? mod.DEFAULT_ENGINE ?? 'wrangler';
+  // how the local engine syncs its SQLite state (trees before scripts/sqlite-sync.mjs: at every commit)
+  const sync =
+    engine === 'miniflare'
+      ? await import(path.join(o.tree, 'scripts/sqlite-sync.mjs')).then(
+          (m) => m.sqliteSyncMode(),
+          () => 'always',
+        )
+      : 'always';
   const base = `http://127.0.0.1:${port}`;
   const pkg = JSON.parse(readFileSync(path.join(o.tree, 'node_modules/wrangler/package.json'), 'utf8'));
   return {
@@ -64,7 +72,7 @@ export async function startClipyard(o) {
     base,
     runnerUrl,
     engine,
-    version: `clipyard (${engine === 'miniflare' ? 'Miniflare API' : 'wrangler dev'}, wrangler ${pkg.version}, workerd local)`,
+    version: `clipyard (${engine === 'miniflare' ? 'Miniflare API' : 'wrangler dev'}, wrangler ${pkg.version}, workerd local, SQLite sync ${sync})`,
     roots: [
       { label: engine === 'miniflare' ? 'miniflare + workerd' : 'wrangler dev + workerd', pid: worker.pid },
       { label: o.runner === 'synthetic' ? 'synthetic runner' : 'media runner', pid: runner.pid },
