@@ -1,6 +1,7 @@
 // A CPU profile of workerd under the bench's load, for deciding what to cut:
 //   node scripts/profile-cpu.mjs [--tasks=200] [--updates=10] [--slots=100] [--in-flight=32]
-//     [--targets=core:user:clipyard,core:entry] [--interval-us=500] [--split] [--perf] [--out=<dir>]
+//     [--targets=core:user:clipyard,core:entry|none] [--interval-us=500] [--split | --creates-only]
+//     [--perf [--perf-hz=999]] [--out=<dir>]
 //
 // Starts the local engine (scripts/local-engine.mjs, Miniflare's API) with workerd's V8 inspector on a
 // free port and the bench's synthetic runner, starts the V8 sampling profiler (CDP Profiler.start) in
@@ -36,6 +37,9 @@ const TARGETS = arg('targets', 'core:user:clipyard')
   .filter((t) => t && t !== 'none');
 const PERF_HZ = Number(arg('perf-hz', 999));
 const SPLIT = process.argv.includes('--split');
+// only the create burst: stop once every task exists (the create-latency row; with --slots=1 it
+// leaves nearly every task waiting, which shows the memory of an idle waiting object)
+const CREATES_ONLY = process.argv.includes('--creates-only');
 const PERF = process.argv.includes('--perf');
 const OUT = path.resolve(arg('out', path.join(HERE, 'bench/.work/profile')));
 const DRAIN_TIMEOUT_MS = 900_000;
@@ -135,12 +139,10 @@ const createSeconds = (Date.now() - started) / 1_000;
 const heapAtPeak = {};
 for (const { target, s } of sessions) heapAtPeak[target] = await s.send('Runtime.getHeapUsage');
 const rssAtPeak = tree().map((p) => ({ pid: p.pid, comm: p.comm, rssMb: Math.round(rssOf(p.pid) / 2 ** 20) }));
-if (SPLIT) {
-  windows.push(await stopProfiles('create', t0));
-  t0 = await startProfiles();
-}
+if (SPLIT || CREATES_ONLY) windows.push(await stopProfiles('create', t0));
+if (SPLIT) t0 = await startProfiles();
 let finished = 0;
-for (;;) {
+for (; !CREATES_ONLY; ) {
   const h = await (await fetch(`${base}/api/health`)).json().catch(() => null);
   const q = h?.queue ?? {};
   finished = (q.succeeded ?? 0) + (q.failed ?? 0) + (q.canceled ?? 0);
@@ -148,7 +150,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, POLL_MS));
 }
 const seconds = (Date.now() - started) / 1_000;
-windows.push(await stopProfiles(SPLIT ? 'drain' : 'all', t0));
+if (!CREATES_ONLY) windows.push(await stopProfiles(SPLIT ? 'drain' : 'all', t0));
 const heapAfter = {};
 for (const { target, s } of sessions) heapAfter[target] = await s.send('Runtime.getHeapUsage');
 if (perf) {
