@@ -40,6 +40,10 @@ const SPLIT = process.argv.includes('--split');
 // only the create burst: stop once every task exists (the create-latency row; with --slots=1 it
 // leaves nearly every task waiting, which shows the memory of an idle waiting object)
 const CREATES_ONLY = process.argv.includes('--creates-only');
+// WebSocket subscribers per task (the progress rows: e.g. --tasks=2 --updates=40 --subs=100 --delay=3000)
+const SUBS = Number(arg('subs', 0));
+const DELAY_MS = Number(arg('delay', SUBS ? 3_000 : 0));
+const RATE_HZ = Number(arg('rate', 20));
 const PERF = process.argv.includes('--perf');
 const OUT = path.resolve(arg('out', path.join(HERE, 'bench/.work/profile')));
 const DRAIN_TIMEOUT_MS = 900_000;
@@ -112,9 +116,29 @@ if (PERF) {
 
 const base = `http://127.0.0.1:${port}`;
 const body = JSON.stringify({
-  input: { url: `http://127.0.0.1:${runnerPort}/synthetic?n=${UPDATES}&rate=20&delay=0` },
+  input: { url: `http://127.0.0.1:${runnerPort}/synthetic?n=${UPDATES}&rate=${RATE_HZ}&delay=${DELAY_MS}` },
   steps: [{ op: 'probe' }],
 });
+const sockets = [];
+let framesReceived = 0;
+let socketsDone = 0;
+const TERMINAL = ['succeeded', 'failed', 'canceled'];
+/** SUBS sockets on task `id`, each counting the frames it receives until the task's terminal status. */
+function subscribe(id) {
+  for (let i = 0; i < SUBS; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/tasks/${id}/events`);
+    let done = false;
+    ws.onmessage = (m) => {
+      framesReceived++;
+      const msg = JSON.parse(String(m.data));
+      if (!done && msg.type === 'event' && msg.event.kind === 'status' && TERMINAL.includes(msg.event.status)) {
+        done = true;
+        socketsDone++;
+      }
+    };
+    sockets.push(ws);
+  }
+}
 const windows = [];
 let t0 = await startProfiles();
 const started = Date.now();
@@ -130,7 +154,8 @@ await Promise.all(
         body,
       }).catch(() => null);
       if (res?.status !== 202) createErrors++;
-      await res?.body?.cancel();
+      if (SUBS && res?.status === 202) subscribe((await res.json()).id);
+      else await res?.body?.cancel();
     }
   }),
 );
@@ -142,6 +167,10 @@ const rssAtPeak = tree().map((p) => ({ pid: p.pid, comm: p.comm, rssMb: Math.rou
 if (SPLIT || CREATES_ONLY) windows.push(await stopProfiles('create', t0));
 if (SPLIT) t0 = await startProfiles();
 let finished = 0;
+// with subscribers the sockets tell when every task ended (no health polls in the profile)
+while (SUBS && !CREATES_ONLY && socketsDone < sockets.length && Date.now() - started < DRAIN_TIMEOUT_MS) {
+  await new Promise((r) => setTimeout(r, POLL_MS));
+}
 for (; !CREATES_ONLY; ) {
   const h = await (await fetch(`${base}/api/health`)).json().catch(() => null);
   const q = h?.queue ?? {};
@@ -151,6 +180,7 @@ for (; !CREATES_ONLY; ) {
 }
 const seconds = (Date.now() - started) / 1_000;
 if (!CREATES_ONLY) windows.push(await stopProfiles(SPLIT ? 'drain' : 'all', t0));
+for (const ws of sockets) ws.close();
 const heapAfter = {};
 for (const { target, s } of sessions) heapAfter[target] = await s.send('Runtime.getHeapUsage');
 if (perf) {
@@ -170,7 +200,8 @@ const mb = (n) => Math.round(n / 2 ** 20);
 console.log(
   `${TASKS} tasks of ${UPDATES} updates, ${SLOTS} slots, ${IN_FLIGHT} creates in flight: finished ${finished}, ` +
     `create errors ${createErrors}, creates ${createSeconds.toFixed(1)} s, all ${seconds.toFixed(1)} s ` +
-    `(${(finished / seconds).toFixed(1)} tasks/s), sampling every ${INTERVAL_US} us`,
+    `(${(finished / seconds).toFixed(1)} tasks/s), sampling every ${INTERVAL_US} us` +
+    (SUBS ? `; ${SUBS} subscribers per task received ${framesReceived} frames` : ''),
 );
 for (const w of windows) {
   const ps = profiles.filter((p) => p.phase === w.phase);
