@@ -163,7 +163,11 @@ const createSeconds = (Date.now() - started) / 1_000;
 // the peak of live tasks: every task exists, most still wait for a slot or stream their job
 const heapAtPeak = {};
 for (const { target, s } of sessions) heapAtPeak[target] = await s.send('Runtime.getHeapUsage');
-const rssAtPeak = tree().map((p) => ({ pid: p.pid, comm: p.comm, rssMb: Math.round(rssOf(p.pid) / 2 ** 20) }));
+const rssAtPeak = [...tree(), { pid: runner.pid, comm: 'synthetic runner' }].map((p) => ({
+  pid: p.pid,
+  comm: p.comm,
+  rssMb: Math.round(rssOf(p.pid) / 2 ** 20),
+}));
 if (SPLIT || CREATES_ONLY) windows.push(await stopProfiles('create', t0));
 if (SPLIT) t0 = await startProfiles();
 let finished = 0;
