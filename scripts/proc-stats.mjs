@@ -35,6 +35,12 @@ export function processCpuMs(pid) {
   return s ? ((Number(s.f[11]) + Number(s.f[12])) * 1_000) / TICKS_PER_SECOND : 0;
 }
 
+/** CPU ms of the children `pid` has waited for (cutime + cstime): short-lived helpers such as `sync -f`. */
+export function reapedChildrenCpuMs(pid) {
+  const s = stat(`/proc/${pid}/stat`);
+  return s ? ((Number(s.f[13]) + Number(s.f[14])) * 1_000) / TICKS_PER_SECOND : 0;
+}
+
 /** CPU ms of each thread of `pid`: { [tid]: { name, ms } }. */
 export function threadCpu(pid) {
   const out = {};

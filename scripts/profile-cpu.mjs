@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { formatSummary, summarize } from './cpu-profile-summary.mjs';
 import { cdp } from './inspector-client.mjs';
 import { parsePerfScript, summarizePerf } from './perf-summary.mjs';
-import { processTree, rssOf, threadCpu } from './proc-stats.mjs';
+import { processCpuMs, processTree, reapedChildrenCpuMs, rssOf, threadCpu } from './proc-stats.mjs';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -185,6 +185,9 @@ for (; !CREATES_ONLY; ) {
 const seconds = (Date.now() - started) / 1_000;
 if (!CREATES_ONLY) windows.push(await stopProfiles(SPLIT ? 'drain' : 'all', t0));
 for (const ws of sockets) ws.close();
+// the engine's own CPU and its reaped helpers' (the once-a-second `sync -f` of CLIPYARD_SQLITE_SYNC)
+const engineCpuMs = processCpuMs(worker.pid);
+const syncCpuMs = reapedChildrenCpuMs(worker.pid);
 const heapAfter = {};
 for (const { target, s } of sessions) heapAfter[target] = await s.send('Runtime.getHeapUsage');
 if (perf) {
@@ -230,6 +233,10 @@ for (const w of windows) {
     console.log(`\n${formatSummary(p.sum, { label: `${p.target} (${p.phase})`, tasks: TASKS })}\n  saved ${file}`);
   }
 }
+console.log(
+  `\n== engine parent: ${Math.round(engineCpuMs)} ms CPU over the run (start included); its reaped helpers ` +
+    `(the build, sync -f) ${Math.round(syncCpuMs)} ms`,
+);
 console.log('\n== memory');
 for (const [t, h] of Object.entries(heapAtPeak))
   console.log(
