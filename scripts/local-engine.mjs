@@ -6,8 +6,9 @@
 // each request and object call costs the one workerd thread less (bench/NOTES.md has the figures).
 // `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
 //
-// Disk syncs (CLIPYARD_SQLITE_SYNC, scripts/sqlite-sync.mjs): workerd's local SQLite fsyncs every commit of every object
-// database, ~20 fsyncs per task that hold the one thread ~1.5 ms each (bench/NOTES.md). `everysec`
+// Disk syncs (CLIPYARD_SQLITE_SYNC, scripts/sqlite-sync.mjs): workerd's local SQLite fsyncs every
+// commit of every object database, ~20 fsyncs per task that hold the one thread ~1.5 ms each (strace,
+// scripts/profile-cpu.mjs --perf). `everysec`
 // (the default when Debian's libeatmydata is installed) turns workerd's fsyncs into no-ops and syncs
 // the state directory's filesystem once a second instead: a crash of workerd or of this process loses
 // nothing (every commit is in the page cache), a crash of the machine loses at most about a second,

@@ -123,7 +123,8 @@ export const ENGINES = ['miniflare', 'wrangler'];
 export const DEFAULT_ENGINE = ENGINES.includes(process.env.CLIPYARD_ENGINE) ? process.env.CLIPYARD_ENGINE : 'miniflare';
 
 /**
- * Start the Worker on the chosen engine; resolves once it answers. `secrets` never go on a command
+ * Start the Worker on the chosen engine; resolves once it answers. `inspectorPort` (Miniflare engine
+ * only; 0 = any free port) opens workerd's V8 inspector, announced as "inspector on <ws url>". `secrets` never go on a command
  * line: wrangler dev reads them from a private env file, the local engine from its own environment.
  */
 export async function startWorker({
