@@ -124,8 +124,9 @@ export const DEFAULT_ENGINE = ENGINES.includes(process.env.CLIPYARD_ENGINE) ? pr
 
 /**
  * Start the Worker on the chosen engine; resolves once it answers. `inspectorPort` (Miniflare engine
- * only; 0 = any free port) opens workerd's V8 inspector, announced as "inspector on <ws url>". `secrets` never go on a command
- * line: wrangler dev reads them from a private env file, the local engine from its own environment.
+ * only; 0 = any free port) opens workerd's V8 inspector, announced as "inspector on <ws url>".
+ * `secrets` never go on a command line: wrangler dev reads them from a private env file, the local
+ * engine from its own environment.
  */
 export async function startWorker({
   port = 8787,
