@@ -93,7 +93,8 @@ const worker = await startWorker({
   allowHosts: '127.0.0.1',
   vars: { MAX_CONCURRENT_TASKS: '100', MAX_TASKS_PER_DAY: '10000000' },
   persistTo: state,
-  log: () => {},
+  // FANOUT_LOG=1: the engine's output (the Worker's and objects' console) on stderr
+  log: process.env.FANOUT_LOG ? (s) => process.stderr.write(s) : () => {},
 });
 const base = `http://127.0.0.1:${port}`;
 const workerds = descendants(worker.pid).filter((p) => comm(p) === 'workerd');
