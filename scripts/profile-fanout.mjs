@@ -165,9 +165,12 @@ for (const [i, subs] of SUBS.entries()) {
   const ids = await Promise.all(Array.from({ length: TASKS }, create));
   const lat = [];
   const counts = { frames: 0, extensions: null };
+  const connect0 = cpuAll();
+  process.stderr.write(`connecting: ${subs} subscriber(s) on ${TASKS} task(s), workerd ${workerds.join(' ')}\n`);
   const subscribers = ids.flatMap((id) => Array.from({ length: subs }, () => subscribe(id, lat, counts)));
   await Promise.all(subscribers.map((s) => s.opened));
   const cpu0 = cpuAll();
+  const connectCpuMs = (cpu0 - connect0) * 1_000;
   const t0 = Date.now();
   // a marker for a profiler attached from outside (perf record -p <workerd>)
   process.stderr.write(`window open: ${subs} subscriber(s), workerd ${workerds.join(' ')}\n`);
@@ -189,6 +192,8 @@ for (const [i, subs] of SUBS.entries()) {
       elapsedMs,
       workerdCpuMs: Number(cpuMs.toFixed(0)),
       cpuMsPerEvent: Number((cpuMs / events).toFixed(3)),
+      // upgrade, snapshot and replay, through the Worker (the tasks' creation included, its share is small)
+      connectCpuMsPerSocket: subs > 0 ? Number((connectCpuMs / (TASKS * subs)).toFixed(2)) : null,
       cpuUsPerFrame: subs > 0 ? Number(((cpuMs * 1_000) / (events * subs)).toFixed(1)) : null,
       latencyP50Ms: lat.length ? Number(percentile(lat, 50).toFixed(2)) : null,
       latencyP99Ms: lat.length ? Number(percentile(lat, 99).toFixed(2)) : null,
