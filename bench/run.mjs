@@ -1,4 +1,5 @@
 // `npm run bench [-- --quick] [-- --only=clipyard,bullmq,celery,media,hls]` (`--only=transcribe`: bench/TRANSCRIBE.md)
+// `-- --parts=progress` (any of create,progress,reconnect,scaling,meter): only those scenarios of each system.
 //
 // Runs clipyard, BullMQ and Celery one after the other on this machine (each alone, so they never
 // compete for the 2 cores), each through the same scenarios with the same synthetic job, then the
@@ -29,6 +30,12 @@ const only = (
 ).split(',');
 /** `--scaling=100,1000`: other sizes for the throughput/scaling rows. */
 const scalingArg = argv.find((a) => a.startsWith('--scaling='))?.slice(10);
+/** `--parts=progress,reconnect`: run only these scenarios of each system (default: all). */
+const partsArg =
+  argv
+    .find((a) => a.startsWith('--parts='))
+    ?.slice(8)
+    .split(',') ?? null;
 const log = (s) => process.stderr.write(s);
 
 /** Worker concurrency of every system (clipyard: MAX_CONCURRENT_TASKS for the one local tenant). */
@@ -89,7 +96,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
  * a list of sizes), stop it. `pin`: every process of the system on CPU 1, the bench client on CPU 0.
  */
 async function runSystem(name, startFn, parts = {}) {
-  const { create = true, progress = true, reconnect = true, scaling = plan.scaling, pin = false } = parts;
+  const { pin = false } = parts;
+  const wanted = (part) => partsArg === null || partsArg.includes(part);
+  const create = (parts.create ?? true) && wanted('create');
+  const progress = (parts.progress ?? true) && wanted('progress');
+  const reconnect = (parts.reconnect ?? true) && wanted('reconnect');
+  const scaling = wanted('scaling') ? (parts.scaling ?? plan.scaling) : [];
+  const meter = wanted('meter') ? parts.meter : undefined;
   log(`\n== ${name}: starting${pin ? ' (pinned to CPU 1)' : ''}\n`);
   let sys;
   try {
@@ -137,10 +150,10 @@ async function runSystem(name, startFn, parts = {}) {
       out.scaling.push(r);
       if (!r.complete) break;
     }
-    if (parts.meter) {
-      log(`   metered: ${parts.meter} tasks of the ${plan.throughputJob.n}-update job\n`);
+    if (meter) {
+      log(`   metered: ${meter} tasks of the ${plan.throughputJob.n}-update job\n`);
       const before = await sys.meter(true);
-      const r = await throughput(sys, { count: parts.meter, job: plan.throughputJob, timeoutMs: 120_000 });
+      const r = await throughput(sys, { count: meter, job: plan.throughputJob, timeoutMs: 120_000 });
       // the last report of an ended task may land after the counter says done: let it settle
       await sleep(2_000);
       const m = await sys.meter();
