@@ -58,7 +58,7 @@ const GRANT_RESEND_MS = 5_000;
 /** While someone waits on full slots, the holders are checked this often. */
 const RECLAIM_EVERY_MS = 15_000;
 
-const MIGRATIONS: readonly string[] = [
+export const TENANT_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE tasks (
     id TEXT PRIMARY KEY,
@@ -95,6 +95,42 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 5: webhook signing secrets and the default target (tenant-webhooks.ts)
   TENANT_WEBHOOKS_MIGRATION,
+  // 6: fewer rows written per task: the index, the slots and the line keyed by their primary keys
+  // (WITHOUT ROWID: no second copy of the key in an automatic index), and the line keyed by its
+  // order alone (membership is in tenant-slots.ts's in-memory copy)
+  `
+  CREATE TABLE tasks_v6 (
+    id TEXT NOT NULL PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+    label TEXT,
+    source TEXT NOT NULL,
+    ops TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO tasks_v6 (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
+    SELECT id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at FROM tasks;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v6 RENAME TO tasks;
+  CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+  CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+  CREATE TABLE slots_v6 (task_id TEXT NOT NULL PRIMARY KEY, acquired_at INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO slots_v6 (task_id, acquired_at) SELECT task_id, acquired_at FROM slots;
+  DROP TABLE slots;
+  ALTER TABLE slots_v6 RENAME TO slots;
+  CREATE TABLE waiting_v6 (
+    enqueued_at INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    PRIMARY KEY (enqueued_at, task_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO waiting_v6 (enqueued_at, task_id) SELECT enqueued_at, task_id FROM waiting;
+  DROP TABLE waiting;
+  ALTER TABLE waiting_v6 RENAME TO waiting;
+  `,
 ];
 
 export class TenantObject extends DurableObject<Env> {
@@ -104,6 +140,11 @@ export class TenantObject extends DurableObject<Env> {
   /** The concurrency limit, as the tenant's tasks last asked with it (they read it from the config). */
   private limit = 0;
   private readonly webhooks: TenantWebhooks;
+  /**
+   * Grants the tasks acknowledged (id -> when), not yet written: their index rows move to running
+   * with the next transaction (see tellGranted).
+   */
+  private readonly acks = new Map<string, number>();
   /** When the alarm is set for (null: not set), as this instance last set or read it. */
   private alarmAt: number | null = null;
 
@@ -114,7 +155,7 @@ export class TenantObject extends DurableObject<Env> {
     this.slots = new TenantSlots(ctx.storage.sql);
     this.webhooks = new TenantWebhooks(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      applyMigrations(ctx.storage, MIGRATIONS);
+      applyMigrations(ctx.storage, TENANT_MIGRATIONS);
       this.alarmAt = await ctx.storage.getAlarm();
       // grants made just before a restart may never have been sent
       await this.arm(Date.now());
@@ -191,7 +232,7 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Record a task's latest state; ignored when a newer report is already stored. */
   async record(entry: TaskIndexEntry): Promise<void> {
-    this.index.upsert(entry);
+    this.tx(() => this.index.upsert(entry));
   }
 
   /** A task ended: record its last state and give its slot (or place in line) back, in one call. */
@@ -300,19 +341,21 @@ export class TenantObject extends DurableObject<Env> {
         ),
       );
       const now = Date.now();
-      next = this.tx(() => {
-        let freed = false;
-        for (const a of answers) {
-          if (a.took === null || !this.slots.holds(a.id)) continue;
-          if (a.took) {
-            if (this.slots.isUnacknowledged(a.id)) this.index.markRunning(a.id, now);
-            this.slots.acknowledged(a.id);
-          } else {
-            freed = this.slots.drop(a.id) || freed;
-          }
-        }
-        return freed ? this.handOff(this.limitOf()) : [];
-      });
+      // An acknowledgement is written with the next transaction (a commit of its own per hand-off
+      // cost more than the row): lost in a restart, it only means the grant is sent once more.
+      for (const a of answers) {
+        if (a.took !== true || !this.slots.isUnacknowledged(a.id)) continue;
+        this.slots.acknowledged(a.id);
+        this.acks.set(a.id, now);
+      }
+      const unneeded = answers.filter((a) => a.took === false && this.slots.holds(a.id)).map((a) => a.id);
+      next =
+        unneeded.length === 0
+          ? []
+          : this.tx(() => {
+              for (const id of unneeded) this.slots.drop(id);
+              return this.handOff(this.limitOf());
+            });
       if (answers.some((a) => a.took === null)) await this.arm(now);
     }
   }
@@ -383,10 +426,16 @@ export class TenantObject extends DurableObject<Env> {
 
   /** A transaction that writes through the slots' in-memory copy: a rollback drops the copy. */
   private tx<T>(fn: () => T): T {
+    const acks = [...this.acks];
+    this.acks.clear();
     try {
-      return this.ctx.storage.transactionSync(fn);
+      return this.ctx.storage.transactionSync(() => {
+        for (const [id, at] of acks) this.index.markRunning(id, at);
+        return fn();
+      });
     } catch (err) {
       this.slots.invalidate();
+      for (const [id, at] of acks) this.acks.set(id, at);
       throw err;
     }
   }
@@ -444,11 +493,13 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Newest first, optionally by status or a substring of the source URL / label. */
   async list(query: TaskListQuery): Promise<{ tasks: TaskIndexEntry[]; cursor: string | null }> {
+    if (this.acks.size > 0) this.tx(() => {});
     return this.index.list(query);
   }
 
   /** Tasks by status, and running tasks whose last report is older than `stallMs`. */
   async counts(stallMs: number): Promise<Record<TaskStatus | 'stalled', number>> {
+    if (this.acks.size > 0) this.tx(() => {});
     return this.index.counts(stallMs, Date.now());
   }
 }

@@ -4,6 +4,10 @@
  * task holds one or waits, and the line's length cost no query. The copy is loaded when the object
  * wakes and dropped (reloaded on next use) whenever a transaction that wrote through it fails.
  *
+ * The tables are keyed by their primary keys only (WITHOUT ROWID, migration 6), so a slot taken or
+ * a place in line is one row written; the line's key is its order, and where a task stands in it
+ * comes from the copy.
+ *
  * A slot handed to the head of the line is "unacknowledged" until the task says it took it; such
  * slots are the ones whose holder's index row still says `queued` (the acknowledgement is the index
  * row's move to `running`), so they survive a restart without a row of their own.
@@ -88,7 +92,7 @@ export class TenantSlots {
   /** Give `taskId` a slot (leaving the line if it was in it). `handed`: not yet acknowledged. */
   take(taskId: string, now: number, handed: boolean): void {
     const c = this.c;
-    if (c.waiting.delete(taskId)) this.sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+    this.leaveLine(taskId);
     if (!c.holders.has(taskId)) {
       this.sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, now);
       c.holders.set(taskId, now);
@@ -105,21 +109,29 @@ export class TenantSlots {
   join(taskId: string, now: number): void {
     const c = this.c;
     if (c.waiting.has(taskId) || c.holders.has(taskId)) return;
-    this.sql.exec('INSERT OR IGNORE INTO waiting (task_id, enqueued_at) VALUES (?, ?)', taskId, now);
+    this.sql.exec('INSERT OR IGNORE INTO waiting (enqueued_at, task_id) VALUES (?, ?)', now, taskId);
     c.waiting.set(taskId, now);
+  }
+
+  /** The line is keyed by its order, (enqueued_at, task_id): the copy knows where a task stands. */
+  private leaveLine(taskId: string): void {
+    const at = this.c.waiting.get(taskId);
+    if (at === undefined) return;
+    this.sql.exec('DELETE FROM waiting WHERE enqueued_at = ? AND task_id = ?', at, taskId);
+    this.c.waiting.delete(taskId);
   }
 
   /** Take `taskId`'s slot away and its place in line. Returns whether it held a slot. */
   drop(taskId: string): boolean {
     const c = this.c;
-    if (c.waiting.delete(taskId)) this.sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+    this.leaveLine(taskId);
     c.unacked.delete(taskId);
     if (!c.holders.delete(taskId)) return false;
     this.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
     return true;
   }
 
-  /** The first `n` tasks in line, first come first served (read through the line's index). */
+  /** The first `n` tasks in line, first come first served (the line's key is its order). */
   heads(n: number): string[] {
     if (n <= 0 || this.c.waiting.size === 0) return [];
     return this.sql

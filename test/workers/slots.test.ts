@@ -10,8 +10,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { newTaskId } from '../../src/lib/ids.ts';
 import { QUEUED_RECHECK_MS } from '../../src/lib/task-lifecycle.ts';
+import { applyMigrations } from '../../src/objects/migrations.ts';
 import type { TaskObject } from '../../src/objects/task-object.ts';
-import type { TenantObject } from '../../src/objects/tenant-object.ts';
+import { TENANT_MIGRATIONS, type TenantObject } from '../../src/objects/tenant-object.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { ORIGIN } from './helpers.ts';
 
@@ -190,5 +191,39 @@ describe('tenant slots', () => {
     expect((await t.stub.slotState()).running.sort()).toEqual([running, next.id].sort());
     await until(async () => (await statusOf(t.name, next.id)) === 'running', 'next running');
     await next.stub.cancel(t.name, ORIGIN);
+  });
+});
+
+describe('tenant schema', () => {
+  it('migration 6 keeps every index row, slot and place in line of a tenant created before it', async () => {
+    const t = newTenant();
+    await runInDurableObject(t.stub, (_o: TenantObject, state) => {
+      const sql = state.storage.sql;
+      // back to the schema of migrations 1-5, with a row in each table
+      state.storage.transactionSync(() => {
+        sql.exec('DROP TABLE tasks; DROP TABLE slots; DROP TABLE waiting');
+        for (const v of [1, 2, 4])
+          sql.exec(TENANT_MIGRATIONS[v - 1]!.replace(/CREATE INDEX admitted_by_day[^;]*;/, ''));
+        sql.exec('DELETE FROM schema_migrations WHERE version = 6');
+        sql.exec(
+          `INSERT INTO tasks (id, status, label, source, ops, seq, created_at, updated_at)
+           VALUES ('a', 'running', 'x', 'http://a.example/a.mp4', 'audio', 3, 1, 2), ('b', 'queued', null, 's', 'probe', 1, 5, 5)`,
+        );
+        sql.exec("INSERT INTO slots (task_id, acquired_at) VALUES ('a', 2)");
+        sql.exec("INSERT INTO waiting (task_id, enqueued_at) VALUES ('b', 5)");
+      });
+      applyMigrations(state.storage, TENANT_MIGRATIONS);
+      const rows = (q: string) => sql.exec(q).toArray();
+      expect(rows('SELECT id, status, label, seq FROM tasks ORDER BY id')).toEqual([
+        { id: 'a', status: 'running', label: 'x', seq: 3 },
+        { id: 'b', status: 'queued', label: null, seq: 1 },
+      ]);
+      expect(rows('SELECT task_id FROM slots')).toEqual([{ task_id: 'a' }]);
+      expect(rows('SELECT enqueued_at, task_id FROM waiting')).toEqual([{ enqueued_at: 5, task_id: 'b' }]);
+      expect(rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")).toEqual([
+        { name: 'tasks_by_created' },
+        { name: 'tasks_by_status' },
+      ]);
+    });
   });
 });
