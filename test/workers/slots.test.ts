@@ -12,7 +12,8 @@ import { newTaskId } from '../../src/lib/ids.ts';
 import { QUEUED_RECHECK_MS } from '../../src/lib/task-lifecycle.ts';
 import { applyMigrations } from '../../src/objects/migrations.ts';
 import type { TaskObject } from '../../src/objects/task-object.ts';
-import { TENANT_MIGRATIONS, type TenantObject } from '../../src/objects/tenant-object.ts';
+import type { TenantObject } from '../../src/objects/tenant-object.ts';
+import { TENANT_MIGRATIONS } from '../../src/objects/tenant-schema.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { ORIGIN } from './helpers.ts';
 
