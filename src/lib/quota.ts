@@ -36,14 +36,20 @@ export type Admission =
   | { ok: true; counted: boolean }
   | { ok: false; code: 'quota.tasks' | 'quota.output_bytes'; message: string; retryAfterSeconds: number };
 
-/** May one more task start today, given today's usage? */
-export function admit(usage: DailyUsage, limits: DailyLimits, nowMs: number): Admission {
+/**
+ * May `count` more tasks start today, given today's usage? All of them or none (a batch is admitted
+ * whole); one task by default.
+ */
+export function admit(usage: DailyUsage, limits: DailyLimits, nowMs: number, count = 1): Admission {
   const retryAfterSeconds = secondsUntilReset(nowMs);
-  if (limits.tasksPerDay > 0 && usage.tasks >= limits.tasksPerDay) {
+  if (limits.tasksPerDay > 0 && usage.tasks + count > limits.tasksPerDay) {
     return {
       ok: false,
       code: 'quota.tasks',
-      message: `the daily quota of ${limits.tasksPerDay} tasks is used up; it resets at 00:00 UTC`,
+      message:
+        usage.tasks >= limits.tasksPerDay
+          ? `the daily quota of ${limits.tasksPerDay} tasks is used up; it resets at 00:00 UTC`
+          : `the daily quota of ${limits.tasksPerDay} tasks has room for ${limits.tasksPerDay - usage.tasks} more, not ${count}; it resets at 00:00 UTC`,
       retryAfterSeconds,
     };
   }

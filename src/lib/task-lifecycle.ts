@@ -18,8 +18,14 @@ import { overallProgress } from './progress.ts';
 import { backoffDelayMs, isRetryable } from './retry-policy.ts';
 import { canTransition, isTerminal } from './task-status.ts';
 
-/** A queued task without a slot looks again this often, in case a hand-off was lost. */
-export const QUEUED_RECHECK_MS = 30_000;
+/**
+ * A queued task without a slot asks its tenant again after this long, plus up to QUEUED_JITTER_MS.
+ * Only a safety net: the tenant hands slots out itself and sends an unacknowledged grant again, so
+ * with 10,000 tasks waiting this costs ~13 calls/s, not the ~330/s a 30 s recheck cost.
+ */
+export const QUEUED_RECHECK_MS = 10 * 60_000;
+/** The spread of the safety net, so tasks that queued together do not ask together. */
+export const QUEUED_JITTER_MS = 5 * 60_000;
 /** A queued task whose tenant could not be asked for a slot asks again after this long. */
 export const SLOT_ERROR_RECHECK_MS = 2_000;
 /** The watchdog never sleeps longer than this while a job runs. */
@@ -82,7 +88,7 @@ export interface WatchdogFacts {
 export type LifecycleInput =
   | { kind: 'alarm'; now: number; watchdog: WatchdogFacts }
   | { kind: 'slot_granted'; now: number }
-  | { kind: 'slot_denied'; now: number; ahead: number }
+  | { kind: 'slot_denied'; now: number }
   | { kind: 'slot_error'; now: number }
   | { kind: 'step_started'; now: number; step: number }
   | { kind: 'step_succeeded'; now: number; step: number; jobId: string }
@@ -94,7 +100,7 @@ export type LifecycleInput =
 export type LifecycleInputKind = LifecycleInput['kind'];
 
 export type Effect =
-  /** ask the tenant for a concurrency slot; its answer comes back as slot_granted / denied / error */
+  /** ask the tenant for a concurrency slot (the safety net, or after a manual retry); its answer comes back as slot_granted / denied / error */
   | { kind: 'acquire_slot' }
   /** run the unfinished steps (re-attaching to a recorded job) */
   | { kind: 'start_driver' }
@@ -136,6 +142,13 @@ export interface Move {
 }
 
 export type Decision = { ok: true; move: Move } | { ok: false; reason: string };
+
+/** When a queued task's safety net asks for a slot again: a spread derived from its id (pure, stable). */
+export function queuedRecheckAt(taskId: string, now: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < taskId.length; i++) h = Math.imul(h ^ taskId.charCodeAt(i), 16777619);
+  return now + QUEUED_RECHECK_MS + ((h >>> 0) % QUEUED_JITTER_MS);
+}
 
 /** The runner job of one step in one attempt: known before the runner has accepted it. */
 export function jobIdFor(taskId: string, attempt: number, step: number): string {
@@ -329,7 +342,7 @@ export function decide(s: LifecycleState, input: LifecycleInput, cfg: LifecycleC
     case 'slot_denied': {
       if (s.status !== 'queued') return reject(`a ${s.status} task is not waiting for a slot`);
       const message = `waiting for a free slot (${cfg.maxConcurrentTasks} run at once)`;
-      const move: Move = { ...emptyMove(), patch: { runAt: input.now + QUEUED_RECHECK_MS } };
+      const move: Move = { ...emptyMove(), patch: { runAt: queuedRecheckAt(s.id, input.now) } };
       // Said once: the place in line changes with every task ahead, and nobody watches that count.
       if (s.message !== message) {
         move.patch.message = message;

@@ -14,7 +14,6 @@ import { isTerminal } from '../lib/task-status.ts';
 import { Throttle } from '../lib/throttle.ts';
 import type { BatchSnapshot, BatchStatus, ChildOutput, ChildReport } from '../protocol/batch.ts';
 import { ClipyardError, type ErrorBody, knownError, type RpcResult, rpcResult, unwrap } from '../protocol/errors.ts';
-import type { TaskSnapshot } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { migrate } from './batch-schema.ts';
 import { BatchSockets } from './batch-sockets.ts';
@@ -22,6 +21,7 @@ import { BatchStore, type ChildRow, type NewChild } from './batch-store.ts';
 import { socketConfig } from './config.ts';
 import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
+import type { CreateAnswer } from './task-object.ts';
 import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 /** Aggregate progress events go out at most this often (leading edge + trailing value). */
@@ -266,8 +266,10 @@ export class BatchObject extends DurableObject<Env> {
             origin: b.origin,
             batch: b.id,
             webhook: c.body.webhook ?? null,
-          }) as Promise<unknown> as Promise<RpcResult<{ created: boolean; snapshot: TaskSnapshot }>>,
+          }) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
         );
+        // (children are admitted whole with the batch, so only a day's turn can refuse one here)
+        if ('refused' in result) throw new ClipyardError(result.refused.code, result.refused.message, { status: 429 });
         if (this.store.child(c.taskId)?.status === 'canceled') {
           // The batch was canceled while this create was on its way.
           try {

@@ -104,9 +104,7 @@ export class TaskEffects {
         this.deps.config().maxConcurrentTasks,
         running,
       );
-      input = grant.granted
-        ? { kind: 'slot_granted', now: Date.now() }
-        : { kind: 'slot_denied', now: Date.now(), ahead: grant.ahead };
+      input = grant.granted ? { kind: 'slot_granted', now: Date.now() } : { kind: 'slot_denied', now: Date.now() };
     } catch (err) {
       console.warn(JSON.stringify({ level: 'warn', msg: 'slot request failed', task: t.id, error: String(err) }));
       input = { kind: 'slot_error', now: Date.now() };

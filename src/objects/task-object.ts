@@ -9,6 +9,7 @@
  * task-driver.ts; the tenant and batch hear of the task through tenant-report.ts and batch-report.ts.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { DailyLimits } from '../lib/quota.ts';
 import {
   type Decision,
   decide,
@@ -22,7 +23,7 @@ import { ClipyardError, rpcResult } from '../protocol/errors.ts';
 import type { CreateTaskBody, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
-import { socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { dailyLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { outputUrls, signOutput } from './output-links.ts';
 import { RunTimeline } from './run-timeline.ts';
 import { dropIdleSockets } from './socket-guard.ts';
@@ -33,7 +34,8 @@ import { migrate } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { TaskStore } from './task-store.ts';
-import { TenantReporter } from './tenant-report.ts';
+import type { EntryAnswer, QuotaRefusal } from './tenant-object.ts';
+import { newIndexEntry, TenantReporter } from './tenant-report.ts';
 import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 export interface CreateTaskInit {
@@ -48,7 +50,12 @@ export interface CreateTaskInit {
   batch?: string;
   /** where its terminal event is delivered (checked by the Worker; the tenant's default applied) */
   webhook?: WebhookTarget | null;
+  /** the daily quotas it is admitted against (the Worker's config; this object's when not given) */
+  limits?: DailyLimits;
 }
+
+/** What a create answers: the task (new or replayed), or the daily quota's refusal (nothing made). */
+export type CreateAnswer = { snapshot: TaskSnapshot; created: boolean } | { refused: QuotaRefusal };
 
 /** A source of wake-ups besides the lifecycle (output expiry; e.g. an outbox): when it is next due. */
 export type WakeSource = (now: number) => number | null;
@@ -66,6 +73,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
+  /** The create in progress (waiting on the tenant's answer), if any. */
+  private entering: Promise<CreateAnswer> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -174,10 +183,16 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * Create the task, or return the existing one for the same id (an Idempotency-Key retry).
-   * A different body under the same key is a conflict.
+   * Create the task, or return the existing one for the same id (an Idempotency-Key retry, which
+   * costs no tenant call). A different body under the same key is a conflict. A new task asks its
+   * tenant once (`enter`: daily quota, index row, slot or place in line) before it writes anything: a
+   * quota refusal comes back as a value and nothing is made; a tenant that cannot be reached is
+   * tenant.unavailable (retryable) and nothing is made either. A task granted a slot starts at once;
+   * one in line waits for `slotGranted`.
    */
-  private async createImpl(init: CreateTaskInit): Promise<{ snapshot: TaskSnapshot; created: boolean }> {
+  private async createImpl(init: CreateTaskInit): Promise<CreateAnswer> {
+    // a second create of this id while the first waits on the tenant answers after it, as a replay
+    while (this.entering) await this.entering.catch(() => {});
     const existing = this.store.task();
     if (existing) {
       if (existing.tenant !== init.tenant || existing.bodyHash !== init.bodyHash) {
@@ -187,24 +202,57 @@ export class TaskObject extends DurableObject<Env> {
       }
       return { snapshot: await this.snapshot(init.origin), created: false };
     }
+    const entering = this.enter(init);
+    this.entering = entering;
+    try {
+      return await entering;
+    } finally {
+      if (this.entering === entering) this.entering = null;
+    }
+  }
+
+  private async enter(init: CreateTaskInit): Promise<CreateAnswer> {
     const now = Date.now();
-    this.store.create({
-      id: init.id,
-      tenant: init.tenant,
-      input: init.body.input,
-      inputKey: init.inputKey,
-      steps: init.body.steps,
-      maxAttempts: init.body.maxAttempts ?? this.config.maxAttempts,
-      label: init.body.label ?? null,
-      bodyHash: init.bodyHash,
-      batchId: init.batch ?? null,
-      now,
-    });
+    const body = init.body;
+    const label = body.label ?? null;
+    const entry = newIndexEntry({ id: init.id, input: body.input, steps: body.steps, label }, now);
+    const tenant = this.env.TENANTS.getByName(init.tenant);
+    let answer: EntryAnswer;
+    try {
+      answer = await tenant.enter(entry, this.config.maxConcurrentTasks, init.limits ?? dailyLimits(this.env));
+    } catch (err) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'tenant enter failed', task: init.id, error: String(err) }));
+      throw new ClipyardError('tenant.unavailable', 'the task could not be admitted just now; try again', {
+        status: 503,
+        retryable: true,
+      });
+    }
+    if (!answer.ok) return { refused: answer };
+    try {
+      this.store.create({
+        id: init.id,
+        tenant: init.tenant,
+        input: body.input,
+        inputKey: init.inputKey,
+        steps: body.steps,
+        maxAttempts: body.maxAttempts ?? this.config.maxAttempts,
+        label,
+        bodyHash: init.bodyHash,
+        batchId: init.batch ?? null,
+        now,
+      });
+    } catch (err) {
+      // the tenant said yes but nothing was written: its admission, row and slot go back
+      console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
+      this.ctx.waitUntil(tenant.leave(init.id).catch(() => {}));
+      throw new ClipyardError('storage.failed', 'the task could not be stored just now; try again', {
+        status: 503,
+        retryable: true,
+      });
+    }
     this.webhooks.setTarget(init.webhook ?? null, init.origin);
-    this.timeline.created(init.body, now);
-    this.tenant.record();
-    // The work starts from the alarm, after this call has answered.
-    await this.ctx.storage.setAlarm(now);
+    this.timeline.created(body, now);
+    await this.perform(answer.granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now }).done;
     return { snapshot: await this.snapshot(init.origin), created: true };
   }
 
@@ -267,11 +315,15 @@ export class TaskObject extends DurableObject<Env> {
 
   /**
    * The tenant handed this task a concurrency slot (it was at the head of the line when one freed):
-   * start now. A task that no longer waits gives an unneeded slot straight back.
+   * start now. Answers whether the task took it; false (no such task, or it has ended) gives the
+   * slot straight back. A grant that arrives while the create is still on its way waits for it.
    */
-  async slotGranted(): Promise<void> {
-    if (!this.store.task()) return;
+  async slotGranted(): Promise<boolean> {
+    while (this.entering) await this.entering.catch(() => {});
+    const t = this.store.task();
+    if (!t || isTerminal(t.status)) return false;
     await this.perform({ kind: 'slot_granted', now: Date.now() }).done;
+    return true;
   }
 
   /**

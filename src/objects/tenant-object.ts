@@ -2,121 +2,90 @@
  * TenantObject: one per tenant (API key, or `local`).
  *
  * What it owns (the only copy, the source of truth):
- * - the tenant's concurrency slots and the line of tasks waiting for one, first come first served;
- * - the daily quotas: tasks admitted and output bytes stored per UTC day, and which ids were admitted.
+ * - the tenant's concurrency slots and the line of tasks waiting for one, first come first served
+ *   (tenant-slots.ts);
+ * - the daily quotas: tasks admitted and output bytes stored per UTC day (tenant-usage.ts).
  *
- * What it keeps but does not own: the task index (one row per task, for GET /api/tasks and the
- * counts in /api/health). Each task object is the truth about its task; it tells the index on
- * create, on every status change (the row carries the task's event seq, so a late report never
- * overwrites a newer one) and, while running, every half stall timeout; never per progress tick.
- * The index may lag a task by one report.
+ * What it keeps but does not own: the task index (tenant-index.ts; one row per task, for
+ * GET /api/tasks and the counts in /api/health). Each task object is the truth about its task; it
+ * tells the index on create, on every status change (the row carries the task's event seq, so a late
+ * report never overwrites a newer one) and, while running, every half stall timeout; never per
+ * progress tick. The index may lag a task by one report.
  *
  * What it never holds: a task's progress stream, events, steps or outputs, and nothing waits on it
  * to answer a task's subscribers.
  *
- * Slots: a task asks for one (`acquire`) before it runs and gives it back when it ends (`finish`,
- * with its last index row, in one call). A task that finds none free joins the line. A freed slot is
- * handed to the head of the line inside the same transaction, and only that task is called
- * (`slotGranted`); its own 30 s recheck alarm is the safety net for a lost call. A slot whose holder
- * crashed, was deleted or ended without saying so is reclaimed by asking the holder before anyone waits.
+ * A task costs two calls here: `enter` when it is created (in one transaction: count it against the
+ * daily quota, write its index row, and give it a slot or a place in line) and `finish` when it ends
+ * (its last row, and its slot back). A freed slot is handed to the head of the line inside the same
+ * transaction and only that task is called (`slotGranted`); the grant counts as unacknowledged
+ * until the task answers that it took it, and this object's alarm sends unacknowledged grants again.
+ * So a waiting task needs no timer of its own but a long safety net. While someone waits on full
+ * slots, the same alarm frees the slots of holders that crashed, were deleted or ended without saying
+ * so (the index answers for most; the others are asked, `needsSlot`). Nothing here walks the line.
  *
- * Quotas: the Worker asks `admit` before creating a task (an id already admitted is free, so an
- * Idempotency-Key replay never counts twice); task objects add their outputs' sizes as they store them.
+ * Quotas: an id already indexed or admitted is free, so an Idempotency-Key replay never counts twice;
+ * a batch's children are admitted together (`admitMany`) before the batch creates them; task objects
+ * add their outputs' sizes as they store them.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
-import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
+import { isTerminal } from '../lib/task-status.ts';
+import type { TaskStatus } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { taskConfig } from './config.ts';
 import { applyMigrations } from './migrations.ts';
+import { runningEntry, type TaskIndexEntry, type TaskListQuery, TenantIndex } from './tenant-index.ts';
+import { TENANT_MIGRATIONS } from './tenant-schema.ts';
+import { TenantSlots } from './tenant-slots.ts';
 import { TenantUsage } from './tenant-usage.ts';
-import { type SecretInfo, TENANT_WEBHOOKS_MIGRATION, TenantWebhooks } from './tenant-webhooks.ts';
+import { type SecretInfo, TenantWebhooks } from './tenant-webhooks.ts';
 
-/** What a task object reports here (the same shape GET /api/tasks lists). */
-export type TaskIndexEntry = TaskListEntry;
+export type { TaskIndexEntry, TaskListQuery } from './tenant-index.ts';
 
-export interface TaskListQuery {
-  status?: TaskStatus | undefined;
-  q?: string | undefined;
-  limit?: number | undefined;
-  /** opaque cursor from a previous page */
-  cursor?: string | undefined;
-}
+/** A quota refusal, as the POST answers it (429 with Retry-After). */
+export type QuotaRefusal = Extract<Admission, { ok: false }>;
+
+/** The answer to `enter`: refused by the daily quota, or admitted with a slot or a place in line. */
+export type EntryAnswer = { ok: true; granted: boolean } | QuotaRefusal;
 
 /**
  * A slot holder whose last report is younger than this is taken at its word (running tasks report every
  * half stall timeout, 15 s by default); older or unknown holders are asked before their slot is kept.
  */
 const HOLDER_FRESH_MS = 60_000;
-
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE tasks (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
-    label TEXT,
-    source TEXT NOT NULL,
-    ops TEXT NOT NULL,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    attempt INTEGER NOT NULL DEFAULT 1,
-    seq INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
-  CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
-  `,
-  `
-  CREATE TABLE slots (task_id TEXT PRIMARY KEY, acquired_at INTEGER NOT NULL);
-  CREATE TABLE waiting (task_id TEXT PRIMARY KEY, enqueued_at INTEGER NOT NULL);
-  `,
-  `
-  CREATE TABLE usage (
-    day TEXT PRIMARY KEY,
-    tasks INTEGER NOT NULL DEFAULT 0 CHECK (tasks >= 0),
-    output_bytes INTEGER NOT NULL DEFAULT 0 CHECK (output_bytes >= 0)
-  );
-  CREATE TABLE admitted (task_id TEXT PRIMARY KEY, day TEXT NOT NULL);
-  `,
-  // 4: the waiting line is read head first on every grant and hand-off: an index, not a sort of the line
-  `
-  CREATE INDEX waiting_in_order ON waiting (enqueued_at, task_id);
-  CREATE INDEX admitted_by_day ON admitted (day);
-  `,
-  // 5: webhook signing secrets and the default target (tenant-webhooks.ts)
-  TENANT_WEBHOOKS_MIGRATION,
-];
-
-type Row = Record<string, SqlStorageValue>;
-
-function toEntry(r: Row): TaskIndexEntry {
-  return {
-    id: String(r.id),
-    status: r.status as TaskStatus,
-    label: r.label == null ? null : String(r.label),
-    source: String(r.source),
-    ops: String(r.ops),
-    progress: Number(r.progress),
-    message: String(r.message),
-    attempt: Number(r.attempt),
-    seq: Number(r.seq),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-  };
-}
+/** A grant the task has not acknowledged is sent again after this long. */
+const GRANT_RESEND_MS = 5_000;
+/** While someone waits on full slots, the holders are checked this often. */
+const RECLAIM_EVERY_MS = 15_000;
 
 export class TenantObject extends DurableObject<Env> {
   private readonly quota: TenantUsage;
+  private readonly index: TenantIndex;
+  private readonly slots: TenantSlots;
   /** The concurrency limit, as the tenant's tasks last asked with it (they read it from the config). */
   private limit = 0;
   private readonly webhooks: TenantWebhooks;
+  /**
+   * Grants the tasks acknowledged (id -> when), not yet written: their index rows move to running
+   * with the next transaction (see tellGranted).
+   */
+  private readonly acks = new Map<string, number>();
+  /** When the alarm is set for (null: not set), as this instance last set or read it. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.quota = new TenantUsage(ctx.storage);
+    this.index = new TenantIndex(ctx.storage.sql);
+    this.slots = new TenantSlots(ctx.storage.sql);
     this.webhooks = new TenantWebhooks(ctx.storage);
-    ctx.blockConcurrencyWhile(async () => applyMigrations(ctx.storage, MIGRATIONS));
+    ctx.blockConcurrencyWhile(async () => {
+      applyMigrations(ctx.storage, TENANT_MIGRATIONS);
+      this.alarmAt = await ctx.storage.getAlarm();
+      // grants made just before a restart may never have been sent
+      await this.arm(Date.now());
+    });
   }
 
   // ---- webhooks (tenant-webhooks.ts) ------------------------------------------------------------
@@ -145,207 +114,256 @@ export class TenantObject extends DurableObject<Env> {
     this.webhooks.setDefault(target);
   }
 
+  // ---- a task's way in and out --------------------------------------------------------------------
+
+  /**
+   * A new task asks to exist (TaskObject.create, before it writes anything): count it against today's
+   * quota (free for an id already indexed or admitted), record its index row, and give it a slot or
+   * a place at the end of the line, in one transaction. `entry` is its row as created (queued); a
+   * granted task is recorded running at the seq of its running event. A refusal writes nothing.
+   */
+  async enter(entry: TaskIndexEntry, limit: number, limits: DailyLimits): Promise<EntryAnswer> {
+    this.rememberLimit(limit);
+    const now = Date.now();
+    const answer = this.tx((): EntryAnswer => {
+      const known = this.index.createdAt(entry.id) !== null || this.quota.wasAdmitted(entry.id);
+      if (!known) {
+        const verdict = this.quota.count(limits, now);
+        if (!verdict.ok) return verdict;
+      }
+      const granted = this.grantOrQueue(entry.id, now, limit);
+      this.index.upsert(granted ? runningEntry(entry, now) : entry);
+      return { ok: true, granted };
+    });
+    await this.arm(now);
+    return answer;
+  }
+
+  /**
+   * Give back everything `enter` gave a task whose create then failed (its row could not be written):
+   * the quota count, the index row, the slot or place in line.
+   */
+  async leave(taskId: string): Promise<void> {
+    const granted = this.tx(() => {
+      if (!this.quota.unadmit(taskId)) {
+        const createdAt = this.index.createdAt(taskId);
+        if (createdAt !== null) this.quota.uncount(createdAt);
+      }
+      this.index.remove(taskId);
+      this.slots.drop(taskId);
+      return this.handOff(this.limitOf());
+    });
+    await this.tellGranted(granted);
+  }
+
   /** Record a task's latest state; ignored when a newer report is already stored. */
   async record(entry: TaskIndexEntry): Promise<void> {
-    this.upsert(entry);
+    this.tx(() => this.index.upsert(entry));
   }
 
   /** A task ended: record its last state and give its slot (or place in line) back, in one call. */
   async finish(entry: TaskIndexEntry): Promise<void> {
-    const granted = this.ctx.storage.transactionSync(() => {
-      this.upsert(entry);
-      this.dropSlot(entry.id);
+    const granted = this.tx(() => {
+      this.index.upsert(entry);
+      this.slots.drop(entry.id);
       return this.handOff(this.limitOf());
     });
     await this.tellGranted(granted);
-  }
-
-  private upsert(entry: TaskIndexEntry): void {
-    this.ctx.storage.sql.exec(
-      `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
-         message = excluded.message, attempt = excluded.attempt, seq = excluded.seq, updated_at = excluded.updated_at
-       WHERE excluded.seq >= tasks.seq`,
-      entry.id,
-      entry.status,
-      entry.label,
-      entry.source.slice(0, 500),
-      entry.ops,
-      entry.progress,
-      entry.message.slice(0, 500),
-      entry.attempt,
-      entry.seq,
-      entry.createdAt,
-      entry.updatedAt,
-    );
   }
 
   /** Forget a deleted task (and any slot or place in line it had). */
   async forget(id: string): Promise<void> {
-    this.ctx.storage.sql.exec('DELETE FROM tasks WHERE id = ?', id);
-    await this.release(id);
-  }
-
-  /**
-   * Take a concurrency slot for `taskId`, or join the line. Returns the grant, or how many tasks are
-   * ahead in line. Calling it again while holding a slot is harmless. `ifGranted` is the task's index
-   * row as it will be once it runs (its seq that of the running event); a grant records it in the same
-   * transaction, so the task need not report that change separately, and a late report of the queued
-   * state (a lower seq) cannot overwrite it.
-   */
-  async acquire(
-    taskId: string,
-    limit: number,
-    ifGranted?: TaskIndexEntry,
-  ): Promise<{ granted: true } | { granted: false; ahead: number }> {
-    const sql = this.ctx.storage.sql;
-    this.rememberLimit(limit);
-    if (sql.exec('SELECT 1 FROM slots WHERE task_id = ?', taskId).toArray().length > 0) {
-      if (ifGranted) this.upsert(ifGranted);
-      return { granted: true };
-    }
-    if (this.freeSlots(limit) <= 0) await this.reclaim();
-    const grant = (): boolean => {
-      const free = this.freeSlots(limit);
-      if (free <= 0) return false;
-      // FIFO: only the first `free` tasks in line may take a slot; newcomers when fewer wait
-      const ahead = sql
-        .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', free)
-        .toArray()
-        .map((r) => r.task_id);
-      if (!ahead.includes(taskId) && ahead.length >= free) return false;
-      this.ctx.storage.transactionSync(() => {
-        sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, Date.now());
-        sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
-        if (ifGranted) this.upsert(ifGranted);
-      });
-      return true;
-    };
-    if (grant()) return { granted: true };
-    sql.exec('INSERT OR IGNORE INTO waiting (task_id, enqueued_at) VALUES (?, ?)', taskId, Date.now());
-    // Slots the reclaim freed go to those ahead in line, not to this newcomer.
-    await this.tellGranted(this.ctx.storage.transactionSync(() => this.handOff(limit)));
-    const me = sql.exec<{ enqueued_at: number }>('SELECT enqueued_at FROM waiting WHERE task_id = ?', taskId).one();
-    const ahead = Number(
-      sql
-        .exec<{ n: number }>(
-          'SELECT COUNT(*) AS n FROM waiting WHERE enqueued_at < ? OR (enqueued_at = ? AND task_id < ?)',
-          me.enqueued_at,
-          me.enqueued_at,
-          taskId,
-        )
-        .one().n,
-    );
-    return { granted: false, ahead };
-  }
-
-  /** Give a slot back (or leave the line); a freed slot goes to the head of the line. */
-  async release(taskId: string): Promise<void> {
-    const granted = this.ctx.storage.transactionSync(() => {
-      this.dropSlot(taskId);
+    const granted = this.tx(() => {
+      this.index.remove(id);
+      this.slots.drop(id);
       return this.handOff(this.limitOf());
     });
     await this.tellGranted(granted);
   }
 
-  private dropSlot(taskId: string): void {
-    this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
-    this.ctx.storage.sql.exec('DELETE FROM waiting WHERE task_id = ?', taskId);
+  /**
+   * Take a concurrency slot for `taskId`, or join the line: the safety net of a task that waited long
+   * (a lost grant) and the way back in of a manually retried one. Calling it again while holding a
+   * slot is harmless and acknowledges a grant. `ifGranted` is the task's index row as it will be once
+   * it runs (its seq that of the running event); a grant records it in the same transaction.
+   */
+  async acquire(taskId: string, limit: number, ifGranted?: TaskIndexEntry): Promise<{ granted: boolean }> {
+    this.rememberLimit(limit);
+    const now = Date.now();
+    const granted = this.tx(() => {
+      const g = this.grantOrQueue(taskId, now, limit);
+      if (g) {
+        this.slots.acknowledged(taskId);
+        if (ifGranted) this.index.upsert(ifGranted);
+      }
+      return g;
+    });
+    await this.arm(now);
+    return { granted };
+  }
+
+  /** Give a slot back (or leave the line); a freed slot goes to the head of the line. */
+  async release(taskId: string): Promise<void> {
+    const granted = this.tx(() => {
+      this.slots.drop(taskId);
+      return this.handOff(this.limitOf());
+    });
+    await this.tellGranted(granted);
   }
 
   /** Slots held, and the line. */
   async slotState(): Promise<{ running: string[]; waiting: string[] }> {
-    const sql = this.ctx.storage.sql;
-    return {
-      running: sql
-        .exec<{ task_id: string }>('SELECT task_id FROM slots ORDER BY acquired_at')
-        .toArray()
-        .map((r) => r.task_id),
-      waiting: sql
-        .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id')
-        .toArray()
-        .map((r) => r.task_id),
-    };
+    return this.slots.state();
   }
 
-  private freeSlots(limit: number): number {
-    const used = Number(this.ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM slots').one().n);
-    return limit - used;
+  /**
+   * Inside the caller's transaction: a slot for `taskId` if one is free and nobody waits ahead of it
+   * (FIFO: only the first `free` in line may take one), else a place at the end of the line.
+   */
+  private grantOrQueue(taskId: string, now: number, limit: number): boolean {
+    if (this.slots.holds(taskId)) return true;
+    const free = limit - this.slots.used();
+    if (free > 0 && (this.slots.lineLength() === 0 || this.slots.heads(free).includes(taskId))) {
+      this.slots.take(taskId, now, false);
+      return true;
+    }
+    this.slots.join(taskId, now);
+    return false;
+  }
+
+  /**
+   * Inside the caller's transaction: give each free slot to the task at the head of the line. The
+   * grants stay unacknowledged (the index row queued) until each task says it took its slot.
+   * Returns the ids to tell.
+   */
+  private handOff(limit: number): string[] {
+    const heads = this.slots.heads(limit - this.slots.used());
+    const now = Date.now();
+    for (const id of heads) this.slots.take(id, now, true);
+    return heads;
+  }
+
+  /**
+   * One call to each task that got a slot, which starts it. A task that took it is acknowledged (its
+   * index row now says running); one that no longer needs it gives it back, and the slot goes on to
+   * the next in line. A call that fails leaves the grant unacknowledged, for the alarm to send again.
+   */
+  private async tellGranted(ids: readonly string[]): Promise<void> {
+    let next = ids;
+    while (next.length > 0) {
+      const answers = await Promise.all(
+        next.map((id) =>
+          this.env.TASKS.getByName(id)
+            .slotGranted()
+            .then(
+              (took) => ({ id, took: took !== false }),
+              (err: unknown) => {
+                console.warn(
+                  JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) }),
+                );
+                return { id, took: null };
+              },
+            ),
+        ),
+      );
+      const now = Date.now();
+      // An acknowledgement is written with the next transaction (a commit of its own per hand-off
+      // cost more than the row): lost in a restart, it only means the grant is sent once more.
+      for (const a of answers) {
+        if (a.took !== true || !this.slots.isUnacknowledged(a.id)) continue;
+        this.slots.acknowledged(a.id);
+        this.acks.set(a.id, now);
+      }
+      const unneeded = answers.filter((a) => a.took === false && this.slots.holds(a.id)).map((a) => a.id);
+      next =
+        unneeded.length === 0
+          ? []
+          : this.tx(() => {
+              for (const id of unneeded) this.slots.drop(id);
+              return this.handOff(this.limitOf());
+            });
+      if (answers.some((a) => a.took === null)) await this.arm(now);
+    }
+  }
+
+  // ---- the alarm: grants sent again, slots reclaimed while someone waits --------------------------
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    try {
+      // every grant still unacknowledged (slotGranted is idempotent: a second call costs nothing)
+      await this.tellGranted(this.slots.unacknowledged().map((g) => g.taskId));
+      const limit = this.limitOf();
+      if (this.slots.lineLength() > 0 && this.slots.used() >= limit) await this.reclaim(now);
+      await this.tellGranted(this.tx(() => this.handOff(limit)));
+    } finally {
+      await this.arm(Date.now());
+    }
+  }
+
+  /**
+   * Arm the alarm when it has work: an unacknowledged grant to send again, or a line waiting on full
+   * slots. Never later than it is set already; an early alarm that finds nothing to do disarms.
+   */
+  private async arm(now: number): Promise<void> {
+    let due: number | null = null;
+    for (const g of this.slots.unacknowledged()) {
+      const at = Math.max(now, g.grantedAt + GRANT_RESEND_MS);
+      if (due === null || at < due) due = at;
+    }
+    if (this.slots.lineLength() > 0 && this.slots.used() >= this.limitOf()) {
+      const at = now + RECLAIM_EVERY_MS;
+      if (due === null || at < due) due = at;
+    }
+    if (due === null || (this.alarmAt !== null && this.alarmAt <= due)) return;
+    this.alarmAt = due;
+    await this.ctx.storage.setAlarm(due);
   }
 
   /**
    * Free the slots of holders that no longer need them. The index answers for most holders without a
    * call: a holder it shows ended gives its slot up at once, one that reported recently keeps it; only
-   * holders the index knows nothing fresh about are asked (`needsSlot`). Asking every holder on every
-   * full `acquire` cost one RPC per running task per waiting task (the benchmark's 1,000-task run spent
-   * more time in those calls than in SQLite).
+   * holders the index knows nothing fresh about are asked (`needsSlot`).
    */
-  private async reclaim(): Promise<void> {
-    const now = Date.now();
-    const holders = this.ctx.storage.sql
-      .exec<{ task_id: string; status: string | null; updated_at: number | null }>(
-        'SELECT s.task_id, t.status, t.updated_at FROM slots s LEFT JOIN tasks t ON t.id = s.task_id',
-      )
-      .toArray();
+  private async reclaim(now: number): Promise<void> {
     const ask: string[] = [];
-    for (const h of holders) {
-      if (h.status === 'succeeded' || h.status === 'failed' || h.status === 'canceled') {
-        this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', h.task_id);
-      } else if (h.status === null || h.updated_at === null || now - h.updated_at > HOLDER_FRESH_MS) {
-        ask.push(h.task_id);
-      }
+    const ended: string[] = [];
+    for (const h of this.index.holderReports()) {
+      if (h.status !== null && isTerminal(h.status as TaskStatus)) ended.push(h.taskId);
+      else if (h.status === null || h.updatedAt === null || now - h.updatedAt > HOLDER_FRESH_MS) ask.push(h.taskId);
     }
-    await Promise.all(
-      ask.map(async (taskId) => {
-        const needs = await this.env.TASKS.getByName(taskId)
+    const answers = await Promise.all(
+      ask.map((taskId) =>
+        this.env.TASKS.getByName(taskId)
           .needsSlot()
-          .catch(() => true);
-        if (!needs) this.ctx.storage.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
-      }),
-    );
-  }
-
-  /**
-   * Inside the caller's transaction: give each free slot to the task at the head of the line, and
-   * mark it running in the index (seq + 1: at most the seq of the running event the task then writes,
-   * so the task's own later reports still win). Returns the ids to tell.
-   */
-  private handOff(limit: number): string[] {
-    const sql = this.ctx.storage.sql;
-    const free = this.freeSlots(limit);
-    if (free <= 0) return [];
-    const heads = sql
-      .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', free)
-      .toArray()
-      .map((r) => r.task_id);
-    const now = Date.now();
-    for (const id of heads) {
-      sql.exec('DELETE FROM waiting WHERE task_id = ?', id);
-      sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', id, now);
-      sql.exec(
-        "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ? WHERE id = ? AND status = 'queued'",
-        now,
-        id,
-      );
-    }
-    return heads;
-  }
-
-  /**
-   * One call to each task that got a slot, which starts it. A call that fails leaves the slot held:
-   * the task's own recheck alarm asks again and finds it granted.
-   */
-  private async tellGranted(ids: readonly string[]): Promise<void> {
-    await Promise.all(
-      ids.map((id) =>
-        this.env.TASKS.getByName(id)
-          .slotGranted()
-          .catch((err: unknown) =>
-            console.warn(JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) })),
+          .then(
+            (needs) => ({ taskId, needs }),
+            () => ({ taskId, needs: true }),
           ),
       ),
     );
+    const unneeded = [...ended, ...answers.filter((a) => !a.needs).map((a) => a.taskId)];
+    if (unneeded.length === 0) return;
+    this.tx(() => {
+      for (const id of unneeded) this.slots.drop(id);
+    });
+  }
+
+  /** A transaction that writes through the slots' in-memory copy: a rollback drops the copy. */
+  private tx<T>(fn: () => T): T {
+    const acks = [...this.acks];
+    this.acks.clear();
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        for (const [id, at] of acks) this.index.markRunning(id, at);
+        return fn();
+      });
+    } catch (err) {
+      this.slots.invalidate();
+      for (const [id, at] of acks) this.acks.set(id, at);
+      throw err;
+    }
   }
 
   private rememberLimit(limit: number): void {
@@ -364,16 +382,34 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /**
-   * Count a new task against today's quota, or refuse it (quota.tasks / quota.output_bytes with the
-   * seconds until the quota resets). A task id already admitted is admitted again for free.
+   * Count a task against today's quota ahead of its create, or refuse it (quota.tasks /
+   * quota.output_bytes with the seconds until the quota resets). A task id already admitted is free.
    */
   async admit(taskId: string, limits: DailyLimits, nowMs: number = Date.now()): Promise<Admission> {
-    return this.quota.admit(taskId, limits, nowMs);
+    return this.tx(() => this.quota.admit(taskId, limits, nowMs));
   }
 
-  /** Give back an admission whose task was never created (its create failed). */
+  /**
+   * Count many tasks (a batch's children) against today's quota, all of them or none; `fresh` are the
+   * ids this call counted (the ones to give back if the batch is not created).
+   */
+  async admitMany(
+    taskIds: string[],
+    limits: DailyLimits,
+    nowMs: number = Date.now(),
+  ): Promise<Admission & { fresh: string[] }> {
+    return this.tx(() => this.quota.admitAll(taskIds, limits, nowMs));
+  }
+
+  /** Give back admissions whose tasks were never created (their create failed). */
   async unadmit(taskId: string): Promise<void> {
-    this.quota.unadmit(taskId);
+    this.tx(() => this.quota.unadmit(taskId));
+  }
+
+  async unadmitMany(taskIds: string[]): Promise<void> {
+    this.tx(() => {
+      for (const id of taskIds) this.quota.unadmit(id);
+    });
   }
 
   /** Count bytes a task stored as output today. */
@@ -383,49 +419,13 @@ export class TenantObject extends DurableObject<Env> {
 
   /** Newest first, optionally by status or a substring of the source URL / label. */
   async list(query: TaskListQuery): Promise<{ tasks: TaskIndexEntry[]; cursor: string | null }> {
-    const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), 200);
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (query.status && (TASK_STATUSES as readonly string[]).includes(query.status)) {
-      where.push('status = ?');
-      args.push(query.status);
-    }
-    if (query.q) {
-      where.push("(instr(lower(source), lower(?)) > 0 OR instr(lower(coalesce(label, '')), lower(?)) > 0)");
-      args.push(query.q, query.q);
-    }
-    const cursor = query.cursor ? /^(\d{1,15})_([a-z2-7]{20})$/.exec(query.cursor) : null;
-    if (cursor) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      args.push(Number(cursor[1]), Number(cursor[1]), cursor[2]!);
-    }
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                 ORDER BY created_at DESC, id DESC LIMIT ?`;
-    const rows = this.ctx.storage.sql.exec<Row>(sql, ...args, limit + 1).toArray();
-    const tasks = rows.slice(0, limit).map(toEntry);
-    const last = tasks.at(-1);
-    return { tasks, cursor: rows.length > limit && last ? `${last.createdAt}_${last.id}` : null };
+    if (this.acks.size > 0) this.tx(() => {});
+    return this.index.list(query);
   }
 
   /** Tasks by status, and running tasks whose last report is older than `stallMs`. */
   async counts(stallMs: number): Promise<Record<TaskStatus | 'stalled', number>> {
-    const out = Object.fromEntries([...TASK_STATUSES, 'stalled'].map((s) => [s, 0])) as Record<
-      TaskStatus | 'stalled',
-      number
-    >;
-    for (const r of this.ctx.storage.sql.exec<{ status: TaskStatus; n: number }>(
-      'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
-    )) {
-      out[r.status] = Number(r.n);
-    }
-    out.stalled = Number(
-      this.ctx.storage.sql
-        .exec<{ n: number }>(
-          "SELECT COUNT(*) AS n FROM tasks WHERE status = 'running' AND updated_at < ?",
-          Date.now() - stallMs,
-        )
-        .one().n,
-    );
-    return out;
+    if (this.acks.size > 0) this.tx(() => {});
+    return this.index.counts(stallMs, Date.now());
   }
 }

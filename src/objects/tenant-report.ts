@@ -7,8 +7,36 @@
  *
  * Used by TaskObject.
  */
+import type { TaskInput } from '../protocol/task.ts';
 import type { TaskStore } from './task-store.ts';
 import type { TaskIndexEntry } from './tenant-object.ts';
+
+/** How the index shows a task's input. */
+function sourceOf(input: TaskInput): string {
+  if ('url' in input) return input.url;
+  if ('upload' in input) return `upload:${input.upload}`;
+  return `task:${input.task}/${input.output}`;
+}
+
+/** The row of a task about to be created (queued, its first event's seq), before it has any state. */
+export function newIndexEntry(
+  init: { id: string; input: TaskInput; steps: readonly { op: string }[]; label: string | null },
+  now: number,
+): TaskIndexEntry {
+  return {
+    id: init.id,
+    status: 'queued',
+    label: init.label,
+    source: sourceOf(init.input),
+    ops: init.steps.map((s) => s.op).join(','),
+    progress: 0,
+    message: 'waiting to start',
+    attempt: 1,
+    seq: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
 
 /** The task's row in its tenant's index, or null once the task is gone. */
 export function indexEntryOf(store: TaskStore, updatedAt?: number): TaskIndexEntry | null {
@@ -18,12 +46,7 @@ export function indexEntryOf(store: TaskStore, updatedAt?: number): TaskIndexEnt
     id: t.id,
     status: t.status,
     label: t.label,
-    source:
-      'url' in t.input
-        ? t.input.url
-        : 'upload' in t.input
-          ? `upload:${t.input.upload}`
-          : `task:${t.input.task}/${t.input.output}`,
+    source: sourceOf(t.input),
     ops: store
       .steps()
       .map((s) => s.op)

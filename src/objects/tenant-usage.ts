@@ -2,8 +2,13 @@
  * A tenant's daily usage: tasks created and output bytes stored per UTC day, in the TenantObject's
  * SQLite (tables `usage` and `admitted`, created by its migrations). Used only by TenantObject.
  *
- * `admitted` remembers which task ids were counted, so a replayed create (same Idempotency-Key, same
- * task id) is never counted twice and a create that failed can be given back.
+ * A task that enters through TenantObject.enter is admitted by its index row (the same transaction
+ * counts it and writes the row), so it writes no `admitted` row. `admitted` remembers the ids counted
+ * ahead of their tasks (a batch's children, admitted whole before the batch creates them, and
+ * `admit` for callers that count first), so a replayed create is never counted twice and a create
+ * that failed can be given back.
+ *
+ * Its writes go in the caller's transaction: every caller (TenantObject) wraps them in one.
  */
 import { type Admission, admit, DAY_MS, type DailyLimits, type DailyUsage, dayKey } from '../lib/quota.ts';
 
@@ -27,37 +32,63 @@ export class TenantUsage {
     return { day, tasks: Number(row?.tasks ?? 0), outputBytes: Number(row?.output_bytes ?? 0) };
   }
 
+  /** Was this id counted ahead of its task (an `admitted` row)? */
+  wasAdmitted(taskId: string): boolean {
+    return this.storage.sql.exec('SELECT 1 FROM admitted WHERE task_id = ?', taskId).toArray().length > 0;
+  }
+
   admit(taskId: string, limits: DailyLimits, nowMs: number): Admission {
+    const { fresh: _, ...verdict } = this.admitAll([taskId], limits, nowMs);
+    return verdict;
+  }
+
+  /**
+   * Count every id not yet admitted against today's quota, all or none, remembering each in
+   * `admitted`.
+   */
+  admitAll(taskIds: readonly string[], limits: DailyLimits, nowMs: number): Admission & { fresh: string[] } {
+    const fresh = [...new Set(taskIds)].filter((id) => !this.wasAdmitted(id));
+    if (fresh.length === 0) return { ok: true, counted: false, fresh };
+    const verdict = this.count(limits, nowMs, fresh.length);
+    if (!verdict.ok) return { ...verdict, fresh: [] };
+    const day = dayKey(nowMs);
+    for (const id of fresh) this.storage.sql.exec('INSERT INTO admitted (task_id, day) VALUES (?, ?)', id, day);
+    return { ...verdict, fresh };
+  }
+
+  /** Count `n` tasks against today's quota (no `admitted` rows), or refuse them all. */
+  count(limits: DailyLimits, nowMs: number, n = 1): Admission {
     const sql = this.storage.sql;
-    if (sql.exec('SELECT 1 FROM admitted WHERE task_id = ?', taskId).toArray().length > 0)
-      return { ok: true, counted: false };
     const usage = this.usage(nowMs);
-    const verdict = admit(usage, limits, nowMs);
+    const verdict = admit(usage, limits, nowMs, n);
     if (!verdict.ok) return verdict;
-    this.storage.transactionSync(() => {
-      sql.exec('INSERT INTO admitted (task_id, day) VALUES (?, ?)', taskId, usage.day);
-      sql.exec(
-        'INSERT INTO usage (day, tasks) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET tasks = tasks + 1',
-        usage.day,
-      );
-      if (this.prunedDay !== usage.day) {
-        const old = dayKey(nowMs - USAGE_KEEP_DAYS * DAY_MS);
-        sql.exec('DELETE FROM usage WHERE day < ?', old);
-        sql.exec('DELETE FROM admitted WHERE day < ?', old);
-      }
-    });
+    sql.exec(
+      'INSERT INTO usage (day, tasks) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET tasks = tasks + excluded.tasks',
+      usage.day,
+      n,
+    );
+    if (this.prunedDay !== usage.day) {
+      const old = dayKey(nowMs - USAGE_KEEP_DAYS * DAY_MS);
+      sql.exec('DELETE FROM usage WHERE day < ?', old);
+      sql.exec('DELETE FROM admitted WHERE day < ?', old);
+    }
     this.prunedDay = usage.day;
     return { ok: true, counted: true };
   }
 
-  unadmit(taskId: string): void {
+  /** Give back one task counted on the UTC day of `nowMs` (its create failed). */
+  uncount(nowMs: number): void {
+    this.storage.sql.exec('UPDATE usage SET tasks = MAX(tasks - 1, 0) WHERE day = ?', dayKey(nowMs));
+  }
+
+  /** Give back an id counted ahead of its task; returns whether there was one. */
+  unadmit(taskId: string): boolean {
     const sql = this.storage.sql;
     const row = sql.exec<{ day: string }>('SELECT day FROM admitted WHERE task_id = ?', taskId).toArray()[0];
-    if (!row) return;
-    this.storage.transactionSync(() => {
-      sql.exec('DELETE FROM admitted WHERE task_id = ?', taskId);
-      sql.exec('UPDATE usage SET tasks = MAX(tasks - 1, 0) WHERE day = ?', row.day);
-    });
+    if (!row) return false;
+    sql.exec('DELETE FROM admitted WHERE task_id = ?', taskId);
+    sql.exec('UPDATE usage SET tasks = MAX(tasks - 1, 0) WHERE day = ?', row.day);
+    return true;
   }
 
   addOutputBytes(bytes: number, nowMs: number): void {

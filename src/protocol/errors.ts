@@ -92,6 +92,8 @@ export const ERROR_CODES = [
   'playlist.unreadable',
   // transcription (appended)
   'transcribe.language_unsupported',
+  // the create path (appended)
+  'tenant.unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -107,15 +107,16 @@ export const rateLimitByKey = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * Count a task against the tenant's daily quota before it is created, or throw the 429
- * (quota.tasks / quota.output_bytes) with the seconds until midnight UTC. Returns a function that
- * gives the admission back, for when the create then fails.
+ * Count many tasks (a batch's children) against the tenant's daily quota before they are created,
+ * all or none, in one tenant call, or throw the 429 (quota.tasks / quota.output_bytes) with the
+ * seconds until midnight UTC. Returns a function that gives the admissions back, for when the create
+ * then fails. (A single task is admitted by its own object's create: TenantObject.enter.)
  */
-export async function admitTask(env: Env, tenant: string, taskId: string): Promise<() => Promise<void>> {
+export async function admitTasks(env: Env, tenant: string, taskIds: string[]): Promise<() => Promise<void>> {
   const stub = env.TENANTS.getByName(tenant);
-  const verdict = await stub.admit(taskId, dailyLimits(env));
+  const verdict = await stub.admitMany(taskIds, dailyLimits(env));
   if (!verdict.ok) throw new TooManyRequests(verdict.code, verdict.message, verdict.retryAfterSeconds, false);
   return async () => {
-    if (verdict.counted) await stub.unadmit(taskId).catch(() => {});
+    if (verdict.fresh.length > 0) await stub.unadmitMany(verdict.fresh).catch(() => {});
   };
 }

@@ -12,7 +12,9 @@ import {
   type LifecycleInputKind,
   type LifecycleState,
   lifecycleDueAt,
+  QUEUED_JITTER_MS,
   QUEUED_RECHECK_MS,
+  queuedRecheckAt,
   SLOT_ERROR_RECHECK_MS,
 } from '../../src/lib/task-lifecycle.ts';
 import { canTransition, isTerminal, TASK_STATUSES, type TaskStatus } from '../../src/lib/task-status.ts';
@@ -54,7 +56,7 @@ function stateIn(status: TaskStatus, over: Partial<LifecycleState> = {}): Lifecy
 const INPUTS: Record<LifecycleInputKind, LifecycleInput> = {
   alarm: { kind: 'alarm', now: NOW, watchdog: LIVE },
   slot_granted: { kind: 'slot_granted', now: NOW },
-  slot_denied: { kind: 'slot_denied', now: NOW, ahead: 3 },
+  slot_denied: { kind: 'slot_denied', now: NOW },
   slot_error: { kind: 'slot_error', now: NOW },
   step_started: { kind: 'step_started', now: NOW, step: 1 },
   step_succeeded: { kind: 'step_succeeded', now: NOW, step: 0, jobId: 't1-a1-s0' },
@@ -277,12 +279,29 @@ describe('lifecycle moves with a decision of their own', () => {
   it('a waiting task says it waits once, not at every change of its place in line', () => {
     const first = decide(stateIn('queued'), INPUTS.slot_denied, CFG);
     expect(first.ok && first.move.events).toHaveLength(1);
-    expect(first.ok && first.move.patch.runAt).toBe(NOW + QUEUED_RECHECK_MS);
+    expect(first.ok && first.move.patch.runAt).toBe(queuedRecheckAt(stateIn('queued').id, NOW));
     const message = first.ok ? (first.move.patch.message ?? '') : '';
-    const later = decide(stateIn('queued', { message }), { kind: 'slot_denied', now: NOW, ahead: 1 }, CFG);
+    const later = decide(stateIn('queued', { message }), { kind: 'slot_denied', now: NOW }, CFG);
     expect(later.ok && later.move.events).toEqual([]);
     const err = decide(stateIn('queued'), INPUTS.slot_error, CFG);
     expect(err.ok && err.move.patch.runAt).toBe(NOW + SLOT_ERROR_RECHECK_MS);
+  });
+
+  it("a waiting task's safety net is minutes away, spread over tasks that queued together", () => {
+    const ats = Array.from({ length: 200 }, (_, i) => queuedRecheckAt(`task${i}`, NOW));
+    for (const at of ats) {
+      expect(at).toBeGreaterThanOrEqual(NOW + QUEUED_RECHECK_MS);
+      expect(at).toBeLessThan(NOW + QUEUED_RECHECK_MS + QUEUED_JITTER_MS);
+    }
+    expect(queuedRecheckAt('task7', NOW)).toBe(ats[7]);
+    // spread: no minute of the jitter window gets more than a fifth of them
+    const perMinute = new Map<number, number>();
+    for (const at of ats) {
+      const m = Math.floor((at - NOW - QUEUED_RECHECK_MS) / 60_000);
+      perMinute.set(m, (perMinute.get(m) ?? 0) + 1);
+    }
+    expect(perMinute.size).toBe(QUEUED_JITTER_MS / 60_000);
+    expect(Math.max(...perMinute.values())).toBeLessThan(ats.length / 5 + 15);
   });
 
   it('a slot granted too late goes straight back', () => {

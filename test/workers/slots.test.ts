@@ -1,50 +1,174 @@
-/** Concurrency slots per tenant: a fixed number run at once, the rest wait first come first served. */
+/**
+ * Concurrency slots per tenant: a fixed number run at once, the rest wait first come first served.
+ * A task enters its tenant once when it is created (quota, index row, slot or place in line) and
+ * starts straight from that answer; a freed slot is handed to the head of the line with one call, a
+ * grant lost on its way is sent again by the tenant's alarm, and a holder that ended without saying
+ * so is found by that alarm while someone waits.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { newTaskId } from '../../src/lib/ids.ts';
-import { createTask } from './helpers.ts';
+import { QUEUED_RECHECK_MS } from '../../src/lib/task-lifecycle.ts';
+import { applyMigrations } from '../../src/objects/migrations.ts';
+import type { TaskObject } from '../../src/objects/task-object.ts';
+import type { TenantObject } from '../../src/objects/tenant-object.ts';
+import { TENANT_MIGRATIONS } from '../../src/objects/tenant-schema.ts';
+import type { TaskSnapshot } from '../../src/protocol/task.ts';
+import { ORIGIN } from './helpers.ts';
+
+/** The fake runner keeps this job running (heartbeats) for 10 s: a holder that stays busy. */
+const BODY = { input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' as const }] };
+
+function newTenant() {
+  const name = `t-${crypto.randomUUID()}`;
+  return { name, stub: env.TENANTS.getByName(name) };
+}
+
+/** Swap a binding of an object's env (kept until `restore` is called). */
+async function swapEnv(stub: DurableObjectStub, key: string, value: unknown): Promise<() => Promise<void>> {
+  let real: Env | undefined;
+  await runInDurableObject(stub, (instance: object) => {
+    const holder = instance as { env: Env };
+    real = holder.env;
+    holder.env = new Proxy(real, { get: (t, k) => (k === key ? value : Reflect.get(t, k)) });
+  });
+  return () =>
+    runInDurableObject(stub, (instance: object) => {
+      (instance as { env: Env }).env = real!;
+    });
+}
+
+/** Create a task of `tenant` through its object, with `limit` slots per tenant. */
+async function create(tenant: string, limit: number, id = newTaskId()) {
+  const stub = env.TASKS.getByName(id);
+  const restore = await swapEnv(stub, 'MAX_CONCURRENT_TASKS', String(limit));
+  try {
+    const answer = await stub.create({ id, tenant, body: BODY, inputKey: null, bodyHash: 'h', origin: ORIGIN });
+    if (!answer.ok) throw new Error(JSON.stringify(answer));
+    const value = (answer as unknown as { value: { snapshot: TaskSnapshot } }).value;
+    return { id, stub, status: value.snapshot.status };
+  } finally {
+    await restore();
+  }
+}
+
+async function statusOf(tenant: string, id: string): Promise<string> {
+  const r = await env.TASKS.getByName(id).get(tenant, ORIGIN);
+  if (!r.ok) throw new Error(JSON.stringify(r));
+  return (r as unknown as { value: TaskSnapshot }).value.status;
+}
+
+async function until(what: () => Promise<boolean>, label: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await what()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`never: ${label}`);
+}
+
+async function seqOf(id: string): Promise<number> {
+  return runInDurableObject(env.TASKS.getByName(id), (_o: TaskObject, state) =>
+    Number(state.storage.sql.exec<{ n: number }>('SELECT MAX(seq) AS n FROM events').one().n),
+  );
+}
 
 describe('tenant slots', () => {
-  it('grants up to the limit, queues the rest in order, and hands a freed slot to the head of the line at once', async () => {
-    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
-    // real task objects, so the tenant can ask holders whether they still need their slot
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++)
-      ids.push((await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] })).json.id);
-    const [a, b, c, d, e] = ids as [string, string, string, string, string];
-    expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
-    expect(await tenant.acquire(a, 2)).toEqual({ granted: true });
-    expect(await tenant.acquire(b, 2)).toEqual({ granted: true });
-    expect(await tenant.acquire(c, 2)).toEqual({ granted: false, ahead: 0 });
-    await new Promise((r) => setTimeout(r, 2));
-    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 1 });
-    await tenant.release(a);
-    // the freed slot went to c, the head of the line, without c asking; d still waits, now first
-    expect(await tenant.slotState()).toEqual({ running: [b, c], waiting: [d] });
-    expect(await tenant.acquire(d, 2)).toEqual({ granted: false, ahead: 0 });
-    expect(await tenant.acquire(c, 2)).toEqual({ granted: true });
+  it('a task gets a slot or a place in line from its create, starts at once with one, and a freed slot goes to the head of the line', async () => {
+    const t = newTenant();
+    const a = await create(t.name, 2);
+    const b = await create(t.name, 2);
+    const c = await create(t.name, 2);
+    const d = await create(t.name, 2);
+    expect([a.status, b.status, c.status, d.status]).toEqual(['running', 'running', 'queued', 'queued']);
+    expect(await t.stub.slotState()).toEqual({ running: [a.id, b.id], waiting: [c.id, d.id] });
+    // the index has every task, in the state its create left it
+    const rows = new Map((await t.stub.list({})).tasks.map((r) => [r.id, r]));
+    expect(rows.get(a.id)).toMatchObject({ status: 'running', seq: 2 });
+    expect(rows.get(c.id)).toMatchObject({ status: 'queued', seq: 1 });
+    // the task that got a slot from its create needs no alarm to start: its alarm is the watchdog's
+    await runInDurableObject(a.stub, async (_o: TaskObject, state) => {
+      expect(await state.storage.getAlarm()).toBeGreaterThan(Date.now());
+    });
 
-    // a holder that ended without releasing (here: deleted) gets its slot reclaimed, and the slot
-    // goes to d, ahead of the newcomer e
-    await env.TASKS.getByName(b).remove('local');
-    expect(await tenant.acquire(e, 2)).toEqual({ granted: false, ahead: 0 });
-    expect(await tenant.slotState()).toEqual({ running: [c, d], waiting: [e] });
-    expect(await tenant.acquire(d, 2)).toEqual({ granted: true });
+    await a.stub.cancel(t.name, ORIGIN);
+    // a's slot went to c, the head of the line, without c's alarm; d still waits
+    await until(async () => (await statusOf(t.name, c.id)) === 'running', 'c running');
+    expect(await t.stub.slotState()).toEqual({ running: [b.id, c.id], waiting: [d.id] });
+    expect(await statusOf(t.name, d.id)).toBe('queued');
+    // c said it took the slot: its index row says running, at the seq of its running event
+    expect((await t.stub.list({ status: 'running' })).tasks.map((r) => r.id).sort()).toEqual([b.id, c.id].sort());
+    for (const x of [b, c, d]) await x.stub.cancel(t.name, ORIGIN);
+    await until(async () => (await t.stub.slotState()).running.length === 0, 'all slots back');
   });
 
-  it('never grants a slot to an id nobody holds when the limit is 1', async () => {
-    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+  it('N waiting tasks cost one call per freed slot: nobody else wakes, and their own rechecks are minutes away', async () => {
+    const t = newTenant();
+    const holder = await create(t.name, 1);
+    const waiting: { id: string; stub: DurableObjectStub<TaskObject> }[] = [];
+    for (let i = 0; i < 12; i++) waiting.push(await create(t.name, 1));
+    const createdAt = Date.now();
+    for (const w of waiting) {
+      await runInDurableObject(w.stub, async (_o: TaskObject, state) => {
+        expect(await state.storage.getAlarm()).toBeGreaterThanOrEqual(createdAt + QUEUED_RECHECK_MS - 60_000);
+      });
+    }
+    const seqs = await Promise.all(waiting.map((w) => seqOf(w.id)));
+    await holder.stub.cancel(t.name, ORIGIN);
+    const [head, ...rest] = waiting;
+    await until(async () => (await statusOf(t.name, head!.id)) === 'running', 'head running');
+    // only the head moved: the others wrote nothing (no "N ahead" events, no rechecks)
+    expect(await Promise.all(rest.map((w) => seqOf(w.id)))).toEqual(seqs.slice(1));
+    expect((await t.stub.slotState()).waiting).toEqual(rest.map((w) => w.id));
+    for (const w of [...rest].reverse()) await w.stub.cancel(t.name, ORIGIN);
+    await head!.stub.cancel(t.name, ORIGIN);
+  });
+
+  it('a grant lost on its way to the task stays unacknowledged, and the tenant alarm sends it again', async () => {
+    const t = newTenant();
+    const a = await create(t.name, 1);
+    const b = await create(t.name, 1);
+    expect(b.status).toBe('queued');
+    const unreachable = {
+      getByName: () => ({
+        slotGranted: async () => {
+          throw new Error('task unreachable');
+        },
+      }),
+    };
+    const restore = await swapEnv(t.stub, 'TASKS', unreachable);
+    await a.stub.cancel(t.name, ORIGIN);
+    // the slot is b's in the tenant, but b never heard: it still waits, its index row still queued
+    await until(async () => (await t.stub.slotState()).running[0] === b.id, 'slot handed to b');
+    expect(await statusOf(t.name, b.id)).toBe('queued');
+    await restore();
+    await runInDurableObject(t.stub, async (_o: TenantObject, state) => {
+      expect(await state.storage.getAlarm()).not.toBeNull();
+    });
+    expect(await runDurableObjectAlarm(t.stub)).toBe(true);
+    await until(async () => (await statusOf(t.name, b.id)) === 'running', 'b running');
+    expect((await t.stub.list({})).tasks.find((r) => r.id === b.id)).toMatchObject({ status: 'running' });
+    await b.stub.cancel(t.name, ORIGIN);
+  });
+
+  it('a holder that ended without saying so (or never existed) loses its slot to the line, found by the tenant alarm', async () => {
+    const t = newTenant();
     const ghost = newTaskId();
-    expect(await tenant.acquire(ghost, 1)).toEqual({ granted: true });
-    // the ghost task object does not exist, so it does not need its slot: the next task gets it
-    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
-    expect(await tenant.acquire(json.id, 1)).toEqual({ granted: true });
+    // a slot taken by an id whose task object never wrote anything (its create died after the grant)
+    expect(await t.stub.acquire(ghost, 1)).toEqual({ granted: true });
+    const b = await create(t.name, 1);
+    expect(b.status).toBe('queued');
+    // someone waits on full slots: the tenant's alarm is armed to look at the holders
+    expect(await runDurableObjectAlarm(t.stub)).toBe(true);
+    await until(async () => (await statusOf(t.name, b.id)) === 'running', 'b running');
+    expect(await t.stub.slotState()).toEqual({ running: [b.id], waiting: [] });
+    await b.stub.cancel(t.name, ORIGIN);
   });
 
   it('trusts the index: an ended holder frees its slot, a fresh running one keeps it, without asking either', async () => {
-    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
+    const t = newTenant();
     // ghosts: no task object exists for them, so asking would free their slots; the index must decide
-    const [ended, running, next] = [newTaskId(), newTaskId(), newTaskId()];
+    const [ended, running] = [newTaskId(), newTaskId()];
     const entry = (id: string, status: 'succeeded' | 'running') => ({
       id,
       status,
@@ -58,50 +182,49 @@ describe('tenant slots', () => {
       createdAt: Date.now(),
       updatedAt: Date.now(),
     });
-    expect(await tenant.acquire(ended, 2)).toEqual({ granted: true });
-    expect(await tenant.acquire(running, 2)).toEqual({ granted: true });
-    await tenant.record(entry(ended, 'succeeded'));
-    await tenant.record(entry(running, 'running'));
-    expect(await tenant.acquire(next, 2)).toEqual({ granted: true });
-    expect((await tenant.slotState()).running.sort()).toEqual([running, next].sort());
+    expect(await t.stub.acquire(ended, 2)).toEqual({ granted: true });
+    expect(await t.stub.acquire(running, 2)).toEqual({ granted: true });
+    await t.stub.record(entry(ended, 'succeeded'));
+    await t.stub.record(entry(running, 'running'));
+    const next = await create(t.name, 2);
+    expect(next.status).toBe('queued');
+    await runDurableObjectAlarm(t.stub);
+    expect((await t.stub.slotState()).running.sort()).toEqual([running, next.id].sort());
+    await until(async () => (await statusOf(t.name, next.id)) === 'running', 'next running');
+    await next.stub.cancel(t.name, ORIGIN);
   });
+});
 
-  it('a grant records the task running in the index, whatever order its reports arrive in; finish ends it and frees the slot', async () => {
-    const tenant = env.TENANTS.getByName(`t-${crypto.randomUUID()}`);
-    const [a, b] = [newTaskId(), newTaskId()];
-    const entry = (id: string, status: 'queued' | 'succeeded', seq: number) => ({
-      id,
-      status,
-      label: null,
-      source: 'http://a.example/x.mp4',
-      ops: 'audio',
-      progress: status === 'succeeded' ? 100 : 0,
-      message: status === 'succeeded' ? 'done' : 'waiting to start',
-      attempt: 1,
-      seq,
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
+describe('tenant schema', () => {
+  it('migration 6 keeps every index row, slot and place in line of a tenant created before it', async () => {
+    const t = newTenant();
+    await runInDurableObject(t.stub, (_o: TenantObject, state) => {
+      const sql = state.storage.sql;
+      // back to the schema of migrations 1-5, with a row in each table
+      state.storage.transactionSync(() => {
+        sql.exec('DROP TABLE tasks; DROP TABLE slots; DROP TABLE waiting');
+        for (const v of [1, 2, 4])
+          sql.exec(TENANT_MIGRATIONS[v - 1]!.replace(/CREATE INDEX admitted_by_day[^;]*;/, ''));
+        sql.exec('DELETE FROM schema_migrations WHERE version = 6');
+        sql.exec(
+          `INSERT INTO tasks (id, status, label, source, ops, seq, created_at, updated_at)
+           VALUES ('a', 'running', 'x', 'http://a.example/a.mp4', 'audio', 3, 1, 2), ('b', 'queued', null, 's', 'probe', 1, 5, 5)`,
+        );
+        sql.exec("INSERT INTO slots (task_id, acquired_at) VALUES ('a', 2)");
+        sql.exec("INSERT INTO waiting (task_id, enqueued_at) VALUES ('b', 5)");
+      });
+      applyMigrations(state.storage, TENANT_MIGRATIONS);
+      const rows = (q: string) => sql.exec(q).toArray();
+      expect(rows('SELECT id, status, label, seq FROM tasks ORDER BY id')).toEqual([
+        { id: 'a', status: 'running', label: 'x', seq: 3 },
+        { id: 'b', status: 'queued', label: null, seq: 1 },
+      ]);
+      expect(rows('SELECT task_id FROM slots')).toEqual([{ task_id: 'a' }]);
+      expect(rows('SELECT enqueued_at, task_id FROM waiting')).toEqual([{ enqueued_at: 5, task_id: 'b' }]);
+      expect(rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")).toEqual([
+        { name: 'tasks_by_created' },
+        { name: 'tasks_by_status' },
+      ]);
     });
-    const row = async (id: string) => (await tenant.list({})).tasks.find((t) => t.id === id);
-    const running = (id: string) => ({ ...entry(id, 'queued', 2), status: 'running' as const, message: 'starting' });
-    // a's first report has not arrived yet when it asks for a slot
-    expect(await tenant.acquire(a, 1, running(a))).toEqual({ granted: true });
-    expect(await row(a)).toMatchObject({ status: 'running', message: 'starting', seq: 2 });
-    // ... and when it does arrive, late, it does not turn the row back to queued
-    await tenant.record(entry(a, 'queued', 1));
-    expect(await row(a)).toMatchObject({ status: 'running' });
-    // b waits in line and stays queued in the index
-    await tenant.record(entry(b, 'queued', 1));
-    expect(await tenant.acquire(b, 1, running(b))).toEqual({ granted: false, ahead: 0 });
-    expect(await row(b)).toMatchObject({ status: 'queued' });
-    await tenant.finish(entry(a, 'succeeded', 5));
-    expect(await row(a)).toMatchObject({ status: 'succeeded', progress: 100, seq: 5 });
-    // a's slot went straight to b, recorded running in the same transaction
-    expect(await tenant.slotState()).toEqual({ running: [b], waiting: [] });
-    expect(await row(b)).toMatchObject({ status: 'running', seq: 2 });
-    expect(await tenant.acquire(b, 1, running(b))).toEqual({ granted: true });
-    // a late grant never turns an ended task back to running
-    expect(await tenant.acquire(a, 2, running(a))).toEqual({ granted: true });
-    expect(await row(a)).toMatchObject({ status: 'succeeded' });
   });
 });

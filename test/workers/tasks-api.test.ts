@@ -104,13 +104,13 @@ describe('POST /api/tasks validation', () => {
 });
 
 describe('creating a task', () => {
-  it('answers 202 queued at once, before any work starts', async () => {
+  it('answers 202 at once, started straight from the create when a slot was free', async () => {
     const { res, json } = await createTask(AUDIO_TASK);
     expect(res.status).toBe(202);
-    expect(json.status).toBe('queued');
+    expect(json.status).toBe('running');
     expect(json.task.progress).toBe(0);
     expect(json.task.steps).toEqual([
-      { index: 0, op: 'audio', params: { format: 'mp3' }, status: 'pending', progress: 0, outputs: [] },
+      { index: 0, op: 'audio', params: { format: 'mp3' }, status: 'running', progress: 0, outputs: [] },
     ]);
     const snap = (await (await call(`/api/tasks/${json.id}`)).json()) as TaskSnapshot;
     expect(snap).toMatchObject({ id: json.id, attempt: 1 });

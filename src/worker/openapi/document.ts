@@ -114,6 +114,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'upload.too_large',
   426: 'subscribe with a WebSocket upgrade or Accept: text/event-stream',
   429: 'rate.limited, quota.tasks or quota.output_bytes; wait the Retry-After seconds',
+  503: 'tenant.unavailable or storage.failed: nothing was created; retry (with the same Idempotency-Key)',
 };
 
 /** Every /api route sits behind the per-IP rate limit (and the per-key one with API keys). */
@@ -161,9 +162,9 @@ function paths(): Json {
           },
         },
         responses: {
-          '202': json(ref('CreatedTask'), 'created; queued for a runner'),
+          '202': json(ref('CreatedTask'), 'created: running when a concurrency slot was free, else queued'),
           '200': json(ref('CreatedTask'), 'an existing task with the same Idempotency-Key'),
-          ...errors(400, 401, 409),
+          ...errors(400, 401, 409, 503),
         },
       },
       get: {

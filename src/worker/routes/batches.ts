@@ -15,7 +15,7 @@ import { ClipyardError, knownError, unwrap } from '../../protocol/errors.ts';
 import { type CreateTaskBody, createTaskSchema } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { expandPlaylist } from '../playlist-batch.ts';
-import { admitTask } from '../rate-limit.ts';
+import { admitTasks } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody, validate } from '../validate.ts';
 import { checkWebhookTarget, resolveWebhook } from '../webhook-target.ts';
@@ -138,15 +138,13 @@ batches.post('/', async (c) => {
       bodyHash: await sha256Hex(JSON.stringify(body)),
     })),
   );
-  // Every child counts against the tenant's daily quota; the batch is admitted whole or not at all.
-  const admitted = await Promise.allSettled(children.map((ch) => admitTask(c.env, tenant, ch.taskId)));
-  const giveBack = () =>
-    Promise.all(admitted.map((a) => (a.status === 'fulfilled' ? a.value() : undefined))).then(() => {});
-  const refused = admitted.find((a) => a.status === 'rejected');
-  if (refused) {
-    await giveBack();
-    throw refused.reason;
-  }
+  // Every child counts against the tenant's daily quota; the batch is admitted whole or not at all,
+  // in one tenant call (each child's own create then finds its id admitted and is not counted again).
+  const giveBack = await admitTasks(
+    c.env,
+    tenant,
+    children.map((ch) => ch.taskId),
+  );
   const bodyHash = await sha256Hex(JSON.stringify(envelope));
   const { snapshot, created } = await unwrap(
     batchStub(c.env, id).create({ id, tenant, label: given.label, bodyHash, origin, children, webhook }),

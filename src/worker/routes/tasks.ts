@@ -7,11 +7,12 @@
 import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
-import { allowHosts } from '../../objects/config.ts';
-import { ClipyardError, unwrap } from '../../protocol/errors.ts';
-import { createTaskSchema, TASK_STATUSES, type TaskSnapshot, type TaskStatus } from '../../protocol/task.ts';
+import { allowHosts, dailyLimits } from '../../objects/config.ts';
+import type { CreateAnswer } from '../../objects/task-object.ts';
+import { ClipyardError, type RpcResult, unwrap } from '../../protocol/errors.ts';
+import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
-import { admitTask } from '../rate-limit.ts';
+import { TooManyRequests } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
 import { jsonBody } from '../validate.ts';
 import { resolveWebhook } from '../webhook-target.ts';
@@ -61,24 +62,23 @@ tasks.post('/', async (c) => {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
   }
   const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
-  const giveBack = await admitTask(c.env, tenant, id);
-  let result: { snapshot: TaskSnapshot; created: boolean };
-  try {
-    result = await unwrap(
-      c.env.TASKS.getByName(id).create({
-        id,
-        tenant,
-        body,
-        inputKey,
-        // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
-        bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
-        origin,
-        webhook,
-      }),
-    );
-  } catch (err) {
-    await giveBack();
-    throw err;
+  // One call: the task object asks its tenant once (quota, index, slot) before it writes anything.
+  const result = (await unwrap(
+    c.env.TASKS.getByName(id).create({
+      id,
+      tenant,
+      body,
+      inputKey,
+      // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
+      bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
+      origin,
+      webhook,
+      limits: dailyLimits(c.env),
+    }) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
+  )) as CreateAnswer;
+  if ('refused' in result) {
+    const r = result.refused;
+    throw new TooManyRequests(r.code, r.message, r.retryAfterSeconds, false);
   }
   const { snapshot, created } = result;
   return c.json(

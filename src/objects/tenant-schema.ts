@@ -1,0 +1,81 @@
+/**
+ * The TenantObject's SQLite schema: its append-only migrations (applied by migrations.ts when the
+ * object wakes). The tables belong to tenant-index.ts (tasks), tenant-slots.ts (slots, waiting),
+ * tenant-usage.ts (usage, admitted) and tenant-webhooks.ts.
+ */
+import { TENANT_WEBHOOKS_MIGRATION } from './tenant-webhooks.ts';
+
+export const TENANT_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+    label TEXT,
+    source TEXT NOT NULL,
+    ops TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+  CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+  `,
+  `
+  CREATE TABLE slots (task_id TEXT PRIMARY KEY, acquired_at INTEGER NOT NULL);
+  CREATE TABLE waiting (task_id TEXT PRIMARY KEY, enqueued_at INTEGER NOT NULL);
+  `,
+  `
+  CREATE TABLE usage (
+    day TEXT PRIMARY KEY,
+    tasks INTEGER NOT NULL DEFAULT 0 CHECK (tasks >= 0),
+    output_bytes INTEGER NOT NULL DEFAULT 0 CHECK (output_bytes >= 0)
+  );
+  CREATE TABLE admitted (task_id TEXT PRIMARY KEY, day TEXT NOT NULL);
+  `,
+  // 4: the waiting line is read head first on every grant and hand-off: an index, not a sort of the line
+  `
+  CREATE INDEX waiting_in_order ON waiting (enqueued_at, task_id);
+  CREATE INDEX admitted_by_day ON admitted (day);
+  `,
+  // 5: webhook signing secrets and the default target (tenant-webhooks.ts)
+  TENANT_WEBHOOKS_MIGRATION,
+  // 6: fewer rows written per task: the index, the slots and the line keyed by their primary keys
+  // (WITHOUT ROWID: no second copy of the key in an automatic index), and the line keyed by its
+  // order alone (membership is in tenant-slots.ts's in-memory copy)
+  `
+  CREATE TABLE tasks_v6 (
+    id TEXT NOT NULL PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+    label TEXT,
+    source TEXT NOT NULL,
+    ops TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO tasks_v6 (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
+    SELECT id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at FROM tasks;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v6 RENAME TO tasks;
+  CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+  CREATE INDEX tasks_by_status ON tasks (status, created_at DESC);
+  CREATE TABLE slots_v6 (task_id TEXT NOT NULL PRIMARY KEY, acquired_at INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO slots_v6 (task_id, acquired_at) SELECT task_id, acquired_at FROM slots;
+  DROP TABLE slots;
+  ALTER TABLE slots_v6 RENAME TO slots;
+  CREATE TABLE waiting_v6 (
+    enqueued_at INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    PRIMARY KEY (enqueued_at, task_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO waiting_v6 (enqueued_at, task_id) SELECT enqueued_at, task_id FROM waiting;
+  DROP TABLE waiting;
+  ALTER TABLE waiting_v6 RENAME TO waiting;
+  `,
+];
