@@ -66,6 +66,12 @@ export class TaskObject extends DurableObject<Env> {
   private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
   private watchdogDueAt = 0;
+  /**
+   * The alarm this instance last armed (null: none), so a re-arm to the same time writes nothing
+   * (alarm writes are billed like rows). Undefined when unknown: a new instance, or inside alarm(),
+   * whose alarm has just been used up.
+   */
+  private armedAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -200,11 +206,12 @@ export class TaskObject extends DurableObject<Env> {
       batchId: init.batch ?? null,
       now,
     });
-    this.webhooks.setTarget(init.webhook ?? null, init.origin);
+    // a new task's outbox is empty: only a target is written
+    if (init.webhook) this.webhooks.setTarget(init.webhook, init.origin);
     this.timeline.created(init.body, now);
     this.tenant.record();
     // The work starts from the alarm, after this call has answered.
-    await this.ctx.storage.setAlarm(now);
+    await this.setAlarm(now);
     return { snapshot: await this.snapshot(init.origin), created: true };
   }
 
@@ -239,6 +246,7 @@ export class TaskObject extends DurableObject<Env> {
     this.webhooks.clear();
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
     await this.ctx.storage.deleteAlarm();
+    this.armedAt = null;
     await this.store.wipe();
     migrate(this.ctx.storage);
   }
@@ -316,6 +324,7 @@ export class TaskObject extends DurableObject<Env> {
   // ---- the alarm: one lifecycle input, then re-armed whatever happened ---------------------------
 
   override async alarm(): Promise<void> {
+    this.armedAt = undefined;
     if (!this.store.task()) return;
     const now = Date.now();
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
@@ -345,8 +354,16 @@ export class TaskObject extends DurableObject<Env> {
       if (due !== null && (at === null || due < at)) at = due;
     }
     this.watchdogDueAt = t.status === 'running' && at !== null ? at : 0;
-    if (at === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
+    if (at === this.armedAt) return;
+    if (at === null) {
+      await this.ctx.storage.deleteAlarm();
+      this.armedAt = null;
+    } else await this.setAlarm(at);
+  }
+
+  private async setAlarm(at: number): Promise<void> {
+    await this.ctx.storage.setAlarm(at);
+    this.armedAt = at;
   }
 
   // ---- carrying out lifecycle moves ---------------------------------------------------------------

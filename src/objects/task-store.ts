@@ -35,6 +35,12 @@ export class TaskStore {
   /** set while a transaction writes what was pending; cleared (with the pending events) once it committed */
   private flushing = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Inside a transaction: the task row's columns to write when it ends, in one UPDATE. Each UPDATE
+   * statement is a row written (and billed) even when it hits the same row, so a move that changes the
+   * status, bumps the seq for two events and tops up the reserve writes the row once, not four times.
+   */
+  private rowWrites: Map<string, SqlStorageValue> | null = null;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
@@ -47,17 +53,23 @@ export class TaskStore {
 
   /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
   private tx<T>(fn: () => T): T {
+    if (this.rowWrites !== null) return fn();
     let out: T;
     try {
       out = this.storage.transactionSync(() => {
+        this.rowWrites = new Map();
         this.flushPending();
-        return fn();
+        const result = fn();
+        this.writeRow();
+        return result;
       });
     } catch (err) {
+      this.rowWrites = null;
       this.flushing = false;
       this.forget();
       throw err;
     }
+    this.rowWrites = null;
     if (this.flushing) {
       this.flushing = false;
       this.pending.clear();
@@ -142,8 +154,8 @@ export class TaskStore {
     this.forget();
     return this.tx(() => {
       this.sql.exec(
-        `INSERT INTO task (id, tenant, status, message, max_attempts, attempts_per_run, input, input_key, label, body_hash, batch_id, created_at, updated_at)
-         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO task (id, tenant, status, message, max_attempts, attempts_per_run, input, input_key, label, body_hash, batch_id, seq, created_at, updated_at)
+         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
         init.id,
         init.tenant,
         init.maxAttempts,
@@ -164,11 +176,18 @@ export class TaskStore {
           JSON.stringify(step),
         );
       });
-      return this.insertEvent(
-        { kind: 'status', status: 'queued', message: 'waiting to start', attempt: 1, progress: 0 },
-        {},
-        init.now,
-      );
+      // the first event's seq is in the row as inserted
+      const first: TaskEvent = {
+        kind: 'status',
+        status: 'queued',
+        message: 'waiting to start',
+        attempt: 1,
+        progress: 0,
+        seq: 1,
+        at: init.now,
+      };
+      this.log.insertNumbered(first);
+      return first;
     });
   }
 
@@ -177,6 +196,7 @@ export class TaskStore {
    * and the events in one transaction. Returns the events as appended (with seq and at).
    */
   applyMove(move: Move, now = Date.now()): TaskEvent[] {
+    if (isEmptyMove(move)) return [];
     return this.tx(() => {
       const t = this.task();
       if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
@@ -191,14 +211,13 @@ export class TaskStore {
       for (const st of move.steps) this.writeStep(st.index, st.status, st.progress, now);
       if (move.resetUnfinishedSteps || move.steps.length > 0) this.cachedSteps = undefined;
       if (move.to !== null) {
-        this.sql.exec('UPDATE task SET status = ?', move.to);
+        this.setRow({ status: move.to });
         this.cachedTask = { ...t, status: move.to };
       }
       if (move.events.length === 0) {
         this.writePatch(move.patch, now);
         return [];
       }
-      // the patch rides on the first event's seq update; later events only bump the seq
       const events = move.events.map((e, i) => this.insertEvent(e, i === 0 ? move.patch : {}, now));
       this.settleReserve();
       return events;
@@ -269,7 +288,7 @@ export class TaskStore {
           message: t.message,
         });
       }
-      this.sql.exec('UPDATE task SET seq = ?', t.seqReserved);
+      this.setRow({ seq: t.seqReserved });
       this.cachedTask = { ...t, seq: t.seqReserved };
       this.settleReserve();
     });
@@ -347,8 +366,7 @@ export class TaskStore {
     for (const [index, progress] of this.pending.steps) {
       this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
     }
-    const { sets, values } = this.patchSql(this.pending.patch, this.pending.at);
-    this.sql.exec(`UPDATE task SET seq = ?, ${sets.join(', ')}`, this.pending.lastSeq, ...values);
+    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
     this.settleReserve();
   }
 
@@ -363,14 +381,28 @@ export class TaskStore {
     const seq = t.seq;
     const want = t.status === 'running' ? (t.seqReserved - seq < SEQ_RESERVE / 2 ? seq + SEQ_RESERVE : null) : seq;
     if (want === null || want === t.seqReserved) return;
-    this.sql.exec('UPDATE task SET seq_reserved = ?', want);
+    this.setRow({ seq_reserved: want });
     this.cachedTask = { ...t, seqReserved: want };
   }
 
   private writePatch(patch: TaskPatch, now: number): void {
-    const { sets, values } = this.patchSql(patch, now);
-    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
+    this.setRow(this.patchColumns(patch, now));
     this.patchCache(patch, now);
+  }
+
+  /** Inside a transaction: columns of the task row to write when it ends (a later value wins). */
+  private setRow(columns: Record<string, SqlStorageValue>): void {
+    if (!this.rowWrites) throw new Error('task row written outside a transaction');
+    for (const [k, v] of Object.entries(columns)) this.rowWrites.set(k, v);
+  }
+
+  /** At the end of a transaction: the task row's changes as one UPDATE. */
+  private writeRow(): void {
+    const cols = this.rowWrites;
+    if (!cols || cols.size === 0) return;
+    const entries = [...cols];
+    this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
+    cols.clear();
   }
 
   private writeStep(index: number, status: StepStatus, progress: number | undefined, now: number): void {
@@ -388,15 +420,13 @@ export class TaskStore {
     }
   }
 
-  private patchSql(patch: TaskPatch, now: number): { sets: string[]; values: SqlStorageValue[] } {
-    const sets: string[] = ['updated_at = ?'];
-    const values: SqlStorageValue[] = [now];
+  private patchColumns(patch: TaskPatch, now: number): Record<string, SqlStorageValue> {
+    const out: Record<string, SqlStorageValue> = { updated_at: now };
     for (const [k, v] of Object.entries(patch) as [keyof TaskPatch, TaskPatch[keyof TaskPatch]][]) {
       if (v === undefined) continue;
-      sets.push(`${PATCH_COLUMNS[k]} = ?`);
-      values.push(k === 'lastError' ? (v ? JSON.stringify(v) : null) : (v as SqlStorageValue));
+      out[PATCH_COLUMNS[k]] = k === 'lastError' ? (v ? JSON.stringify(v) : null) : (v as SqlStorageValue);
     }
-    return { sets, values };
+    return out;
   }
 
   private patchCache(patch: TaskPatch, now: number, seq?: number): void {
@@ -410,10 +440,25 @@ export class TaskStore {
     this.cachedTask = next;
   }
 
+  /** Inside a transaction: the next event, numbered from the row's seq (written with the row). */
   private insertEvent(event: NewEvent, patch: TaskPatch, now: number): TaskEvent {
-    const { sets, values } = this.patchSql(patch, now);
-    const e = this.log.append(event, now, sets, values);
+    const t = this.task();
+    if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    const e = { ...event, seq: t.seq + 1, at: now } as TaskEvent;
+    this.log.insertNumbered(e);
+    this.setRow({ ...this.patchColumns(patch, now), seq: e.seq });
     this.patchCache(patch, now, e.seq);
     return e;
   }
+}
+
+/** A move that changes nothing stored (e.g. an alarm that only asks the tenant for a slot): no write. */
+function isEmptyMove(move: Move): boolean {
+  return (
+    move.to === null &&
+    !move.resetUnfinishedSteps &&
+    move.steps.length === 0 &&
+    move.events.length === 0 &&
+    Object.values(move.patch).every((v) => v === undefined)
+  );
 }
