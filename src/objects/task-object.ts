@@ -75,7 +75,8 @@ export class TaskObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new TaskStore(ctx.storage);
+    this.timeline = new RunTimeline(ctx.storage);
+    this.store = new TaskStore(ctx.storage, this.timeline);
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
     this.batch = new BatchReporter(
@@ -84,7 +85,6 @@ export class TaskObject extends DurableObject<Env> {
       () => childReportOf(this.store),
       () => this.store.task()?.batchId ?? null,
     );
-    this.timeline = new RunTimeline(ctx.storage);
     this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.task()?.tenant ?? null));
     this.driver = new TaskDriver({
       env,
@@ -93,13 +93,11 @@ export class TaskObject extends DurableObject<Env> {
       config: () => this.config,
       emit: (event, patch) => {
         const e = this.store.appendEvent(event, patch);
-        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
       emitProgress: (event, patch, step, stepProgress) => {
         const e = this.store.appendProgress(event, patch, step, stepProgress);
-        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
@@ -194,6 +192,8 @@ export class TaskObject extends DurableObject<Env> {
       return { snapshot: await this.snapshot(init.origin), created: false };
     }
     const now = Date.now();
+    // the store writes the timeline and the request body with the task row
+    this.timeline.created(init.body, now);
     this.store.create({
       id: init.id,
       tenant: init.tenant,
@@ -208,7 +208,6 @@ export class TaskObject extends DurableObject<Env> {
     });
     // a new task's outbox is empty: only a target is written
     if (init.webhook) this.webhooks.setTarget(init.webhook, init.origin);
-    this.timeline.created(init.body, now);
     this.tenant.record();
     // The work starts from the alarm, after this call has answered.
     await this.setAlarm(now);
@@ -386,7 +385,6 @@ export class TaskObject extends DurableObject<Env> {
     if (!decision.ok) return { decision, done: Promise.resolve() };
     const { move } = decision;
     const events = this.store.applyMove(move, input.now);
-    for (const e of events) this.timeline.observe(e);
     this.sockets.broadcast(events);
     if (move.to !== null && isTerminal(move.to)) this.queueWebhook(move.to);
     const rearm = move.to !== null || move.patch.runAt !== undefined;

@@ -6,10 +6,10 @@
  * Never edit a published migration: append a new one.
  */
 import { applyMigrations } from './migrations.ts';
-import { RUN_TIMELINE_MIGRATION } from './run-timeline.ts';
+import { RUN_TIMELINE_MIGRATION, TIMELINE_IN_ROW_MIGRATION } from './run-timeline.ts';
 import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   // 1: the task, its steps, its outputs and its event log
   `
   CREATE TABLE task (
@@ -77,6 +77,8 @@ const MIGRATIONS: readonly string[] = [
   WEBHOOK_OUTBOX_MIGRATION,
   // 6: the run timeline (run-timeline.ts)
   RUN_TIMELINE_MIGRATION,
+  // 7: the run timeline and the request body as columns of the task row (run-timeline.ts)
+  TIMELINE_IN_ROW_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

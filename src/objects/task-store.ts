@@ -24,6 +24,18 @@ import { type OutputRow, PATCH_COLUMNS, type Row, type StepRow, type TaskRow, to
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
+/**
+ * Something kept in the task row beside the store's own columns (the run timeline): it sees every
+ * event the store writes or hands out, and adds its columns to the row's one UPDATE per transaction.
+ */
+export interface RowCompanion {
+  observe(e: TaskEvent): void;
+  /** inside a transaction: columns to write with the row, or null when nothing changed */
+  columns(): Record<string, SqlStorageValue> | null;
+  /** its transaction rolled back, or the task was wiped: read SQLite again */
+  forget(): void;
+}
+
 export class TaskStore {
   private readonly storage: DurableObjectStorage;
   private readonly log: EventLog<TaskEvent>;
@@ -42,8 +54,11 @@ export class TaskStore {
    */
   private rowWrites: Map<string, SqlStorageValue> | null = null;
 
-  constructor(storage: DurableObjectStorage) {
+  private readonly companion: RowCompanion | null;
+
+  constructor(storage: DurableObjectStorage, companion: RowCompanion | null = null) {
     this.storage = storage;
+    this.companion = companion;
     this.log = new EventLog<TaskEvent>(storage.sql, 'task');
   }
 
@@ -67,6 +82,7 @@ export class TaskStore {
       this.rowWrites = null;
       this.flushing = false;
       this.forget();
+      this.companion?.forget();
       throw err;
     }
     this.rowWrites = null;
@@ -153,20 +169,28 @@ export class TaskStore {
   }): TaskEvent {
     this.forget();
     return this.tx(() => {
+      // the first event's seq (1) and the companion's columns are in the row as inserted
+      const row: Record<string, SqlStorageValue> = {
+        id: init.id,
+        tenant: init.tenant,
+        status: 'queued',
+        message: 'waiting to start',
+        max_attempts: init.maxAttempts,
+        attempts_per_run: init.maxAttempts,
+        input: JSON.stringify(init.input),
+        input_key: init.inputKey,
+        label: init.label,
+        body_hash: init.bodyHash,
+        batch_id: init.batchId ?? null,
+        seq: 1,
+        created_at: init.now,
+        updated_at: init.now,
+        ...this.companion?.columns(),
+      };
+      const cols = Object.keys(row);
       this.sql.exec(
-        `INSERT INTO task (id, tenant, status, message, max_attempts, attempts_per_run, input, input_key, label, body_hash, batch_id, seq, created_at, updated_at)
-         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-        init.id,
-        init.tenant,
-        init.maxAttempts,
-        init.maxAttempts,
-        JSON.stringify(init.input),
-        init.inputKey,
-        init.label,
-        init.bodyHash,
-        init.batchId ?? null,
-        init.now,
-        init.now,
+        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+        ...Object.values(row),
       );
       init.steps.forEach((step, i) => {
         this.sql.exec(
@@ -176,7 +200,6 @@ export class TaskStore {
           JSON.stringify(step),
         );
       });
-      // the first event's seq is in the row as inserted
       const first: TaskEvent = {
         kind: 'status',
         status: 'queued',
@@ -245,6 +268,7 @@ export class TaskStore {
     }
     const e: ProgressEvent = { ...event, seq, at: now };
     this.pending.add(e, patch, step, stepProgress);
+    this.companion?.observe(e);
     this.cachedTask = { ...t, ...patch, seq, seqReserved, updatedAt: now };
     const steps = this.cachedSteps;
     if (steps) this.cachedSteps = steps.map((s) => (s.index === step ? { ...s, progress: stepProgress } : s));
@@ -343,6 +367,7 @@ export class TaskStore {
     this.flushTimer = null;
     this.pending.clear();
     this.forget();
+    this.companion?.forget();
     return this.storage.deleteAll();
   }
 
@@ -399,7 +424,10 @@ export class TaskStore {
   /** At the end of a transaction: the task row's changes as one UPDATE. */
   private writeRow(): void {
     const cols = this.rowWrites;
-    if (!cols || cols.size === 0) return;
+    if (!cols) return;
+    const extra = this.companion?.columns();
+    if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
+    if (cols.size === 0) return;
     const entries = [...cols];
     this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
     cols.clear();
@@ -446,6 +474,7 @@ export class TaskStore {
     if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
     const e = { ...event, seq: t.seq + 1, at: now } as TaskEvent;
     this.log.insertNumbered(e);
+    this.companion?.observe(e);
     this.setRow({ ...this.patchColumns(patch, now), seq: e.seq });
     this.patchCache(patch, now, e.seq);
     return e;
