@@ -77,8 +77,11 @@ export const MIGRATIONS: readonly string[] = [
   WEBHOOK_OUTBOX_MIGRATION,
   // 6: the run timeline (run-timeline.ts)
   RUN_TIMELINE_MIGRATION,
-  // 7: the run timeline and the request body as columns of the task row (run-timeline.ts)
-  TIMELINE_IN_ROW_MIGRATION,
+  // 7: fewer rows written per task: the run timeline and the request body as columns of the task row
+  // (run-timeline.ts); a flush's progress events in one row of the log (event-log.ts)
+  `${TIMELINE_IN_ROW_MIGRATION}
+  ALTER TABLE events ADD COLUMN last_seq INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -59,7 +59,7 @@ export class TaskStore {
   constructor(storage: DurableObjectStorage, companion: RowCompanion | null = null) {
     this.storage = storage;
     this.companion = companion;
-    this.log = new EventLog<TaskEvent>(storage.sql, 'task');
+    this.log = new EventLog<TaskEvent>(storage.sql, 'task', { grouped: true });
   }
 
   private get sql(): SqlStorage {
@@ -300,8 +300,9 @@ export class TaskStore {
     const filled = t.seqReserved - t.seq;
     this.tx(() => {
       const step = this.steps()[t.currentStep];
+      const fillers: TaskEvent[] = [];
       for (let seq = t.seq + 1; seq <= t.seqReserved; seq++) {
-        this.log.insertNumbered({
+        fillers.push({
           kind: 'progress',
           seq,
           at: t.updatedAt,
@@ -312,6 +313,7 @@ export class TaskStore {
           message: t.message,
         });
       }
+      this.log.insertMany(fillers);
       this.setRow({ seq: t.seqReserved });
       this.cachedTask = { ...t, seq: t.seqReserved };
       this.settleReserve();
@@ -387,7 +389,7 @@ export class TaskStore {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushing = true;
-    for (const e of this.pending.events) this.log.insertNumbered(e);
+    this.log.insertMany(this.pending.events);
     for (const [index, progress] of this.pending.steps) {
       this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
     }
