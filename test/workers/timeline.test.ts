@@ -76,6 +76,7 @@ describe('run timeline', () => {
       // back to schema 6, with what a task of that schema had written
       sql.exec('ALTER TABLE task DROP COLUMN timeline');
       sql.exec('ALTER TABLE task DROP COLUMN request');
+      sql.exec('ALTER TABLE events DROP COLUMN last_seq');
       sql.exec('DELETE FROM schema_migrations');
       sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (6, 0)');
       sql.exec(
