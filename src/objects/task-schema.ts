@@ -78,8 +78,15 @@ export const MIGRATIONS: readonly string[] = [
   // 6: the run timeline (run-timeline.ts)
   RUN_TIMELINE_MIGRATION,
   // 7: fewer rows written per task: the run timeline and the request body as columns of the task row
-  // (run-timeline.ts); a flush's progress events in one row of the log (event-log.ts)
+  // (run-timeline.ts); the steps as a JSON column of the task row, so a step change or a flush of progress
+  // rewrites the row it writes anyway (task-store.ts; the steps table is no longer written); a flush's
+  // progress events in one row of the log (event-log.ts)
   `${TIMELINE_IN_ROW_MIGRATION}
+  ALTER TABLE task ADD COLUMN steps TEXT;
+  UPDATE task SET steps = (
+    SELECT json_group_array(
+      json_object('index', idx, 'op', op, 'params', json(params), 'status', status, 'progress', progress))
+    FROM (SELECT * FROM steps ORDER BY idx));
   ALTER TABLE events ADD COLUMN last_seq INTEGER;
   `,
 ];

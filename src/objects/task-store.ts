@@ -104,6 +104,10 @@ export class TaskStore {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
+      // the steps are a column of the same row (migration 7): one read for both
+      if (r?.steps != null && this.cachedSteps === undefined) {
+        this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
+      }
     }
     return this.cachedTask;
   }
@@ -116,17 +120,33 @@ export class TaskStore {
   }
 
   steps(): readonly StepRow[] {
-    this.cachedSteps ??= this.sql
-      .exec<Row>('SELECT idx, op, params, status, progress FROM steps ORDER BY idx')
-      .toArray()
-      .map((r) => ({
-        index: Number(r.idx),
-        op: r.op as Op,
-        params: JSON.parse(String(r.params)) as Step,
-        status: r.status as StepStatus,
-        progress: this.pending.steps.get(Number(r.idx)) ?? Number(r.progress),
-      }));
+    if (this.cachedSteps === undefined && this.cachedTask === undefined) this.task();
+    if (this.cachedSteps === undefined) {
+      const r = this.sql.exec<{ steps: string | null }>('SELECT steps FROM task LIMIT 1').toArray()[0];
+      if (r?.steps != null) this.cachedSteps = this.withPendingSteps(JSON.parse(r.steps) as StepRow[]);
+    }
+    // a row without its steps column (none: migration 7 copied them) reads the old table
+    this.cachedSteps ??= this.withPendingSteps(
+      this.sql
+        .exec<Row>('SELECT idx, op, params, status, progress FROM steps ORDER BY idx')
+        .toArray()
+        .map((r) => ({
+          index: Number(r.idx),
+          op: r.op as Op,
+          params: JSON.parse(String(r.params)) as Step,
+          status: r.status as StepStatus,
+          progress: Number(r.progress),
+        })),
+    );
     return this.cachedSteps;
+  }
+
+  private withPendingSteps(steps: StepRow[]): StepRow[] {
+    if (this.pending.steps.size === 0) return steps;
+    return steps.map((s) => {
+      const p = this.pending.steps.get(s.index);
+      return p === undefined ? s : { ...s, progress: p };
+    });
   }
 
   outputs(): readonly OutputRow[] {
@@ -185,6 +205,11 @@ export class TaskStore {
         seq: 1,
         created_at: init.now,
         updated_at: init.now,
+        steps: JSON.stringify(
+          init.steps.map(
+            (step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 }),
+          ),
+        ),
         ...this.companion?.columns(),
       };
       const cols = Object.keys(row);
@@ -192,14 +217,6 @@ export class TaskStore {
         `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
         ...Object.values(row),
       );
-      init.steps.forEach((step, i) => {
-        this.sql.exec(
-          "INSERT INTO steps (idx, op, params, status) VALUES (?, ?, ?, 'pending')",
-          i,
-          step.op,
-          JSON.stringify(step),
-        );
-      });
       const first: TaskEvent = {
         kind: 'status',
         status: 'queued',
@@ -228,11 +245,18 @@ export class TaskStore {
           status: 409,
         });
       }
-      if (move.resetUnfinishedSteps) {
-        this.sql.exec("UPDATE steps SET status = 'pending', progress = 0 WHERE status != 'succeeded'");
+      if (move.resetUnfinishedSteps || move.steps.length > 0) {
+        let steps = this.steps();
+        if (move.resetUnfinishedSteps) {
+          steps = steps.map((s) => (s.status === 'succeeded' ? s : { ...s, status: 'pending', progress: 0 }));
+        }
+        for (const st of move.steps) {
+          steps = steps.map((s) =>
+            s.index === st.index ? { ...s, status: st.status, progress: st.progress ?? s.progress } : s,
+          );
+        }
+        this.setSteps(steps);
       }
-      for (const st of move.steps) this.writeStep(st.index, st.status, st.progress, now);
-      if (move.resetUnfinishedSteps || move.steps.length > 0) this.cachedSteps = undefined;
       if (move.to !== null) {
         this.setRow({ status: move.to });
         this.cachedTask = { ...t, status: move.to };
@@ -390,9 +414,8 @@ export class TaskStore {
     this.flushTimer = null;
     this.flushing = true;
     this.log.insertMany(this.pending.events);
-    for (const [index, progress] of this.pending.steps) {
-      this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
-    }
+    // the steps as read include what is pending
+    if (this.pending.steps.size > 0) this.setSteps(this.steps());
     this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
     this.settleReserve();
   }
@@ -435,19 +458,10 @@ export class TaskStore {
     cols.clear();
   }
 
-  private writeStep(index: number, status: StepStatus, progress: number | undefined, now: number): void {
-    const col = status === 'running' ? 'started_at' : 'finished_at';
-    if (progress === undefined) {
-      this.sql.exec(`UPDATE steps SET status = ?, ${col} = ? WHERE idx = ?`, status, now, index);
-    } else {
-      this.sql.exec(
-        `UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`,
-        status,
-        progress,
-        now,
-        index,
-      );
-    }
+  /** Inside a transaction: the steps as they now are, written with the task row (its `steps` column). */
+  private setSteps(steps: readonly StepRow[]): void {
+    this.cachedSteps = [...steps];
+    this.setRow({ steps: JSON.stringify(steps) });
   }
 
   private patchColumns(patch: TaskPatch, now: number): Record<string, SqlStorageValue> {

@@ -70,13 +70,14 @@ describe('run timeline', () => {
     expect(attempts[1]!.waits[0]!.startedAt).toBe(attempts[0]!.endedAt);
   });
 
-  it('an object from before migration 7 (a row per span) still shows its timeline and request, then keeps it in the row', async () => {
+  it('an object from before migration 7 (a row per span and per step) still shows its timeline, request and steps', async () => {
     await runInDurableObject(env.TASKS.getByName('timeline-v6'), (_obj, state) => {
       const sql = state.storage.sql;
       // back to schema 6, with what a task of that schema had written
       sql.exec('ALTER TABLE task DROP COLUMN timeline');
       sql.exec('ALTER TABLE task DROP COLUMN request');
       sql.exec('ALTER TABLE events DROP COLUMN last_seq');
+      sql.exec('ALTER TABLE task DROP COLUMN steps');
       sql.exec('DELETE FROM schema_migrations');
       sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (6, 0)');
       sql.exec(
@@ -117,11 +118,16 @@ describe('run timeline', () => {
       ]);
       // its next write moves the timeline into the task row, where a new instance reads it
       const store = new TaskStore(state.storage, old);
+      // the migration copied its steps into the row
+      expect(store.steps()).toEqual([
+        { index: 0, op: 'probe', params: { op: 'probe' }, status: 'running', progress: 0 },
+      ]);
       store.appendEvent({ kind: 'step', step: 0, op: 'probe', status: 'succeeded' }, {}, 10);
       expect(sql.exec<{ t: string | null }>('SELECT timeline FROM task').one().t).not.toBeNull();
       const after = new RunTimeline(state.storage).timeline();
       expect(after[0]!.steps[0]).toMatchObject({ endedAt: 10, outcome: 'succeeded' });
       expect(after[0]!.steps[0]!.stages[0]!.endedAt).toBe(10);
+      expect(new TaskStore(state.storage).steps()[0]).toMatchObject({ status: 'running' });
     });
   });
 });
