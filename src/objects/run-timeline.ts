@@ -17,7 +17,8 @@ import { type TimelineInput, TimelineModel } from '../lib/timeline-model.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 import type { TimelineAttempt, TimelineSpan, TimelineStep } from '../protocol/timeline.ts';
 
-/** Tables of the span-per-row timeline (migration 6; read only for objects created before 7). */
+/** Tables of the span-per-row timeline (migration 6; read only for objects created before 7, and
+ * not created at all for a new object: task-schema.ts BASELINE). */
 export const RUN_TIMELINE_MIGRATION = `
   CREATE TABLE timeline_spans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -136,13 +137,19 @@ export class RunTimeline {
   private load(): TimelineModel {
     if (!this.model) {
       const r = this.sql.exec<{ timeline: string | null }>('SELECT timeline FROM task').toArray()[0];
-      this.model = new TimelineModel(r?.timeline ? (JSON.parse(r.timeline) as TimelineAttempt[]) : this.legacy());
+      // no row: no task (yet); a row without the column's value: an object from before migration 7
+      const attempts = !r ? [] : r.timeline ? (JSON.parse(r.timeline) as TimelineAttempt[]) : this.legacy();
+      this.model = new TimelineModel(attempts);
     }
     return this.model;
   }
 
   /** The timeline of an object from before migration 7, from its span rows. */
   private legacy(): TimelineAttempt[] {
+    const exists = this.sql
+      .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timeline_spans'")
+      .toArray().length;
+    if (!exists) return [];
     const rows = this.sql.exec<Row>('SELECT * FROM timeline_spans ORDER BY id').toArray();
     const attempts = new Map<number, TimelineAttempt>();
     const of = (n: number) => {

@@ -68,8 +68,9 @@ export class TaskObject extends DurableObject<Env> {
   private watchdogDueAt = 0;
   /**
    * The alarm this instance last armed (null: none), so a re-arm to the same time writes nothing
-   * (alarm writes are billed like rows). Undefined when unknown: a new instance, or inside alarm(),
-   * whose alarm has just been used up.
+   * (alarm writes are billed like rows). Undefined when unknown (a new instance); null once alarm()
+   * runs, since the alarm that fired is used up. Set before the write is awaited, so two re-arms in
+   * flight at once write once.
    */
   private armedAt: number | null | undefined = undefined;
 
@@ -244,8 +245,8 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets.closeAll('task deleted');
     this.webhooks.clear();
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
-    await this.ctx.storage.deleteAlarm();
     this.armedAt = null;
+    await this.ctx.storage.deleteAlarm();
     await this.store.wipe();
     migrate(this.ctx.storage);
   }
@@ -323,7 +324,7 @@ export class TaskObject extends DurableObject<Env> {
   // ---- the alarm: one lifecycle input, then re-armed whatever happened ---------------------------
 
   override async alarm(): Promise<void> {
-    this.armedAt = undefined;
+    this.armedAt = null;
     if (!this.store.task()) return;
     const now = Date.now();
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
@@ -355,14 +356,19 @@ export class TaskObject extends DurableObject<Env> {
     this.watchdogDueAt = t.status === 'running' && at !== null ? at : 0;
     if (at === this.armedAt) return;
     if (at === null) {
-      await this.ctx.storage.deleteAlarm();
       this.armedAt = null;
+      await this.ctx.storage.deleteAlarm();
     } else await this.setAlarm(at);
   }
 
   private async setAlarm(at: number): Promise<void> {
-    await this.ctx.storage.setAlarm(at);
     this.armedAt = at;
+    try {
+      await this.ctx.storage.setAlarm(at);
+    } catch (err) {
+      this.armedAt = undefined;
+      throw err;
+    }
   }
 
   // ---- carrying out lifecycle moves ---------------------------------------------------------------

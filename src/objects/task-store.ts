@@ -123,7 +123,9 @@ export class TaskStore {
     if (this.cachedSteps === undefined && this.cachedTask === undefined) this.task();
     if (this.cachedSteps === undefined) {
       const r = this.sql.exec<{ steps: string | null }>('SELECT steps FROM task LIMIT 1').toArray()[0];
-      if (r?.steps != null) this.cachedSteps = this.withPendingSteps(JSON.parse(r.steps) as StepRow[]);
+      // no task, no steps (a new object has no steps table)
+      if (!r) return [];
+      if (r.steps != null) this.cachedSteps = this.withPendingSteps(JSON.parse(r.steps) as StepRow[]);
     }
     // a row without its steps column (none: migration 7 copied them) reads the old table
     this.cachedSteps ??= this.withPendingSteps(

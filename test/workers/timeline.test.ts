@@ -5,8 +5,9 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { applyMigrations } from '../../src/objects/migrations.ts';
 import { RunTimeline } from '../../src/objects/run-timeline.ts';
-import { migrate } from '../../src/objects/task-schema.ts';
+import { MIGRATIONS, migrate } from '../../src/objects/task-schema.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask } from './helpers.ts';
@@ -73,13 +74,9 @@ describe('run timeline', () => {
   it('an object from before migration 7 (a row per span and per step) still shows its timeline, request and steps', async () => {
     await runInDurableObject(env.TASKS.getByName('timeline-v6'), (_obj, state) => {
       const sql = state.storage.sql;
-      // back to schema 6, with what a task of that schema had written
-      sql.exec('ALTER TABLE task DROP COLUMN timeline');
-      sql.exec('ALTER TABLE task DROP COLUMN request');
-      sql.exec('ALTER TABLE events DROP COLUMN last_seq');
-      sql.exec('ALTER TABLE task DROP COLUMN steps');
-      sql.exec('DELETE FROM schema_migrations');
-      sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (6, 0)');
+      // an object built by migrations 1-6, with what a task of that schema had written
+      for (const t of ['task', 'outputs', 'events', 'schema_migrations']) sql.exec(`DROP TABLE ${t}`);
+      applyMigrations(state.storage, MIGRATIONS.slice(0, 6));
       sql.exec(
         `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, created_at, updated_at)
          VALUES ('timeline-v6', 'local', 'running', 3, 3, '{"url":"http://x.test/a.mp4"}', 'h', 3, 1, 5)`,
