@@ -104,9 +104,12 @@ export class TaskStore {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
-      // the steps are a column of the same row (migration 7): one read for both
+      // the steps and outputs are columns of the same row (migration 7): one read for all
       if (r?.steps != null && this.cachedSteps === undefined) {
         this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
+      }
+      if (r?.outputs != null && this.cachedOutputs === undefined) {
+        this.cachedOutputs = JSON.parse(String(r.outputs)) as OutputRow[];
       }
     }
     return this.cachedTask;
@@ -151,19 +154,12 @@ export class TaskStore {
     });
   }
 
+  /** The outputs, oldest first (a JSON column of the task row since migration 7, which copied them). */
   outputs(): readonly OutputRow[] {
-    this.cachedOutputs ??= this.sql
-      .exec<Row>('SELECT * FROM outputs ORDER BY created_at, name')
-      .toArray()
-      .map((r) => ({
-        name: String(r.name),
-        step: Number(r.step),
-        key: String(r.r2_key),
-        size: Number(r.size),
-        contentType: String(r.content_type),
-        createdAt: Number(r.created_at),
-        expiresAt: Number(r.expires_at),
-      }));
+    if (this.cachedOutputs === undefined) {
+      const r = this.sql.exec<{ outputs: string | null }>('SELECT outputs FROM task LIMIT 1').toArray()[0];
+      this.cachedOutputs = r?.outputs ? (JSON.parse(r.outputs) as OutputRow[]) : [];
+    }
     return this.cachedOutputs;
   }
 
@@ -212,6 +208,7 @@ export class TaskStore {
             (step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 }),
           ),
         ),
+        outputs: '[]',
         ...this.companion?.columns(),
       };
       const cols = Object.keys(row);
@@ -356,26 +353,23 @@ export class TaskStore {
     });
   }
 
+  /** Add an output (or replace the one of the same name). */
   addOutput(o: OutputRow): void {
-    this.tx(() =>
-      this.sql.exec(
-        `INSERT OR REPLACE INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        o.name,
-        o.step,
-        o.key,
-        o.size,
-        o.contentType,
-        o.createdAt,
-        o.expiresAt,
-      ),
-    );
-    this.cachedOutputs = undefined;
+    this.tx(() => {
+      const next = [...this.outputs().filter((x) => x.name !== o.name), o];
+      next.sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.setOutputs(next);
+    });
   }
 
   removeOutput(name: string): void {
-    this.tx(() => this.sql.exec('DELETE FROM outputs WHERE name = ?', name));
-    this.cachedOutputs = undefined;
+    this.tx(() => this.setOutputs(this.outputs().filter((x) => x.name !== name)));
+  }
+
+  /** Inside a transaction: the outputs as they now are, written with the task row. */
+  private setOutputs(outputs: OutputRow[]): void {
+    this.cachedOutputs = outputs;
+    this.setRow({ outputs: JSON.stringify(outputs) });
   }
 
   /** Update task fields without an event (e.g. the job id once the runner accepted the job). */

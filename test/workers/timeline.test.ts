@@ -71,17 +71,21 @@ describe('run timeline', () => {
     expect(attempts[1]!.waits[0]!.startedAt).toBe(attempts[0]!.endedAt);
   });
 
-  it('an object from before migration 7 (a row per span and per step) still shows its timeline, request and steps', async () => {
+  it('an object from before migration 7 (a row per span, step and output) still shows its timeline, request, steps and outputs', async () => {
     await runInDurableObject(env.TASKS.getByName('timeline-v6'), (_obj, state) => {
       const sql = state.storage.sql;
       // an object built by migrations 1-6, with what a task of that schema had written
-      for (const t of ['task', 'outputs', 'events', 'schema_migrations']) sql.exec(`DROP TABLE ${t}`);
+      for (const t of ['task', 'events', 'schema_migrations']) sql.exec(`DROP TABLE ${t}`);
       applyMigrations(state.storage, MIGRATIONS.slice(0, 6));
       sql.exec(
         `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, created_at, updated_at)
          VALUES ('timeline-v6', 'local', 'running', 3, 3, '{"url":"http://x.test/a.mp4"}', 'h', 3, 1, 5)`,
       );
       sql.exec(`INSERT INTO steps (idx, op, params, status) VALUES (0, 'probe', '{"op":"probe"}', 'running')`);
+      sql.exec(
+        `INSERT INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
+         VALUES ('probe.json', 0, 'k/probe.json', 10, 'application/json', 4, 99)`,
+      );
       const body = { input: { url: 'http://x.test/a.mp4' }, steps: [{ op: 'probe' }] };
       sql.exec('INSERT INTO timeline_request (one, body) VALUES (1, ?)', JSON.stringify(body));
       const span =
@@ -118,6 +122,17 @@ describe('run timeline', () => {
       // the migration copied its steps into the row
       expect(store.steps()).toEqual([
         { index: 0, op: 'probe', params: { op: 'probe' }, status: 'running', progress: 0 },
+      ]);
+      expect(store.outputs()).toEqual([
+        {
+          name: 'probe.json',
+          step: 0,
+          key: 'k/probe.json',
+          size: 10,
+          contentType: 'application/json',
+          createdAt: 4,
+          expiresAt: 99,
+        },
       ]);
       store.appendEvent({ kind: 'step', step: 0, op: 'probe', status: 'succeeded' }, {}, 10);
       expect(sql.exec<{ t: string | null }>('SELECT timeline FROM task').one().t).not.toBeNull();
