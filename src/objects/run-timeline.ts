@@ -72,7 +72,7 @@ export class RunTimeline {
     this.model.created(at);
     this.dirty = true;
     this.newRequest = JSON.stringify(body);
-    this.cachedRequest = undefined;
+    this.cachedRequest = JSON.parse(this.newRequest) as unknown;
   }
 
   request(): unknown {
