@@ -11,6 +11,13 @@
  * Progress events are the exception that makes progress cheap: they are handed out at once and
  * written in batches (pending-progress.ts); every other write first writes what is pending, in the
  * same transaction, and every read (row, steps, replay) already includes it.
+ *
+ * What a task writes is billed per row, and every UPDATE statement is a row even on the same row, so
+ * the layout keeps rows few (migration 7): the task is one row whose columns include its steps, its
+ * outputs and its run timeline (JSON), each transaction writes that row once at its end (`setRow`
+ * gathers the columns), events take their seq from the cached row, and a flush's progress events
+ * share one row of the log (event-log.ts). A new object starts from a baseline schema holding only the
+ * tables it writes (task-schema.ts).
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
