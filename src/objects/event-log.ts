@@ -7,6 +7,11 @@
  * in the caller's transaction, so an event is durable exactly when the state it describes is; seq
  * numbers start at 1, have no gaps and are never reused.
  *
+ * A task's log may also hold several consecutive progress events in one row (`insertMany`: the
+ * progress written by one flush, see pending-progress.ts), because each row written is billed: such a
+ * row has `seq` = its first event's seq, `last_seq` = its last one's, and a JSON array of the events
+ * as its body. A replay expands it, so readers see one event per seq as before.
+ *
  * Compaction (both logs): once the log holds more than `maxRows` events, progress events older than
  * the newest `keepRecent` are deleted, except the newest progress event of each step (a batch's
  * progress has no step: its newest one is kept). Status, step, child, output and log events are never
@@ -24,10 +29,13 @@ export const COMPACT_KEEP_RECENT = 500;
 export class EventLog<E extends { seq: number; at: number; kind: string }> {
   private readonly sql: SqlStorage;
   private readonly stateTable: 'task' | 'batch';
+  /** the table has a `last_seq` column: rows may hold several events (the task's log, migration 7) */
+  private readonly grouped: boolean;
 
-  constructor(sql: SqlStorage, stateTable: 'task' | 'batch') {
+  constructor(sql: SqlStorage, stateTable: 'task' | 'batch', opts: { grouped?: boolean } = {}) {
     this.sql = sql;
     this.stateTable = stateTable;
+    this.grouped = opts.grouped ?? false;
   }
 
   /**
@@ -65,12 +73,56 @@ export class EventLog<E extends { seq: number; at: number; kind: string }> {
     );
   }
 
-  /** Events with seq > after, oldest first. */
+  /**
+   * Write consecutive events that already have their seqs (a flush of progress events, all of one
+   * kind) as one row; a single event is written as insertNumbered writes it.
+   */
+  insertMany(events: readonly E[]): void {
+    const first = events[0];
+    const last = events.at(-1);
+    if (!first || !last) return;
+    if (!this.grouped || events.length === 1) {
+      for (const e of events) this.insertNumbered(e);
+      return;
+    }
+    this.sql.exec(
+      'INSERT INTO events (seq, at, kind, body, last_seq) VALUES (?, ?, ?, ?, ?)',
+      first.seq,
+      first.at,
+      first.kind,
+      JSON.stringify(events),
+      last.seq,
+    );
+  }
+
+  /** Events with seq > after, oldest first (at most about `limit`). */
   after(after: number, limit = 10_000): E[] {
-    return this.sql
-      .exec<Row>('SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?', after, limit)
-      .toArray()
-      .map((r) => ({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) }) as E);
+    if (!this.grouped) {
+      return this.sql
+        .exec<Row>('SELECT seq, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?', after, limit)
+        .toArray()
+        .map((r) => ({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) }) as E);
+    }
+    // from the row that holds seq after+1 (a group may start before it), through the primary key
+    const out: E[] = [];
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT seq, at, body, last_seq FROM events
+         WHERE seq >= COALESCE((SELECT MAX(seq) FROM events WHERE seq <= ?), 0) ORDER BY seq LIMIT ?`,
+        after + 1,
+        limit,
+      )
+      .toArray();
+    for (const r of rows) {
+      if (r.last_seq == null) {
+        if (Number(r.seq) > after) {
+          out.push({ ...(JSON.parse(String(r.body)) as object), seq: Number(r.seq), at: Number(r.at) } as E);
+        }
+        continue;
+      }
+      for (const e of JSON.parse(String(r.body)) as E[]) if (e.seq > after) out.push(e);
+    }
+    return out;
   }
 
   /** Bound the log (see the header); returns the number of events deleted. */
@@ -79,10 +131,23 @@ export class EventLog<E extends { seq: number; at: number; kind: string }> {
     if (lastSeq <= maxRows) return 0;
     const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
     if (count <= maxRows) return 0;
-    return this.sql.exec(
-      `DELETE FROM events WHERE kind = 'progress' AND seq <= ?
+    if (!this.grouped) {
+      return this.sql.exec(
+        `DELETE FROM events WHERE kind = 'progress' AND seq <= ?
          AND seq NOT IN (SELECT MAX(seq) FROM events WHERE kind = 'progress' GROUP BY json_extract(body, '$.step'))`,
-      lastSeq - keepRecent,
-    ).rowsWritten;
+        lastSeq - keepRecent,
+      ).rowsWritten;
+    }
+    // a group's events are of one step (a step change writes what was pending first)
+    const deleted = this.sql
+      .exec<{ seq: number; last_seq: number | null }>(
+        `DELETE FROM events WHERE kind = 'progress' AND COALESCE(last_seq, seq) <= ?
+         AND seq NOT IN (SELECT MAX(seq) FROM events WHERE kind = 'progress'
+                         GROUP BY COALESCE(json_extract(body, '$.step'), json_extract(body, '$[0].step')))
+         RETURNING seq, last_seq`,
+        lastSeq - keepRecent,
+      )
+      .toArray();
+    return deleted.reduce((n, r) => n + (r.last_seq == null ? 1 : Number(r.last_seq) - Number(r.seq) + 1), 0);
   }
 }

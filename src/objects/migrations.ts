@@ -4,15 +4,38 @@
  * SQLite has no PRAGMA user_version). Used by the task, tenant and batch objects' schemas.
  */
 
-/** Apply the migrations in `list` (1-based versions, in order) that this object has not applied yet. */
-export function applyMigrations(storage: DurableObjectStorage, list: readonly string[]): void {
+/**
+ * The schema a new object starts from instead of replaying migrations 1..version: only the tables it
+ * writes, each created with all its columns (each CREATE, ALTER and sqlite_master row is a row
+ * written, billed for every new object). One statement per entry, so each is counted.
+ */
+export interface Baseline {
+  version: number;
+  statements: readonly string[];
+}
+
+/**
+ * Apply the migrations in `list` (1-based versions, in order) that this object has not applied yet;
+ * a new object starts from `baseline` (when given) and applies only the migrations after it.
+ */
+export function applyMigrations(storage: DurableObjectStorage, list: readonly string[], baseline?: Baseline): void {
   const sql = storage.sql;
   storage.transactionSync(() => {
     sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
-    for (let v = current + 1; v <= list.length; v++) {
-      sql.exec(list[v - 1]!);
-      sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', v, Date.now());
+    let current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
+    if (current === 0 && baseline && baseline.version <= list.length) {
+      for (const statement of baseline.statements) sql.exec(statement);
+      current = baseline.version;
+      if (current === list.length) {
+        sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', current, Date.now());
+        return;
+      }
+    }
+    for (let v = current + 1; v <= list.length; v++) sql.exec(list[v - 1]!);
+    // one row for the version reached, not one per migration: a new object applies them all, and each
+    // row written is billed (MAX(version) is what is read)
+    if (list.length > current) {
+      sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', list.length, Date.now());
     }
   });
 }

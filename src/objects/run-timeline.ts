@@ -1,16 +1,24 @@
 /**
- * RunTimeline: records what a task's run did and when, in the task object's SQLite, for the snapshot's
- * `timeline` (src/protocol/timeline.ts) and the page's bars. It is fed the task's own events as they
- * are written (`observe`: status changes, step changes, progress with its stage) and the one stage the
- * object performs itself (`stage`: storing outputs in R2), so it needs no hooks into the runner.
+ * RunTimeline: what a task's run did and when, for the snapshot's `timeline` (src/protocol/timeline.ts)
+ * and the page's bars, and the request body as the API accepted it (`request`).
  *
- * Spans are opened and closed, never rewritten; a span still open when the attempt ends is closed at
- * that moment. Also keeps the request body as the API accepted it (`setRequest`, `request`).
+ * The timeline is kept in memory (lib/timeline-model.ts) and written whole, as JSON, in the task row's
+ * `timeline` column by the same UPDATE that writes the row for the events that changed it: TaskStore
+ * feeds it every event it writes (`observe`) and asks for its `columns` at the end of each transaction.
+ * A stage change that arrives with a progress event is written with the next flush of pending progress,
+ * so a crash can lose it exactly as it loses that progress (README, events). The request body is a
+ * column of the task row too, written once by the create INSERT.
+ *
+ * Before migration 7 each span was a row of its own (`timeline_spans`, one written to open and one to
+ * close) and the body had its own table. An object migrated from then has a null `timeline` column:
+ * its spans are read once from the old table, and its next write moves them into the row.
  */
+import { type TimelineInput, TimelineModel } from '../lib/timeline-model.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 import type { TimelineAttempt, TimelineSpan, TimelineStep } from '../protocol/timeline.ts';
 
-/** Append to the task object's migration list. */
+/** Tables of the span-per-row timeline (migration 6; read only for objects created before 7, and
+ * not created at all for a new object: task-schema.ts BASELINE). */
 export const RUN_TIMELINE_MIGRATION = `
   CREATE TABLE timeline_spans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -25,18 +33,27 @@ export const RUN_TIMELINE_MIGRATION = `
   CREATE TABLE timeline_request (one INTEGER PRIMARY KEY CHECK (one = 1), body TEXT NOT NULL);
 `;
 
-/** Spans kept per task (a task retried many times stops recording rather than grow without bound). */
-const MAX_SPANS = 2_000;
+/** Migration 7: the timeline and the request body become columns of the task row. */
+export const TIMELINE_IN_ROW_MIGRATION = `
+  ALTER TABLE task ADD COLUMN timeline TEXT;
+  ALTER TABLE task ADD COLUMN request TEXT;
+  UPDATE task SET request = (SELECT body FROM timeline_request WHERE one = 1);
+`;
 
-type Kind = 'wait' | 'attempt' | 'step' | 'stage';
 type Row = Record<string, SqlStorageValue>;
 
 export class RunTimeline {
   private readonly storage: DurableObjectStorage;
+  /** undefined: not read yet (a new instance, or dropped after a rolled-back transaction) */
+  private model: TimelineModel | undefined;
+  private dirty = false;
+  /** the create request's body, until the create INSERT has taken it */
+  private newRequest: string | null = null;
+  /** the request body as stored (it never changes); undefined: not read yet */
+  private cachedRequest: unknown;
   /**
-   * The stage each step's open span is known to have: progress events arrive many times a second and
-   * almost never change stage, so the common case asks SQLite nothing. Cleared by every other change
-   * (and empty after a restart, when the table answers).
+   * The stage each step is known to be in: progress events arrive many times a second and almost
+   * never change stage, so the common case costs no work. Cleared by every other change.
    */
   private readonly knownStage = new Map<number, string>();
 
@@ -48,73 +65,91 @@ export class RunTimeline {
     return this.storage.sql;
   }
 
-  /** The task was created (queued for its first attempt) from this request body. */
+  /** The task is being created (queued for its first attempt) from this request body. */
   created(body: unknown, at: number): void {
     this.knownStage.clear();
-    this.sql.exec('INSERT OR REPLACE INTO timeline_request (one, body) VALUES (1, ?)', JSON.stringify(body));
-    this.insert(1, 'wait', null, 'queued', at);
+    this.model = new TimelineModel();
+    this.model.created(at);
+    this.dirty = true;
+    this.newRequest = JSON.stringify(body);
+    this.cachedRequest = JSON.parse(this.newRequest) as unknown;
   }
 
   request(): unknown {
-    const r = this.sql.exec<{ body: string }>('SELECT body FROM timeline_request').toArray()[0];
-    return r ? JSON.parse(r.body) : null;
+    if (this.cachedRequest === undefined) {
+      const r = this.sql.exec<{ request: string | null }>('SELECT request FROM task').toArray()[0];
+      this.cachedRequest = r?.request ? JSON.parse(r.request) : null;
+    }
+    return this.cachedRequest;
   }
 
-  /** Feed one event the task just wrote. */
+  /** Feed one event the task writes. */
   observe(e: TaskEvent): void {
-    if (e.kind !== 'progress') this.knownStage.clear();
-    if (e.kind === 'status') this.status(e.status, e.attempt, e.at);
-    else if (e.kind === 'step') this.step(e.step, e.op, e.status, e.at);
-    else if (e.kind === 'progress') this.stage(e.step, e.stage, e.at);
+    if (e.kind === 'progress') {
+      this.stage(e.step, e.stage, e.at);
+      return;
+    }
+    this.knownStage.clear();
+    let input: TimelineInput | null = null;
+    if (e.kind === 'status') input = { kind: 'status', status: e.status, attempt: e.attempt, at: e.at };
+    else if (e.kind === 'step') input = { kind: 'step', step: e.step, op: e.op, status: e.status, at: e.at };
+    if (input && this.load().apply(input)) this.dirty = true;
   }
 
   /** A step entered a stage (a progress event's stage, or the object storing an output). */
   stage(step: number, name: string, at: number): void {
     if (this.knownStage.get(step) === name) return;
-    const open = this.open('stage', step);
-    if (open && open.name === name) {
-      this.knownStage.set(step, name);
-      return;
-    }
-    const attempt = this.currentAttempt();
-    if (attempt === null || !this.open('step', step)) return;
-    if (open) this.close(open.id, at, null);
-    if (this.insert(attempt, 'stage', step, name, at)) this.knownStage.set(step, name);
+    const model = this.load();
+    const changed = model.apply({ kind: 'stage', step, name, at });
+    if (changed) this.dirty = true;
+    if (changed || model.stageOf(step) === name) this.knownStage.set(step, name);
   }
 
-  private status(status: string, attempt: number, at: number): void {
-    if (status === 'queued') {
-      this.closeAll(at, 'canceled', ['stage', 'step', 'attempt', 'wait']);
-      this.insert(attempt, 'wait', null, 'queued', at);
-    } else if (status === 'running') {
-      this.closeAll(at, null, ['wait']);
-      if (!this.openAttempt(attempt)) this.insert(attempt, 'attempt', null, 'attempt', at);
-    } else if (status === 'retrying') {
-      this.closeAll(at, 'retrying', ['stage', 'step', 'attempt']);
-      this.insert(attempt + 1, 'wait', null, 'retrying', at);
-    } else {
-      this.closeAll(at, status, ['stage', 'step', 'attempt', 'wait']);
+  /**
+   * Inside the store's transaction: the task row's columns this timeline has to write (none when
+   * nothing changed since the last write).
+   */
+  columns(): Record<string, SqlStorageValue> | null {
+    if (!this.dirty || !this.model) return null;
+    this.dirty = false;
+    const out: Record<string, SqlStorageValue> = { timeline: JSON.stringify(this.model.attempts) };
+    if (this.newRequest !== null) {
+      out.request = this.newRequest;
+      this.newRequest = null;
     }
+    return out;
   }
 
-  private step(index: number, op: string, status: string, at: number): void {
-    const attempt = this.currentAttempt();
-    if (attempt === null) return;
-    const open = this.open('step', index);
-    if (status === 'running') {
-      if (!open) this.insert(attempt, 'step', index, op, at);
-      return;
-    }
-    for (const s of this.sql
-      .exec<Row>("SELECT id FROM timeline_spans WHERE kind = 'stage' AND step = ? AND ended_at IS NULL", index)
-      .toArray()) {
-      this.close(Number(s.id), at, null);
-    }
-    if (open) this.close(open.id, at, status);
+  /** Drop the in-memory copy (its transaction rolled back, or the task was deleted). */
+  forget(): void {
+    this.model = undefined;
+    this.dirty = false;
+    this.newRequest = null;
+    this.cachedRequest = undefined;
+    this.knownStage.clear();
   }
 
-  /** The attempts, oldest first, with their waits, steps and stages. */
+  /** The attempts, oldest first, with their waits, steps and stages (read-only: it is the live copy). */
   timeline(): TimelineAttempt[] {
+    return this.load().attempts;
+  }
+
+  private load(): TimelineModel {
+    if (!this.model) {
+      const r = this.sql.exec<{ timeline: string | null }>('SELECT timeline FROM task').toArray()[0];
+      // no row: no task (yet); a row without the column's value: an object from before migration 7
+      const attempts = !r ? [] : r.timeline ? (JSON.parse(r.timeline) as TimelineAttempt[]) : this.legacy();
+      this.model = new TimelineModel(attempts);
+    }
+    return this.model;
+  }
+
+  /** The timeline of an object from before migration 7, from its span rows. */
+  private legacy(): TimelineAttempt[] {
+    const exists = this.sql
+      .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timeline_spans'")
+      .toArray().length;
+    if (!exists) return [];
     const rows = this.sql.exec<Row>('SELECT * FROM timeline_spans ORDER BY id').toArray();
     const attempts = new Map<number, TimelineAttempt>();
     const of = (n: number) => {
@@ -132,13 +167,12 @@ export class RunTimeline {
     });
     for (const r of rows) {
       const a = of(Number(r.attempt));
-      const kind = r.kind as Kind;
-      if (kind === 'wait') a.waits.push(span(r));
-      else if (kind === 'attempt') {
+      if (r.kind === 'wait') a.waits.push(span(r));
+      else if (r.kind === 'attempt') {
         a.startedAt = Number(r.started_at);
         a.endedAt = r.ended_at == null ? null : Number(r.ended_at);
         a.outcome = r.outcome == null ? null : String(r.outcome);
-      } else if (kind === 'step') {
+      } else if (r.kind === 'step') {
         const s: TimelineStep = {
           index: Number(r.step),
           op: String(r.name),
@@ -154,65 +188,5 @@ export class RunTimeline {
       }
     }
     return [...attempts.values()].sort((x, y) => x.attempt - y.attempt);
-  }
-
-  private currentAttempt(): number | null {
-    const r = this.sql
-      .exec<Row>(
-        "SELECT attempt FROM timeline_spans WHERE kind = 'attempt' AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
-      )
-      .toArray()[0];
-    return r ? Number(r.attempt) : null;
-  }
-
-  private openAttempt(attempt: number): boolean {
-    return (
-      this.sql
-        .exec<Row>("SELECT id FROM timeline_spans WHERE kind = 'attempt' AND attempt = ? AND ended_at IS NULL", attempt)
-        .toArray().length > 0
-    );
-  }
-
-  private open(kind: Kind, step: number): { id: number; name: string } | null {
-    const r = this.sql
-      .exec<Row>(
-        'SELECT id, name FROM timeline_spans WHERE kind = ? AND step = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1',
-        kind,
-        step,
-      )
-      .toArray()[0];
-    return r ? { id: Number(r.id), name: String(r.name) } : null;
-  }
-
-  /** Open a span; false when the task already has MAX_SPANS of them. */
-  private insert(attempt: number, kind: Kind, step: number | null, name: string, at: number): boolean {
-    const count = this.sql.exec<{ c: number }>('SELECT COUNT(*) AS c FROM timeline_spans').one().c;
-    if (count >= MAX_SPANS) return false;
-    this.sql.exec(
-      'INSERT INTO timeline_spans (attempt, kind, step, name, started_at) VALUES (?, ?, ?, ?, ?)',
-      attempt,
-      kind,
-      step,
-      name,
-      at,
-    );
-    return true;
-  }
-
-  private close(id: number, at: number, outcome: string | null): void {
-    this.sql.exec('UPDATE timeline_spans SET ended_at = ?, outcome = ? WHERE id = ?', at, outcome, id);
-  }
-
-  private closeAll(at: number, outcome: string | null, kinds: Kind[]): void {
-    for (const kind of kinds) {
-      // stages carry no outcome of their own
-      const o = kind === 'stage' || kind === 'wait' ? null : outcome;
-      this.sql.exec(
-        'UPDATE timeline_spans SET ended_at = ?, outcome = ? WHERE kind = ? AND ended_at IS NULL',
-        at,
-        o,
-        kind,
-      );
-    }
   }
 }

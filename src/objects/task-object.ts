@@ -75,10 +75,18 @@ export class TaskObject extends DurableObject<Env> {
   private watchdogDueAt = 0;
   /** The create in progress (waiting on the tenant's answer), if any. */
   private entering: Promise<CreateAnswer> | null = null;
+  /**
+   * The alarm this instance last armed (null: none), so a re-arm to the same time writes nothing
+   * (alarm writes are billed like rows). Undefined when unknown (a new instance); null once alarm()
+   * runs, since the alarm that fired is used up. Set before the write is awaited, so two re-arms in
+   * flight at once write once.
+   */
+  private armedAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new TaskStore(ctx.storage);
+    this.timeline = new RunTimeline(ctx.storage);
+    this.store = new TaskStore(ctx.storage, this.timeline);
     this.sockets = new TaskSockets(ctx);
     this.tenant = new TenantReporter(ctx, env, this.store);
     this.batch = new BatchReporter(
@@ -87,7 +95,6 @@ export class TaskObject extends DurableObject<Env> {
       () => childReportOf(this.store),
       () => this.store.task()?.batchId ?? null,
     );
-    this.timeline = new RunTimeline(ctx.storage);
     this.webhooks = new WebhookOutbox(ctx.storage, () => outboxConfig(env, () => this.store.task()?.tenant ?? null));
     this.driver = new TaskDriver({
       env,
@@ -96,13 +103,11 @@ export class TaskObject extends DurableObject<Env> {
       config: () => this.config,
       emit: (event, patch) => {
         const e = this.store.appendEvent(event, patch);
-        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
       emitProgress: (event, patch, step, stepProgress) => {
         const e = this.store.appendProgress(event, patch, step, stepProgress);
-        this.timeline.observe(e);
         this.sockets.broadcast(e);
         return e;
       },
@@ -228,6 +233,8 @@ export class TaskObject extends DurableObject<Env> {
       });
     }
     if (!answer.ok) return { refused: answer };
+    // the store writes the timeline and the request body with the task row
+    this.timeline.created(body, now);
     try {
       this.store.create({
         id: init.id,
@@ -250,8 +257,8 @@ export class TaskObject extends DurableObject<Env> {
         retryable: true,
       });
     }
-    this.webhooks.setTarget(init.webhook ?? null, init.origin);
-    this.timeline.created(body, now);
+    // a new task's outbox is empty: only a target is written
+    if (init.webhook) this.webhooks.setTarget(init.webhook, init.origin);
     await this.perform(answer.granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now }).done;
     return { snapshot: await this.snapshot(init.origin), created: true };
   }
@@ -286,6 +293,7 @@ export class TaskObject extends DurableObject<Env> {
     this.sockets.closeAll('task deleted');
     this.webhooks.clear();
     await this.env.TENANTS.getByName(t.tenant).forget(t.id);
+    this.armedAt = null;
     await this.ctx.storage.deleteAlarm();
     await this.store.wipe();
     migrate(this.ctx.storage);
@@ -368,6 +376,7 @@ export class TaskObject extends DurableObject<Env> {
   // ---- the alarm: one lifecycle input, then re-armed whatever happened ---------------------------
 
   override async alarm(): Promise<void> {
+    this.armedAt = null;
     if (!this.store.task()) return;
     const now = Date.now();
     dropIdleSockets(this.ctx, now, socketConfig(this.env).idleTimeoutMs);
@@ -397,8 +406,21 @@ export class TaskObject extends DurableObject<Env> {
       if (due !== null && (at === null || due < at)) at = due;
     }
     this.watchdogDueAt = t.status === 'running' && at !== null ? at : 0;
-    if (at === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
+    if (at === this.armedAt) return;
+    if (at === null) {
+      this.armedAt = null;
+      await this.ctx.storage.deleteAlarm();
+    } else await this.setAlarm(at);
+  }
+
+  private async setAlarm(at: number): Promise<void> {
+    this.armedAt = at;
+    try {
+      await this.ctx.storage.setAlarm(at);
+    } catch (err) {
+      this.armedAt = undefined;
+      throw err;
+    }
   }
 
   // ---- carrying out lifecycle moves ---------------------------------------------------------------
@@ -421,7 +443,6 @@ export class TaskObject extends DurableObject<Env> {
     if (!decision.ok) return { decision, done: Promise.resolve() };
     const { move } = decision;
     const events = this.store.applyMove(move, input.now);
-    for (const e of events) this.timeline.observe(e);
     this.sockets.broadcast(events);
     if (move.to !== null && isTerminal(move.to)) this.queueWebhook(move.to);
     const rearm = move.to !== null || move.patch.runAt !== undefined;

@@ -3,13 +3,13 @@
  *
  * Applied in one transaction inside blockConcurrencyWhile; the applied version lives in
  * `schema_migrations` because Durable Object SQLite has no PRAGMA user_version.
- * Never edit a published migration: append a new one.
+ * Never edit a published migration: append a new one. A new object starts from BASELINE (below).
  */
-import { applyMigrations } from './migrations.ts';
-import { RUN_TIMELINE_MIGRATION } from './run-timeline.ts';
+import { applyMigrations, type Baseline } from './migrations.ts';
+import { RUN_TIMELINE_MIGRATION, TIMELINE_IN_ROW_MIGRATION } from './run-timeline.ts';
 import { WEBHOOK_OUTBOX_MIGRATION } from './webhook-outbox.ts';
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   // 1: the task, its steps, its outputs and its event log
   `
   CREATE TABLE task (
@@ -77,11 +77,96 @@ const MIGRATIONS: readonly string[] = [
   WEBHOOK_OUTBOX_MIGRATION,
   // 6: the run timeline (run-timeline.ts)
   RUN_TIMELINE_MIGRATION,
+  // 7: fewer rows written per task: the run timeline and the request body as columns of the task row
+  // (run-timeline.ts); the steps as a JSON column of the task row, so a step change or a flush of progress
+  // rewrites the row it writes anyway (task-store.ts; the steps table is no longer written), and the
+  // outputs likewise (the outputs table is no longer written); a flush's
+  // progress events in one row of the log (event-log.ts)
+  `${TIMELINE_IN_ROW_MIGRATION}
+  ALTER TABLE task ADD COLUMN steps TEXT;
+  UPDATE task SET steps = (
+    SELECT json_group_array(
+      json_object('index', idx, 'op', op, 'params', json(params), 'status', status, 'progress', progress))
+    FROM (SELECT * FROM steps ORDER BY idx));
+  ALTER TABLE task ADD COLUMN outputs TEXT;
+  UPDATE task SET outputs = (
+    SELECT json_group_array(json_object('name', name, 'step', step, 'key', r2_key, 'size', size,
+      'contentType', content_type, 'createdAt', created_at, 'expiresAt', expires_at))
+    FROM (SELECT * FROM outputs ORDER BY created_at, name));
+  ALTER TABLE events ADD COLUMN last_seq INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * Where a new task object starts: the schema of migrations 1-7 without the tables it never writes
+ * (`steps`, `outputs`, `timeline_spans`, `timeline_request`: read only by migration 7, for older
+ * objects) and without the webhook outbox's tables, which the outbox creates when a target is set
+ * (webhook-outbox.ts): most tasks have no webhook, and creating a table writes rows. The task table's
+ * id is not a PRIMARY KEY here (BASELINE_DIFFERS): the table holds one row. A new object writes
+ * about a quarter of the schema rows the full list would. test/workers/schema.test.ts checks the
+ * tables it creates against the ones the migrations build, column for column. A later migration
+ * that changes a table left out here must create it when it is missing.
+ */
+export const BASELINE: Baseline = {
+  version: 7,
+  statements: [
+    // one row, always read whole: a PRIMARY KEY on id would only add an index row to every write
+    `CREATE TABLE task (
+      id TEXT NOT NULL,
+      tenant TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('queued','running','retrying','succeeded','failed','canceled')),
+      stage TEXT,
+      progress REAL NOT NULL DEFAULT 0,
+      message TEXT NOT NULL DEFAULT '',
+      attempt INTEGER NOT NULL DEFAULT 1,
+      max_attempts INTEGER NOT NULL,
+      run_at INTEGER,
+      last_error TEXT,
+      input TEXT NOT NULL,
+      input_key TEXT,
+      label TEXT,
+      body_hash TEXT NOT NULL,
+      current_step INTEGER NOT NULL DEFAULT 0,
+      job_id TEXT,
+      job_seq INTEGER NOT NULL DEFAULT 0,
+      seq INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      batch_id TEXT,
+      attempts_per_run INTEGER NOT NULL DEFAULT 0,
+      seq_reserved INTEGER NOT NULL DEFAULT 0,
+      timeline TEXT,
+      request TEXT,
+      steps TEXT,
+      outputs TEXT
+    )`,
+    `CREATE TABLE events (
+      seq INTEGER PRIMARY KEY,
+      at INTEGER NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('status','step','progress','output','log')),
+      body TEXT NOT NULL,
+      last_seq INTEGER
+    )`,
+  ],
+};
+
+/** The tables the baseline leaves out (see BASELINE). */
+export const BASELINE_OMITS = [
+  'steps',
+  'outputs',
+  'timeline_spans',
+  'timeline_request',
+  'webhook_target',
+  'webhook_deliveries',
+  'webhook_attempts',
+];
+
+/** Where the baseline differs from the migrations on purpose: the task row's id is not a PRIMARY KEY. */
+export const BASELINE_DIFFERS = { table: 'task', column: 'id', pk: 0 } as const;
+
 /** Apply every migration newer than the stored version, all in one transaction. */
 export function migrate(storage: DurableObjectStorage): void {
-  applyMigrations(storage, MIGRATIONS);
+  applyMigrations(storage, MIGRATIONS, BASELINE);
 }

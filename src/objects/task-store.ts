@@ -11,6 +11,13 @@
  * Progress events are the exception that makes progress cheap: they are handed out at once and
  * written in batches (pending-progress.ts); every other write first writes what is pending, in the
  * same transaction, and every read (row, steps, replay) already includes it.
+ *
+ * What a task writes is billed per row, and every UPDATE statement is a row even on the same row, so
+ * the layout keeps rows few (migration 7): the task is one row whose columns include its steps, its
+ * outputs and its run timeline (JSON), each transaction writes that row once at its end (`setRow`
+ * gathers the columns), events take their seq from the cached row, and a flush's progress events
+ * share one row of the log (event-log.ts). A new object starts from a baseline schema holding only the
+ * tables it writes (task-schema.ts).
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
@@ -24,6 +31,18 @@ import { type OutputRow, PATCH_COLUMNS, type Row, type StepRow, type TaskRow, to
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
+/**
+ * Something kept in the task row beside the store's own columns (the run timeline): it sees every
+ * event the store writes or hands out, and adds its columns to the row's one UPDATE per transaction.
+ */
+export interface RowCompanion {
+  observe(e: TaskEvent): void;
+  /** inside a transaction: columns to write with the row, or null when nothing changed */
+  columns(): Record<string, SqlStorageValue> | null;
+  /** its transaction rolled back, or the task was wiped: read SQLite again */
+  forget(): void;
+}
+
 export class TaskStore {
   private readonly storage: DurableObjectStorage;
   private readonly log: EventLog<TaskEvent>;
@@ -35,10 +54,19 @@ export class TaskStore {
   /** set while a transaction writes what was pending; cleared (with the pending events) once it committed */
   private flushing = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Inside a transaction: the task row's columns to write when it ends, in one UPDATE. Each UPDATE
+   * statement is a row written (and billed) even when it hits the same row, so a move that changes the
+   * status, bumps the seq for two events and tops up the reserve writes the row once, not four times.
+   */
+  private rowWrites: Map<string, SqlStorageValue> | null = null;
 
-  constructor(storage: DurableObjectStorage) {
+  private readonly companion: RowCompanion | null;
+
+  constructor(storage: DurableObjectStorage, companion: RowCompanion | null = null) {
     this.storage = storage;
-    this.log = new EventLog<TaskEvent>(storage.sql, 'task');
+    this.companion = companion;
+    this.log = new EventLog<TaskEvent>(storage.sql, 'task', { grouped: true });
   }
 
   private get sql(): SqlStorage {
@@ -47,17 +75,24 @@ export class TaskStore {
 
   /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
   private tx<T>(fn: () => T): T {
+    if (this.rowWrites !== null) return fn();
     let out: T;
     try {
       out = this.storage.transactionSync(() => {
+        this.rowWrites = new Map();
         this.flushPending();
-        return fn();
+        const result = fn();
+        this.writeRow();
+        return result;
       });
     } catch (err) {
+      this.rowWrites = null;
       this.flushing = false;
       this.forget();
+      this.companion?.forget();
       throw err;
     }
+    this.rowWrites = null;
     if (this.flushing) {
       this.flushing = false;
       this.pending.clear();
@@ -76,6 +111,13 @@ export class TaskStore {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
+      // the steps and outputs are columns of the same row (migration 7): one read for all
+      if (r?.steps != null && this.cachedSteps === undefined) {
+        this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
+      }
+      if (r?.outputs != null && this.cachedOutputs === undefined) {
+        this.cachedOutputs = JSON.parse(String(r.outputs)) as OutputRow[];
+      }
     }
     return this.cachedTask;
   }
@@ -88,32 +130,43 @@ export class TaskStore {
   }
 
   steps(): readonly StepRow[] {
-    this.cachedSteps ??= this.sql
-      .exec<Row>('SELECT idx, op, params, status, progress FROM steps ORDER BY idx')
-      .toArray()
-      .map((r) => ({
-        index: Number(r.idx),
-        op: r.op as Op,
-        params: JSON.parse(String(r.params)) as Step,
-        status: r.status as StepStatus,
-        progress: this.pending.steps.get(Number(r.idx)) ?? Number(r.progress),
-      }));
+    if (this.cachedSteps === undefined && this.cachedTask === undefined) this.task();
+    if (this.cachedSteps === undefined) {
+      const r = this.sql.exec<{ steps: string | null }>('SELECT steps FROM task LIMIT 1').toArray()[0];
+      // no task, no steps (a new object has no steps table)
+      if (!r) return [];
+      if (r.steps != null) this.cachedSteps = this.withPendingSteps(JSON.parse(r.steps) as StepRow[]);
+    }
+    // a row without its steps column (none: migration 7 copied them) reads the old table
+    this.cachedSteps ??= this.withPendingSteps(
+      this.sql
+        .exec<Row>('SELECT idx, op, params, status, progress FROM steps ORDER BY idx')
+        .toArray()
+        .map((r) => ({
+          index: Number(r.idx),
+          op: r.op as Op,
+          params: JSON.parse(String(r.params)) as Step,
+          status: r.status as StepStatus,
+          progress: Number(r.progress),
+        })),
+    );
     return this.cachedSteps;
   }
 
+  private withPendingSteps(steps: StepRow[]): StepRow[] {
+    if (this.pending.steps.size === 0) return steps;
+    return steps.map((s) => {
+      const p = this.pending.steps.get(s.index);
+      return p === undefined ? s : { ...s, progress: p };
+    });
+  }
+
+  /** The outputs, oldest first (a JSON column of the task row since migration 7, which copied them). */
   outputs(): readonly OutputRow[] {
-    this.cachedOutputs ??= this.sql
-      .exec<Row>('SELECT * FROM outputs ORDER BY created_at, name')
-      .toArray()
-      .map((r) => ({
-        name: String(r.name),
-        step: Number(r.step),
-        key: String(r.r2_key),
-        size: Number(r.size),
-        contentType: String(r.content_type),
-        createdAt: Number(r.created_at),
-        expiresAt: Number(r.expires_at),
-      }));
+    if (this.cachedOutputs === undefined) {
+      const r = this.sql.exec<{ outputs: string | null }>('SELECT outputs FROM task LIMIT 1').toArray()[0];
+      this.cachedOutputs = r?.outputs ? (JSON.parse(r.outputs) as OutputRow[]) : [];
+    }
     return this.cachedOutputs;
   }
 
@@ -141,34 +194,46 @@ export class TaskStore {
   }): TaskEvent {
     this.forget();
     return this.tx(() => {
+      // the first event's seq (1) and the companion's columns are in the row as inserted
+      const row: Record<string, SqlStorageValue> = {
+        id: init.id,
+        tenant: init.tenant,
+        status: 'queued',
+        message: 'waiting to start',
+        max_attempts: init.maxAttempts,
+        attempts_per_run: init.maxAttempts,
+        input: JSON.stringify(init.input),
+        input_key: init.inputKey,
+        label: init.label,
+        body_hash: init.bodyHash,
+        batch_id: init.batchId ?? null,
+        seq: 1,
+        created_at: init.now,
+        updated_at: init.now,
+        steps: JSON.stringify(
+          init.steps.map(
+            (step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 }),
+          ),
+        ),
+        outputs: '[]',
+        ...this.companion?.columns(),
+      };
+      const cols = Object.keys(row);
       this.sql.exec(
-        `INSERT INTO task (id, tenant, status, message, max_attempts, attempts_per_run, input, input_key, label, body_hash, batch_id, created_at, updated_at)
-         VALUES (?, ?, 'queued', 'waiting to start', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        init.id,
-        init.tenant,
-        init.maxAttempts,
-        init.maxAttempts,
-        JSON.stringify(init.input),
-        init.inputKey,
-        init.label,
-        init.bodyHash,
-        init.batchId ?? null,
-        init.now,
-        init.now,
+        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+        ...Object.values(row),
       );
-      init.steps.forEach((step, i) => {
-        this.sql.exec(
-          "INSERT INTO steps (idx, op, params, status) VALUES (?, ?, ?, 'pending')",
-          i,
-          step.op,
-          JSON.stringify(step),
-        );
-      });
-      return this.insertEvent(
-        { kind: 'status', status: 'queued', message: 'waiting to start', attempt: 1, progress: 0 },
-        {},
-        init.now,
-      );
+      const first: TaskEvent = {
+        kind: 'status',
+        status: 'queued',
+        message: 'waiting to start',
+        attempt: 1,
+        progress: 0,
+        seq: 1,
+        at: init.now,
+      };
+      this.log.insertNumbered(first);
+      return first;
     });
   }
 
@@ -177,6 +242,7 @@ export class TaskStore {
    * and the events in one transaction. Returns the events as appended (with seq and at).
    */
   applyMove(move: Move, now = Date.now()): TaskEvent[] {
+    if (isEmptyMove(move)) return [];
     return this.tx(() => {
       const t = this.task();
       if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
@@ -185,20 +251,26 @@ export class TaskStore {
           status: 409,
         });
       }
-      if (move.resetUnfinishedSteps) {
-        this.sql.exec("UPDATE steps SET status = 'pending', progress = 0 WHERE status != 'succeeded'");
+      if (move.resetUnfinishedSteps || move.steps.length > 0) {
+        let steps = this.steps();
+        if (move.resetUnfinishedSteps) {
+          steps = steps.map((s) => (s.status === 'succeeded' ? s : { ...s, status: 'pending', progress: 0 }));
+        }
+        for (const st of move.steps) {
+          steps = steps.map((s) =>
+            s.index === st.index ? { ...s, status: st.status, progress: st.progress ?? s.progress } : s,
+          );
+        }
+        this.setSteps(steps);
       }
-      for (const st of move.steps) this.writeStep(st.index, st.status, st.progress, now);
-      if (move.resetUnfinishedSteps || move.steps.length > 0) this.cachedSteps = undefined;
       if (move.to !== null) {
-        this.sql.exec('UPDATE task SET status = ?', move.to);
+        this.setRow({ status: move.to });
         this.cachedTask = { ...t, status: move.to };
       }
       if (move.events.length === 0) {
         this.writePatch(move.patch, now);
         return [];
       }
-      // the patch rides on the first event's seq update; later events only bump the seq
       const events = move.events.map((e, i) => this.insertEvent(e, i === 0 ? move.patch : {}, now));
       this.settleReserve();
       return events;
@@ -226,6 +298,7 @@ export class TaskStore {
     }
     const e: ProgressEvent = { ...event, seq, at: now };
     this.pending.add(e, patch, step, stepProgress);
+    this.companion?.observe(e);
     this.cachedTask = { ...t, ...patch, seq, seqReserved, updatedAt: now };
     const steps = this.cachedSteps;
     if (steps) this.cachedSteps = steps.map((s) => (s.index === step ? { ...s, progress: stepProgress } : s));
@@ -257,8 +330,9 @@ export class TaskStore {
     const filled = t.seqReserved - t.seq;
     this.tx(() => {
       const step = this.steps()[t.currentStep];
+      const fillers: TaskEvent[] = [];
       for (let seq = t.seq + 1; seq <= t.seqReserved; seq++) {
-        this.log.insertNumbered({
+        fillers.push({
           kind: 'progress',
           seq,
           at: t.updatedAt,
@@ -269,7 +343,8 @@ export class TaskStore {
           message: t.message,
         });
       }
-      this.sql.exec('UPDATE task SET seq = ?', t.seqReserved);
+      this.log.insertMany(fillers);
+      this.setRow({ seq: t.seqReserved });
       this.cachedTask = { ...t, seq: t.seqReserved };
       this.settleReserve();
     });
@@ -285,26 +360,23 @@ export class TaskStore {
     });
   }
 
+  /** Add an output (or replace the one of the same name). */
   addOutput(o: OutputRow): void {
-    this.tx(() =>
-      this.sql.exec(
-        `INSERT OR REPLACE INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        o.name,
-        o.step,
-        o.key,
-        o.size,
-        o.contentType,
-        o.createdAt,
-        o.expiresAt,
-      ),
-    );
-    this.cachedOutputs = undefined;
+    this.tx(() => {
+      const next = [...this.outputs().filter((x) => x.name !== o.name), o];
+      next.sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.setOutputs(next);
+    });
   }
 
   removeOutput(name: string): void {
-    this.tx(() => this.sql.exec('DELETE FROM outputs WHERE name = ?', name));
-    this.cachedOutputs = undefined;
+    this.tx(() => this.setOutputs(this.outputs().filter((x) => x.name !== name)));
+  }
+
+  /** Inside a transaction: the outputs as they now are, written with the task row. */
+  private setOutputs(outputs: OutputRow[]): void {
+    this.cachedOutputs = outputs;
+    this.setRow({ outputs: JSON.stringify(outputs) });
   }
 
   /** Update task fields without an event (e.g. the job id once the runner accepted the job). */
@@ -324,6 +396,7 @@ export class TaskStore {
     this.flushTimer = null;
     this.pending.clear();
     this.forget();
+    this.companion?.forget();
     return this.storage.deleteAll();
   }
 
@@ -343,12 +416,10 @@ export class TaskStore {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushing = true;
-    for (const e of this.pending.events) this.log.insertNumbered(e);
-    for (const [index, progress] of this.pending.steps) {
-      this.sql.exec('UPDATE steps SET progress = ? WHERE idx = ?', progress, index);
-    }
-    const { sets, values } = this.patchSql(this.pending.patch, this.pending.at);
-    this.sql.exec(`UPDATE task SET seq = ?, ${sets.join(', ')}`, this.pending.lastSeq, ...values);
+    this.log.insertMany(this.pending.events);
+    // the steps as read include what is pending
+    if (this.pending.steps.size > 0) this.setSteps(this.steps());
+    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
     this.settleReserve();
   }
 
@@ -363,40 +434,46 @@ export class TaskStore {
     const seq = t.seq;
     const want = t.status === 'running' ? (t.seqReserved - seq < SEQ_RESERVE / 2 ? seq + SEQ_RESERVE : null) : seq;
     if (want === null || want === t.seqReserved) return;
-    this.sql.exec('UPDATE task SET seq_reserved = ?', want);
+    this.setRow({ seq_reserved: want });
     this.cachedTask = { ...t, seqReserved: want };
   }
 
   private writePatch(patch: TaskPatch, now: number): void {
-    const { sets, values } = this.patchSql(patch, now);
-    this.sql.exec(`UPDATE task SET ${sets.join(', ')}`, ...values);
+    this.setRow(this.patchColumns(patch, now));
     this.patchCache(patch, now);
   }
 
-  private writeStep(index: number, status: StepStatus, progress: number | undefined, now: number): void {
-    const col = status === 'running' ? 'started_at' : 'finished_at';
-    if (progress === undefined) {
-      this.sql.exec(`UPDATE steps SET status = ?, ${col} = ? WHERE idx = ?`, status, now, index);
-    } else {
-      this.sql.exec(
-        `UPDATE steps SET status = ?, progress = ?, ${col} = ? WHERE idx = ?`,
-        status,
-        progress,
-        now,
-        index,
-      );
-    }
+  /** Inside a transaction: columns of the task row to write when it ends (a later value wins). */
+  private setRow(columns: Record<string, SqlStorageValue>): void {
+    if (!this.rowWrites) throw new Error('task row written outside a transaction');
+    for (const [k, v] of Object.entries(columns)) this.rowWrites.set(k, v);
   }
 
-  private patchSql(patch: TaskPatch, now: number): { sets: string[]; values: SqlStorageValue[] } {
-    const sets: string[] = ['updated_at = ?'];
-    const values: SqlStorageValue[] = [now];
+  /** At the end of a transaction: the task row's changes as one UPDATE. */
+  private writeRow(): void {
+    const cols = this.rowWrites;
+    if (!cols) return;
+    const extra = this.companion?.columns();
+    if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
+    if (cols.size === 0) return;
+    const entries = [...cols];
+    this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
+    cols.clear();
+  }
+
+  /** Inside a transaction: the steps as they now are, written with the task row (its `steps` column). */
+  private setSteps(steps: readonly StepRow[]): void {
+    this.cachedSteps = [...steps];
+    this.setRow({ steps: JSON.stringify(steps) });
+  }
+
+  private patchColumns(patch: TaskPatch, now: number): Record<string, SqlStorageValue> {
+    const out: Record<string, SqlStorageValue> = { updated_at: now };
     for (const [k, v] of Object.entries(patch) as [keyof TaskPatch, TaskPatch[keyof TaskPatch]][]) {
       if (v === undefined) continue;
-      sets.push(`${PATCH_COLUMNS[k]} = ?`);
-      values.push(k === 'lastError' ? (v ? JSON.stringify(v) : null) : (v as SqlStorageValue));
+      out[PATCH_COLUMNS[k]] = k === 'lastError' ? (v ? JSON.stringify(v) : null) : (v as SqlStorageValue);
     }
-    return { sets, values };
+    return out;
   }
 
   private patchCache(patch: TaskPatch, now: number, seq?: number): void {
@@ -410,10 +487,26 @@ export class TaskStore {
     this.cachedTask = next;
   }
 
+  /** Inside a transaction: the next event, numbered from the row's seq (written with the row). */
   private insertEvent(event: NewEvent, patch: TaskPatch, now: number): TaskEvent {
-    const { sets, values } = this.patchSql(patch, now);
-    const e = this.log.append(event, now, sets, values);
+    const t = this.task();
+    if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    const e = { ...event, seq: t.seq + 1, at: now } as TaskEvent;
+    this.log.insertNumbered(e);
+    this.companion?.observe(e);
+    this.setRow({ ...this.patchColumns(patch, now), seq: e.seq });
     this.patchCache(patch, now, e.seq);
     return e;
   }
+}
+
+/** A move that changes nothing stored (e.g. an alarm that only asks the tenant for a slot): no write. */
+function isEmptyMove(move: Move): boolean {
+  return (
+    move.to === null &&
+    !move.resetUnfinishedSteps &&
+    move.steps.length === 0 &&
+    move.events.length === 0 &&
+    Object.values(move.patch).every((v) => v === undefined)
+  );
 }

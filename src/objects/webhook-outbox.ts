@@ -8,6 +8,10 @@
  * in its snapshot. Each delivery keeps its id (the `webhook-id` header) across retries; each attempt
  * is signed afresh (Standard Webhooks, see webhook-signature.ts) with the tenant's current secrets.
  *
+ * Its tables exist in an object whose schema created them (a batch, a task older than schema 7) or
+ * once a target has been set: a new task object without a webhook never creates them (creating a
+ * table writes rows), and every read answers "nothing" without them.
+ *
  * The target URL passes the same rules as inputs (url-safety.ts) when the task is created and again
  * before every attempt; redirects are never followed. (Cloudflare's network does not reach private
  * addresses from a Worker, so a name that resolves to one later fails to connect.)
@@ -89,9 +93,17 @@ function deliveryId(): string {
   return `msg_${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
+/** The outbox's tables one statement each, created when missing (see the header). */
+const CREATE_IF_MISSING = WEBHOOK_OUTBOX_MIGRATION.split(';')
+  .map((s) => s.trim())
+  .filter(Boolean)
+  .map((s) => s.replace('CREATE TABLE ', 'CREATE TABLE IF NOT EXISTS '));
+
 export class WebhookOutbox {
   /** Bumped by clear(): an attempt in flight across a delete records nothing. */
   private generation = 0;
+  /** whether the outbox's tables exist; undefined: not looked up yet (or the storage was cleared) */
+  private tables: boolean | undefined;
 
   private readonly storage: DurableObjectStorage;
   private readonly config: () => OutboxConfig;
@@ -110,8 +122,13 @@ export class WebhookOutbox {
    * point at (the one the object was created through).
    */
   setTarget(target: WebhookTarget | null, origin: string): void {
+    if (!target) {
+      if (this.hasTables()) this.sql.exec('DELETE FROM webhook_target');
+      return;
+    }
+    for (const statement of CREATE_IF_MISSING) this.sql.exec(statement);
+    this.tables = true;
     this.sql.exec('DELETE FROM webhook_target');
-    if (!target) return;
     const events = target.events ?? [...WEBHOOK_EVENTS];
     this.sql.exec(
       'INSERT INTO webhook_target (one, url, events, origin) VALUES (1, ?, ?, ?)',
@@ -123,11 +140,13 @@ export class WebhookOutbox {
 
   /** The origin given with the target (null without a target). */
   origin(): string | null {
+    if (!this.hasTables()) return null;
     const r = this.sql.exec<{ origin: string }>('SELECT origin FROM webhook_target').toArray()[0];
     return r ? r.origin : null;
   }
 
   target(): WebhookTarget | null {
+    if (!this.hasTables()) return null;
     const r = this.sql.exec<Row>('SELECT url, events FROM webhook_target').toArray()[0];
     return r ? { url: String(r.url), events: JSON.parse(String(r.events)) as WebhookEvent[] } : null;
   }
@@ -156,6 +175,7 @@ export class WebhookOutbox {
 
   /** When the earliest pending attempt is due, or null when nothing is pending. */
   nextDueAt(): number | null {
+    if (!this.hasTables()) return null;
     const r = this.sql
       .exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'")
       .one();
@@ -164,6 +184,7 @@ export class WebhookOutbox {
 
   /** Attempt every delivery that is due (each at most once per call). */
   async deliverDue(now: number = Date.now()): Promise<void> {
+    if (!this.hasTables()) return;
     const due = this.sql
       .exec<Row>(
         `SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?`,
@@ -178,13 +199,25 @@ export class WebhookOutbox {
   /** Forget every delivery and the target (the owner was deleted). */
   clear(): void {
     this.generation++;
-    this.sql.exec('DELETE FROM webhook_attempts');
-    this.sql.exec('DELETE FROM webhook_deliveries');
-    this.sql.exec('DELETE FROM webhook_target');
+    if (this.hasTables()) {
+      this.sql.exec('DELETE FROM webhook_attempts');
+      this.sql.exec('DELETE FROM webhook_deliveries');
+      this.sql.exec('DELETE FROM webhook_target');
+    }
+    // the owner may wipe its storage next: look again
+    this.tables = undefined;
+  }
+
+  private hasTables(): boolean {
+    this.tables ??=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'webhook_deliveries'").toArray()
+        .length > 0;
+    return this.tables;
   }
 
   /** Every delivery with its attempts, oldest first (for the snapshot). */
   deliveries(): WebhookDelivery[] {
+    if (!this.hasTables()) return [];
     const attempts = new Map<string, WebhookAttempt[]>();
     for (const a of this.sql.exec<Row>('SELECT * FROM webhook_attempts ORDER BY delivery_id, n')) {
       const list = attempts.get(String(a.delivery_id)) ?? [];
@@ -212,6 +245,7 @@ export class WebhookOutbox {
   }
 
   private row(id: string): Row | undefined {
+    if (!this.hasTables()) return undefined;
     return this.sql.exec<Row>('SELECT * FROM webhook_deliveries WHERE id = ?', id).toArray()[0];
   }
 

@@ -23,7 +23,10 @@ describe('npm start passes the environment to the Worker', () => {
     );
     const listed = [...table.matchAll(/^\| (.+?) \|/gm)]
       .flatMap((m) => [...m[1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((x) => x[1]!))
-      .filter((v) => !['RATE_LIMIT_IP', 'RATE_LIMIT_KEY', 'PORT', 'RUNNER_PORT', 'RUNNER_URL'].includes(v));
+      .filter(
+        (v) =>
+          !['RATE_LIMIT_IP', 'RATE_LIMIT_KEY', 'PORT', 'RUNNER_PORT', 'RUNNER_URL', 'CLIPYARD_SQLITE_SYNC'].includes(v),
+      );
     expect(listed.length).toBeGreaterThan(20);
     expect([...listed].sort()).toEqual([...WORKER_VARS, ...WORKER_SECRETS].sort());
   });

@@ -2,7 +2,13 @@
  * The run timeline in the snapshot, inside workerd against the scripted runner: a task that waited,
  * ran a step in the runner's `downloading` stage and was canceled shows each span in order, closed.
  */
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { applyMigrations } from '../../src/objects/migrations.ts';
+import { RunTimeline } from '../../src/objects/run-timeline.ts';
+import { MIGRATIONS, migrate } from '../../src/objects/task-schema.ts';
+import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask } from './helpers.ts';
 
@@ -63,5 +69,77 @@ describe('run timeline', () => {
     // the backoff ends when the second attempt starts
     expect(attempts[1]!.waits[0]!.endedAt).toBe(attempts[1]!.startedAt);
     expect(attempts[1]!.waits[0]!.startedAt).toBe(attempts[0]!.endedAt);
+  });
+
+  it('an object from before migration 7 (a row per span, step and output) still shows its timeline, request, steps and outputs', async () => {
+    await runInDurableObject(env.TASKS.getByName('timeline-v6'), (_obj, state) => {
+      const sql = state.storage.sql;
+      // an object built by migrations 1-6, with what a task of that schema had written
+      for (const t of ['task', 'events', 'schema_migrations']) sql.exec(`DROP TABLE ${t}`);
+      applyMigrations(state.storage, MIGRATIONS.slice(0, 6));
+      sql.exec(
+        `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, created_at, updated_at)
+         VALUES ('timeline-v6', 'local', 'running', 3, 3, '{"url":"http://x.test/a.mp4"}', 'h', 3, 1, 5)`,
+      );
+      sql.exec(`INSERT INTO steps (idx, op, params, status) VALUES (0, 'probe', '{"op":"probe"}', 'running')`);
+      sql.exec(
+        `INSERT INTO outputs (name, step, r2_key, size, content_type, created_at, expires_at)
+         VALUES ('probe.json', 0, 'k/probe.json', 10, 'application/json', 4, 99)`,
+      );
+      const body = { input: { url: 'http://x.test/a.mp4' }, steps: [{ op: 'probe' }] };
+      sql.exec('INSERT INTO timeline_request (one, body) VALUES (1, ?)', JSON.stringify(body));
+      const span =
+        'INSERT INTO timeline_spans (attempt, kind, step, name, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?)';
+      sql.exec(span, 1, 'wait', null, 'queued', 1, 2);
+      sql.exec(span, 1, 'attempt', null, 'attempt', 2, null);
+      sql.exec(span, 1, 'step', 0, 'probe', 3, null);
+      sql.exec(span, 1, 'stage', 0, 'probing', 4, null);
+
+      migrate(state.storage);
+      const old = new RunTimeline(state.storage);
+      expect(old.request()).toEqual(body);
+      expect(old.timeline()).toEqual([
+        {
+          attempt: 1,
+          waits: [{ name: 'queued', startedAt: 1, endedAt: 2 }],
+          startedAt: 2,
+          endedAt: null,
+          outcome: null,
+          steps: [
+            {
+              index: 0,
+              op: 'probe',
+              startedAt: 3,
+              endedAt: null,
+              outcome: null,
+              stages: [{ name: 'probing', startedAt: 4, endedAt: null }],
+            },
+          ],
+        },
+      ]);
+      // its next write moves the timeline into the task row, where a new instance reads it
+      const store = new TaskStore(state.storage, old);
+      // the migration copied its steps into the row
+      expect(store.steps()).toEqual([
+        { index: 0, op: 'probe', params: { op: 'probe' }, status: 'running', progress: 0 },
+      ]);
+      expect(store.outputs()).toEqual([
+        {
+          name: 'probe.json',
+          step: 0,
+          key: 'k/probe.json',
+          size: 10,
+          contentType: 'application/json',
+          createdAt: 4,
+          expiresAt: 99,
+        },
+      ]);
+      store.appendEvent({ kind: 'step', step: 0, op: 'probe', status: 'succeeded' }, {}, 10);
+      expect(sql.exec<{ t: string | null }>('SELECT timeline FROM task').one().t).not.toBeNull();
+      const after = new RunTimeline(state.storage).timeline();
+      expect(after[0]!.steps[0]).toMatchObject({ endedAt: 10, outcome: 'succeeded' });
+      expect(after[0]!.steps[0]!.stages[0]!.endedAt).toBe(10);
+      expect(new TaskStore(state.storage).steps()[0]).toMatchObject({ status: 'running' });
+    });
   });
 });
