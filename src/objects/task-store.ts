@@ -25,8 +25,8 @@ import { canTransition } from '../lib/task-status.ts';
 import { ClipyardError } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
 import type { StepStatus, TaskEvent, TaskInput } from '../protocol/task.ts';
-import { EventLog } from './event-log.ts';
 import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
+import { TaskLog } from './task-log.ts';
 import { type OutputRow, PATCH_COLUMNS, type Row, type StepRow, type TaskRow, toTask } from './task-rows.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
@@ -45,7 +45,7 @@ export interface RowCompanion {
 
 export class TaskStore {
   private readonly storage: DurableObjectStorage;
-  private readonly log: EventLog<TaskEvent>;
+  private readonly log: TaskLog;
   /** write-through copies; undefined: not read yet (or dropped) */
   private cachedTask: TaskRow | null | undefined;
   private cachedSteps: StepRow[] | undefined;
@@ -66,7 +66,7 @@ export class TaskStore {
   constructor(storage: DurableObjectStorage, companion: RowCompanion | null = null) {
     this.storage = storage;
     this.companion = companion;
-    this.log = new EventLog<TaskEvent>(storage.sql, 'task', { grouped: true });
+    this.log = new TaskLog(storage.sql);
   }
 
   private get sql(): SqlStorage {
@@ -105,12 +105,14 @@ export class TaskStore {
     this.cachedTask = undefined;
     this.cachedSteps = undefined;
     this.cachedOutputs = undefined;
+    this.log.forget();
   }
 
   task(): TaskRow | null {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
+      if (r) this.log.load(r.tail);
       // the steps and outputs are columns of the same row (migration 7): one read for all
       if (r?.steps != null && this.cachedSteps === undefined) {
         this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
@@ -176,6 +178,7 @@ export class TaskStore {
 
   /** Events with seq > after, oldest first. */
   eventsAfter(after: number, limit = 10_000): TaskEvent[] {
+    if (!this.task()) return [];
     const written = this.log.after(after, limit);
     return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
@@ -218,11 +221,6 @@ export class TaskStore {
         outputs: '[]',
         ...this.companion?.columns(),
       };
-      const cols = Object.keys(row);
-      this.sql.exec(
-        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-        ...Object.values(row),
-      );
       const first: TaskEvent = {
         kind: 'status',
         status: 'queued',
@@ -232,7 +230,15 @@ export class TaskStore {
         seq: 1,
         at: init.now,
       };
-      this.log.insertNumbered(first);
+      // the first event is in the row's tail (task-log.ts)
+      this.log.load(null);
+      this.log.append([first]);
+      Object.assign(row, this.log.columns());
+      const cols = Object.keys(row);
+      this.sql.exec(
+        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+        ...Object.values(row),
+      );
       return first;
     });
   }
@@ -343,7 +349,7 @@ export class TaskStore {
           message: t.message,
         });
       }
-      this.log.insertMany(fillers);
+      this.log.append(fillers);
       this.setRow({ seq: t.seqReserved });
       this.cachedTask = { ...t, seq: t.seqReserved };
       this.settleReserve();
@@ -416,7 +422,7 @@ export class TaskStore {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushing = true;
-    this.log.insertMany(this.pending.events);
+    this.log.append(this.pending.events);
     // the steps as read include what is pending
     if (this.pending.steps.size > 0) this.setSteps(this.steps());
     this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
@@ -453,8 +459,9 @@ export class TaskStore {
   private writeRow(): void {
     const cols = this.rowWrites;
     if (!cols) return;
-    const extra = this.companion?.columns();
-    if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
+    for (const extra of [this.companion?.columns(), this.log.columns()]) {
+      if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
+    }
     if (cols.size === 0) return;
     const entries = [...cols];
     this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
@@ -492,7 +499,7 @@ export class TaskStore {
     const t = this.task();
     if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
     const e = { ...event, seq: t.seq + 1, at: now } as TaskEvent;
-    this.log.insertNumbered(e);
+    this.log.append([e]);
     this.companion?.observe(e);
     this.setRow({ ...this.patchColumns(patch, now), seq: e.seq });
     this.patchCache(patch, now, e.seq);
