@@ -27,7 +27,7 @@ import type { Op, Step } from '../protocol/ops.ts';
 import type { StepStatus, TaskEvent, TaskInput } from '../protocol/task.ts';
 import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
 import { TaskLog } from './task-log.ts';
-import { type OutputRow, PATCH_COLUMNS, type Row, type StepRow, type TaskRow, toTask } from './task-rows.ts';
+import { type OutputRow, PATCH_COLUMNS, type Row, RowWriter, type StepRow, type TaskRow, toTask } from './task-rows.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
@@ -54,12 +54,8 @@ export class TaskStore {
   /** set while a transaction writes what was pending; cleared (with the pending events) once it committed */
   private flushing = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  /**
-   * Inside a transaction: the task row's columns to write when it ends, in one UPDATE. Each UPDATE
-   * statement is a row written (and billed) even when it hits the same row, so a move that changes the
-   * status, bumps the seq for two events and tops up the reserve writes the row once, not four times.
-   */
-  private rowWrites: Map<string, SqlStorageValue> | null = null;
+  /** the task row's changes in a transaction, written at its end in one UPDATE (task-rows.ts) */
+  private readonly row: RowWriter;
 
   private readonly companion: RowCompanion | null;
 
@@ -67,6 +63,7 @@ export class TaskStore {
     this.storage = storage;
     this.companion = companion;
     this.log = new TaskLog(storage.sql);
+    this.row = new RowWriter(storage.sql);
   }
 
   private get sql(): SqlStorage {
@@ -75,24 +72,22 @@ export class TaskStore {
 
   /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
   private tx<T>(fn: () => T): T {
-    if (this.rowWrites !== null) return fn();
+    if (this.row.inTransaction) return fn();
     let out: T;
     try {
       out = this.storage.transactionSync(() => {
-        this.rowWrites = new Map();
+        this.row.begin();
         this.flushPending();
         const result = fn();
-        this.writeRow();
+        this.row.write(this.companion?.columns(), this.log.columns());
         return result;
       });
     } catch (err) {
-      this.rowWrites = null;
       this.flushing = false;
       this.forget();
       this.companion?.forget();
       throw err;
     }
-    this.rowWrites = null;
     if (this.flushing) {
       this.flushing = false;
       this.pending.clear();
@@ -106,13 +101,17 @@ export class TaskStore {
     this.cachedSteps = undefined;
     this.cachedOutputs = undefined;
     this.log.forget();
+    this.row.forget();
   }
 
   task(): TaskRow | null {
     if (this.cachedTask === undefined) {
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
-      if (r) this.log.load(r.tail);
+      if (r) {
+        this.log.load(r.tail);
+        this.row.read(r);
+      }
       // the steps and outputs are columns of the same row (migration 7): one read for all
       if (r?.steps != null && this.cachedSteps === undefined) {
         this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
@@ -300,7 +299,7 @@ export class TaskStore {
     let seqReserved = t.seqReserved;
     if (seq > seqReserved) {
       seqReserved = seq + SEQ_RESERVE;
-      this.sql.exec('UPDATE task SET seq_reserved = ?', seqReserved);
+      this.row.writeNow({ seq_reserved: seqReserved });
     }
     const e: ProgressEvent = { ...event, seq, at: now };
     this.pending.add(e, patch, step, stepProgress);
@@ -451,21 +450,7 @@ export class TaskStore {
 
   /** Inside a transaction: columns of the task row to write when it ends (a later value wins). */
   private setRow(columns: Record<string, SqlStorageValue>): void {
-    if (!this.rowWrites) throw new Error('task row written outside a transaction');
-    for (const [k, v] of Object.entries(columns)) this.rowWrites.set(k, v);
-  }
-
-  /** At the end of a transaction: the task row's changes as one UPDATE. */
-  private writeRow(): void {
-    const cols = this.rowWrites;
-    if (!cols) return;
-    for (const extra of [this.companion?.columns(), this.log.columns()]) {
-      if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
-    }
-    if (cols.size === 0) return;
-    const entries = [...cols];
-    this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
-    cols.clear();
+    this.row.set(columns);
   }
 
   /** Inside a transaction: the steps as they now are, written with the task row (its `steps` column). */
