@@ -307,6 +307,12 @@ export class TaskStore {
     this.cachedTask = { ...t, ...patch, seq, seqReserved, updatedAt: now };
     const steps = this.cachedSteps;
     if (steps) this.cachedSteps = steps.map((s) => (s.index === step ? { ...s, progress: stepProgress } : s));
+    this.armFlush();
+    return e;
+  }
+
+  /** Write what is pending (progress events, patches) within FLUSH_INTERVAL_MS. */
+  private armFlush(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = null;
       try {
@@ -316,12 +322,11 @@ export class TaskStore {
         console.warn(JSON.stringify({ level: 'warn', msg: 'progress flush failed', error: String(err) }));
       }
     }, FLUSH_INTERVAL_MS);
-    return e;
   }
 
-  /** Write the pending progress events now (one transaction), if any. */
+  /** Write what is pending now (one transaction), if anything. */
   flush(): void {
-    if (!this.pending.empty) this.tx(() => undefined);
+    if (this.pending.dirty) this.tx(() => undefined);
   }
 
   /**
@@ -384,9 +389,17 @@ export class TaskStore {
     this.setRow({ outputs: JSON.stringify(outputs) });
   }
 
-  /** Update task fields without an event (e.g. the job id once the runner accepted the job). */
+  /**
+   * Update task fields without an event, written like progress: with the next write, at most
+   * FLUSH_INTERVAL_MS later (pending-progress.ts). For what the running attempt may lose in a crash:
+   * the job id once the runner accepted the job (a restart sends the same job again, which the runner
+   * answers as the one it has), the stage while an output is stored.
+   */
   patch(patch: TaskPatch, now = Date.now()): void {
-    this.tx(() => this.writePatch(patch, now));
+    if (!this.task()) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    this.pending.addPatch(patch, now);
+    this.patchCache(patch, now);
+    this.armFlush();
   }
 
   /** Bound the event log (see event-log.ts). */
@@ -409,13 +422,13 @@ export class TaskStore {
   private withPending(t: TaskRow): TaskRow {
     const last = this.pending.lastSeq;
     // while a transaction writes them, the row read back already has them
-    if (last === null || this.flushing) return t;
-    return { ...t, ...this.pending.patch, seq: Math.max(t.seq, last), updatedAt: this.pending.at };
+    if (!this.pending.dirty || this.flushing) return t;
+    return { ...t, ...this.pending.patch, seq: Math.max(t.seq, last ?? 0), updatedAt: this.pending.at };
   }
 
   /** Inside a transaction: write the pending progress events and the row as they leave it. */
   private flushPending(): void {
-    if (this.pending.empty || this.flushing) return;
+    if (!this.pending.dirty || this.flushing) return;
     // the row as the pending events leave it, read before `flushing` is set
     this.task();
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -424,7 +437,8 @@ export class TaskStore {
     this.log.append(this.pending.events);
     // the steps as read include what is pending
     if (this.pending.steps.size > 0) this.setSteps(this.steps());
-    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
+    const last = this.pending.lastSeq;
+    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), ...(last === null ? {} : { seq: last }) });
     this.settleReserve();
   }
 

@@ -82,4 +82,26 @@ describe('progress in the event log', () => {
       expect(next.seq).toBeGreaterThan(sent);
     });
   });
+
+  it('a patch without an event waits for the next write, like progress, and reads include it at once', async () => {
+    const { json } = await createTask(TASK);
+    await waitStatus(json.id, 'running');
+    await call(`/api/tasks/${json.id}/cancel`, { method: 'POST' });
+    await runInDurableObject(env.TASKS.getByName(json.id), async (_obj, state) => {
+      // a store of its own: the object's driver has stopped, nothing else writes
+      const store = new TaskStore(state.storage);
+      const seq = store.task()!.seq;
+      store.patch({ stage: 'storing', message: 'saving a.mp3' });
+      expect(store.task()).toMatchObject({ stage: 'storing', message: 'saving a.mp3', seq });
+      // not written yet: a new instance (a crash) would not see it
+      expect(new TaskStore(state.storage).task()!.message).not.toBe('saving a.mp3');
+      const p = store.appendProgress(tick(40), { progress: 40, message: 'p' }, 0, 40);
+      store.flush();
+      expect(new TaskStore(state.storage).task()).toMatchObject({ stage: 'storing', seq: p.seq, progress: 40 });
+      // alone, it is written by the flush timer
+      store.patch({ message: 'on its own' });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(new TaskStore(state.storage).task()).toMatchObject({ message: 'on its own', seq: p.seq });
+    });
+  });
 });
