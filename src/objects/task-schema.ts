@@ -169,7 +169,28 @@ export const BASELINE_OMITS = [
 /** Where the baseline differs from the migrations on purpose: the task row's id is not a PRIMARY KEY. */
 export const BASELINE_DIFFERS = { table: 'task', column: 'id', pk: 0 } as const;
 
-/** Apply every migration newer than the stored version, all in one transaction. */
+/** Objects whose database has no schema yet (see migrate). */
+const unborn = new WeakSet<DurableObjectStorage>();
+
+/**
+ * Apply every migration newer than the stored version, all in one transaction. A new object (an
+ * empty database) is left empty: its schema is created by the transaction that writes its task row
+ * (`ensureSchema`, called by TaskStore.create), so an object that only answers "no such task" (an
+ * unknown id, a deleted task) writes nothing and stores nothing.
+ */
 export function migrate(storage: DurableObjectStorage): void {
+  if (applyMigrations(storage, MIGRATIONS, BASELINE, { lazy: true })) unborn.delete(storage);
+  else unborn.add(storage);
+}
+
+/** Does this object have no schema yet (so no task)? Known from its last `migrate`. */
+export function schemaMissing(storage: DurableObjectStorage): boolean {
+  return unborn.has(storage);
+}
+
+/** Create the schema of an object that has none (inside the caller's transaction). */
+export function ensureSchema(storage: DurableObjectStorage): void {
+  if (!unborn.has(storage)) return;
   applyMigrations(storage, MIGRATIONS, BASELINE);
+  unborn.delete(storage);
 }

@@ -28,6 +28,7 @@ import type { StepStatus, TaskEvent, TaskInput } from '../protocol/task.ts';
 import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
 import { TaskLog } from './task-log.ts';
 import { type OutputRow, PATCH_COLUMNS, type Row, RowWriter, type StepRow, type TaskRow, toTask } from './task-rows.ts';
+import { ensureSchema, migrate, schemaMissing } from './task-schema.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
@@ -106,6 +107,8 @@ export class TaskStore {
 
   task(): TaskRow | null {
     if (this.cachedTask === undefined) {
+      // a new object has no schema until its create (task-schema.ts): no table, no task
+      if (schemaMissing(this.storage)) return null;
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
       if (r) {
@@ -195,7 +198,19 @@ export class TaskStore {
     now: number;
   }): TaskEvent {
     this.forget();
+    try {
+      return this.insertTask(init);
+    } catch (err) {
+      // a schema created by the transaction that rolled back is gone with it
+      migrate(this.storage);
+      throw err;
+    }
+  }
+
+  private insertTask(init: Parameters<TaskStore['create']>[0]): TaskEvent {
     return this.tx(() => {
+      // a new object's schema is created here, in the transaction that writes its first row
+      ensureSchema(this.storage);
       // the first event's seq (1) and the companion's columns are in the row as inserted
       const row: Record<string, SqlStorageValue> = {
         id: init.id,

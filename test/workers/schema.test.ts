@@ -18,7 +18,7 @@ import {
 } from '../../src/objects/task-schema.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskEvent } from '../../src/protocol/task.ts';
-import { createTask } from './helpers.ts';
+import { call, createTask } from './helpers.ts';
 
 type Column = { name: string; type: string; notnull: number; dflt_value: string | null; pk: number };
 
@@ -40,8 +40,26 @@ function tables(sql: SqlStorage): Record<string, Column[]> {
 }
 
 describe('task schema', () => {
+  it('an object that only answers "no such task" writes nothing, and a deleted task leaves nothing', async () => {
+    const res = await call('/api/tasks/nosuchtaskschema0001');
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+    await runInDurableObject(env.TASKS.getByName('nosuchtaskschema0001'), (_obj, state) => {
+      expect(tables(state.storage.sql)).toEqual({});
+    });
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    const del = await call(`/api/tasks/${json.id}`, { method: 'DELETE' });
+    expect(del.status).toBeLessThan(300);
+    await del.body?.cancel();
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
+      expect(tables(state.storage.sql)).toEqual({});
+    });
+    expect((await call(`/api/tasks/${json.id}`)).status).toBe(404);
+  });
+
   it('a new object starts at the current version with the tables the migrations build, minus the omitted ones', async () => {
-    await runInDurableObject(env.TASKS.getByName('schema-baseline'), (_obj, state) => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
       const sql = state.storage.sql;
       const version = sql.exec<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations').one().v;
       expect(version).toBe(SCHEMA_VERSION);
