@@ -9,15 +9,18 @@
  * Every status change and step change is a lifecycle move (lib/task-lifecycle.ts) written by
  * `applyMove` in one transaction with its events, so the event log can never disagree with the status.
  * Progress events are the exception that makes progress cheap: they are handed out at once and
- * written in batches (pending-progress.ts); every other write first writes what is pending, in the
- * same transaction, and every read (row, steps, replay) already includes it.
+ * written in batches (pending-progress.ts), and so is a patch without an event (`patch`); every other
+ * write first writes what is pending, in the same transaction, and every read (row, steps, replay)
+ * already includes it.
  *
  * What a task writes is billed per row, and every UPDATE statement is a row even on the same row, so
- * the layout keeps rows few (migration 7): the task is one row whose columns include its steps, its
- * outputs and its run timeline (JSON), each transaction writes that row once at its end (`setRow`
- * gathers the columns), events take their seq from the cached row, and a flush's progress events
- * share one row of the log (event-log.ts). A new object starts from a baseline schema holding only the
- * tables it writes (task-schema.ts).
+ * the layout keeps rows few (migrations 7 and 8): the task is one row whose columns include its steps,
+ * its outputs, its run timeline and the newest events of its log (JSON). Each transaction writes that
+ * row once at its end, always with the same statement (`setRow` gathers the columns, RowWriter in
+ * task-rows.ts writes them); events take their seq from the cached row and go into the row's tail
+ * (task-log.ts), so a move, a flush or a patch writes exactly one row. A new object has no schema
+ * until its create, whose transaction creates a baseline holding only the tables it writes
+ * (task-schema.ts).
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
