@@ -23,14 +23,19 @@
 import type { TaskPatch } from '../lib/task-lifecycle.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 
-/** Pending progress is written at least this often. */
-export const FLUSH_INTERVAL_MS = 250;
+/**
+ * Pending progress is written at least this often: one row per second of progress (the task row,
+ * events in its tail). What a crash loses is what the runner still has (the restarted task reads it
+ * again after the last recorded runner seq), unless the runner died too.
+ */
+export const FLUSH_INTERVAL_MS = 1_000;
 /**
  * Seqs reserved ahead of the log while a task runs. Progress events reach the store at most every
- * 50 ms (the driver's throttle), so a flush every 250 ms uses at most 5 between two flushes, and each
- * flush tops the reserve up; the reserve is also how many filler events a crash may leave.
+ * 50 ms (the driver's throttle), so a flush every second uses at most 20 between two flushes, and each
+ * flush tops the reserve up when half is used (so 20 are always left); the reserve is also how many
+ * filler events a crash may leave.
  */
-export const SEQ_RESERVE = 8;
+export const SEQ_RESERVE = 40;
 
 export type ProgressEvent = Extract<TaskEvent, { kind: 'progress' }>;
 

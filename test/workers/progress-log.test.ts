@@ -6,7 +6,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { SEQ_RESERVE } from '../../src/objects/pending-progress.ts';
+import { FLUSH_INTERVAL_MS, SEQ_RESERVE } from '../../src/objects/pending-progress.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask } from './helpers.ts';
@@ -100,7 +100,7 @@ describe('progress in the event log', () => {
       expect(new TaskStore(state.storage).task()).toMatchObject({ stage: 'storing', seq: p.seq, progress: 40 });
       // alone, it is written by the flush timer
       store.patch({ message: 'on its own' });
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS + 200));
       expect(new TaskStore(state.storage).task()).toMatchObject({ message: 'on its own', seq: p.seq });
     });
   });
