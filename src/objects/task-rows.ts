@@ -7,7 +7,7 @@ import type { TaskPatch } from '../lib/task-lifecycle.ts';
 import type { ErrorBody } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
 import type { Stage } from '../protocol/runner.ts';
-import type { StepStatus, TaskInput, TaskStatus } from '../protocol/task.ts';
+import type { StepStatus, TaskEvent, TaskInput, TaskStatus } from '../protocol/task.ts';
 
 export type Row = Record<string, SqlStorageValue>;
 
@@ -98,6 +98,54 @@ export function toTask(r: Row): TaskRow {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** What a create knows of a new task. */
+export interface NewTask {
+  id: string;
+  tenant: string;
+  input: TaskInput;
+  inputKey: string | null;
+  steps: readonly Step[];
+  maxAttempts: number;
+  label: string | null;
+  bodyHash: string;
+  batchId?: string | null;
+  now: number;
+}
+
+/** A new task's row as inserted (queued, its first event's seq 1), and that first event. */
+export function newTaskRow(init: NewTask): { row: Record<string, SqlStorageValue>; first: TaskEvent } {
+  const row: Record<string, SqlStorageValue> = {
+    id: init.id,
+    tenant: init.tenant,
+    status: 'queued',
+    message: 'waiting to start',
+    max_attempts: init.maxAttempts,
+    attempts_per_run: init.maxAttempts,
+    input: JSON.stringify(init.input),
+    input_key: init.inputKey,
+    label: init.label,
+    body_hash: init.bodyHash,
+    batch_id: init.batchId ?? null,
+    seq: 1,
+    created_at: init.now,
+    updated_at: init.now,
+    steps: JSON.stringify(
+      init.steps.map((step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 })),
+    ),
+    outputs: '[]',
+  };
+  const first: TaskEvent = {
+    kind: 'status',
+    status: 'queued',
+    message: 'waiting to start',
+    attempt: 1,
+    progress: 0,
+    seq: 1,
+    at: init.now,
+  };
+  return { row, first };
 }
 
 /**

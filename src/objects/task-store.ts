@@ -27,10 +27,20 @@ import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
 import { canTransition } from '../lib/task-status.ts';
 import { ClipyardError } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
-import type { StepStatus, TaskEvent, TaskInput } from '../protocol/task.ts';
+import type { StepStatus, TaskEvent } from '../protocol/task.ts';
 import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
 import { TaskLog } from './task-log.ts';
-import { type OutputRow, PATCH_COLUMNS, type Row, RowWriter, type StepRow, type TaskRow, toTask } from './task-rows.ts';
+import {
+  type NewTask,
+  newTaskRow,
+  type OutputRow,
+  PATCH_COLUMNS,
+  type Row,
+  RowWriter,
+  type StepRow,
+  type TaskRow,
+  toTask,
+} from './task-rows.ts';
 import { ensureSchema, migrate, schemaMissing } from './task-schema.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
@@ -188,18 +198,7 @@ export class TaskStore {
     return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
 
-  create(init: {
-    id: string;
-    tenant: string;
-    input: TaskInput;
-    inputKey: string | null;
-    steps: readonly Step[];
-    maxAttempts: number;
-    label: string | null;
-    bodyHash: string;
-    batchId?: string | null;
-    now: number;
-  }): TaskEvent {
+  create(init: NewTask): TaskEvent {
     this.forget();
     try {
       return this.insertTask(init);
@@ -210,47 +209,15 @@ export class TaskStore {
     }
   }
 
-  private insertTask(init: Parameters<TaskStore['create']>[0]): TaskEvent {
+  private insertTask(init: NewTask): TaskEvent {
     return this.tx(() => {
       // a new object's schema is created here, in the transaction that writes its first row
       ensureSchema(this.storage);
-      // the first event's seq (1) and the companion's columns are in the row as inserted
-      const row: Record<string, SqlStorageValue> = {
-        id: init.id,
-        tenant: init.tenant,
-        status: 'queued',
-        message: 'waiting to start',
-        max_attempts: init.maxAttempts,
-        attempts_per_run: init.maxAttempts,
-        input: JSON.stringify(init.input),
-        input_key: init.inputKey,
-        label: init.label,
-        body_hash: init.bodyHash,
-        batch_id: init.batchId ?? null,
-        seq: 1,
-        created_at: init.now,
-        updated_at: init.now,
-        steps: JSON.stringify(
-          init.steps.map(
-            (step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 }),
-          ),
-        ),
-        outputs: '[]',
-        ...this.companion?.columns(),
-      };
-      const first: TaskEvent = {
-        kind: 'status',
-        status: 'queued',
-        message: 'waiting to start',
-        attempt: 1,
-        progress: 0,
-        seq: 1,
-        at: init.now,
-      };
-      // the first event is in the row's tail (task-log.ts)
+      // the first event (in the row's tail: task-log.ts) and the companion's columns are in the row as inserted
+      const { row, first } = newTaskRow(init);
       this.log.load(null);
       this.log.append([first]);
-      Object.assign(row, this.log.columns());
+      Object.assign(row, this.companion?.columns(), this.log.columns());
       const cols = Object.keys(row);
       this.sql.exec(
         `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
