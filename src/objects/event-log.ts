@@ -7,10 +7,11 @@
  * in the caller's transaction, so an event is durable exactly when the state it describes is; seq
  * numbers start at 1, have no gaps and are never reused.
  *
- * A task's log may also hold several consecutive progress events in one row (`insertMany`: the
- * progress written by one flush, see pending-progress.ts), because each row written is billed: such a
- * row has `seq` = its first event's seq, `last_seq` = its last one's, and a JSON array of the events
- * as its body. A replay expands it, so readers see one event per seq as before.
+ * A task's log may also hold several consecutive events in one row, because each row written is
+ * billed: the progress written by one flush (`insertMany`, objects written before migration 8), or
+ * the task row's tail of events once it grew long (`insertGroup`, see task-log.ts). Such a row has
+ * `seq` = its first event's seq, `last_seq` = its last one's, and a JSON array of the events as its
+ * body. A replay expands it, so readers see one event per seq as before.
  *
  * Compaction (both logs): once the log holds more than `maxRows` events, progress events older than
  * the newest `keepRecent` are deleted, except the newest progress event of each step (a batch's
@@ -95,6 +96,27 @@ export class EventLog<E extends { seq: number; at: number; kind: string }> {
     );
   }
 
+  /**
+   * Write consecutive events that already have their seqs as one row (a run of the task row's tail
+   * of events, moved out when it grew long: task-log.ts), `body` being their JSON array. The row's
+   * kind is `progress` only when all of them are, so compaction never removes a row that holds a
+   * status, step, output or log event.
+   */
+  insertGroup(events: readonly E[], body: string): void {
+    const first = events[0];
+    const last = events.at(-1);
+    if (!first || !last) return;
+    const kind = events.find((e) => e.kind !== 'progress')?.kind ?? 'progress';
+    this.sql.exec(
+      'INSERT INTO events (seq, at, kind, body, last_seq) VALUES (?, ?, ?, ?, ?)',
+      first.seq,
+      first.at,
+      kind,
+      body,
+      last.seq,
+    );
+  }
+
   /** Events with seq > after, oldest first (at most about `limit`). */
   after(after: number, limit = 10_000): E[] {
     if (!this.grouped) {
@@ -129,7 +151,16 @@ export class EventLog<E extends { seq: number; at: number; kind: string }> {
   compact(lastSeq: number, maxRows = COMPACT_MAX_ROWS, keepRecent = COMPACT_KEEP_RECENT): number {
     // seq has no gaps, so the row count is known without a scan until compaction first ran
     if (lastSeq <= maxRows) return 0;
-    const count = Number(this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+    // events, not rows: a row may hold many (a tail moved here holds up to 64, see task-log.ts)
+    const count = Number(
+      this.sql
+        .exec<{ n: number | null }>(
+          this.grouped
+            ? 'SELECT SUM(COALESCE(last_seq, seq) - seq + 1) AS n FROM events'
+            : 'SELECT COUNT(*) AS n FROM events',
+        )
+        .one().n ?? 0,
+    );
     if (count <= maxRows) return 0;
     if (!this.grouped) {
       return this.sql.exec(

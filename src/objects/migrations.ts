@@ -17,12 +17,27 @@ export interface Baseline {
 /**
  * Apply the migrations in `list` (1-based versions, in order) that this object has not applied yet;
  * a new object starts from `baseline` (when given) and applies only the migrations after it.
+ * With `lazy`, a new object (no schema yet) is left as it is: nothing is written until the caller
+ * asks again without `lazy`, e.g. in the transaction that writes its first row. Returns whether the
+ * object has a schema now.
  */
-export function applyMigrations(storage: DurableObjectStorage, list: readonly string[], baseline?: Baseline): void {
+export function applyMigrations(
+  storage: DurableObjectStorage,
+  list: readonly string[],
+  baseline?: Baseline,
+  opts: { lazy?: boolean } = {},
+): boolean {
   const sql = storage.sql;
+  const exists =
+    sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").toArray().length > 0;
+  if (!exists && opts.lazy) return false;
   storage.transactionSync(() => {
-    sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    let current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
+    let current = 0;
+    if (exists) {
+      current = sql.exec<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').one().v ?? 0;
+    } else {
+      sql.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    }
     if (current === 0 && baseline && baseline.version <= list.length) {
       for (const statement of baseline.statements) sql.exec(statement);
       current = baseline.version;
@@ -38,4 +53,5 @@ export function applyMigrations(storage: DurableObjectStorage, list: readonly st
       sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', list.length, Date.now());
     }
   });
+  return true;
 }

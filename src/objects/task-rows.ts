@@ -1,12 +1,13 @@
 /**
- * The rows of a task object's SQLite tables as typed values, and how a row is read. Used by
- * TaskStore (the only module that reads or writes those tables) and the modules that take its rows.
+ * The rows of a task object's SQLite tables as typed values, how the task row is read, and how a
+ * transaction writes it (RowWriter). Used by TaskStore (the only module that reads or writes those
+ * tables) and the modules that take its rows.
  */
 import type { TaskPatch } from '../lib/task-lifecycle.ts';
 import type { ErrorBody } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
 import type { Stage } from '../protocol/runner.ts';
-import type { StepStatus, TaskInput, TaskStatus } from '../protocol/task.ts';
+import type { StepStatus, TaskEvent, TaskInput, TaskStatus } from '../protocol/task.ts';
 
 export type Row = Record<string, SqlStorageValue>;
 
@@ -97,4 +98,158 @@ export function toTask(r: Row): TaskRow {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** What a create knows of a new task. */
+export interface NewTask {
+  id: string;
+  tenant: string;
+  input: TaskInput;
+  inputKey: string | null;
+  steps: readonly Step[];
+  maxAttempts: number;
+  label: string | null;
+  bodyHash: string;
+  batchId?: string | null;
+  now: number;
+}
+
+/** A new task's row as inserted (queued, its first event's seq 1), and that first event. */
+export function newTaskRow(init: NewTask): { row: Record<string, SqlStorageValue>; first: TaskEvent } {
+  const row: Record<string, SqlStorageValue> = {
+    id: init.id,
+    tenant: init.tenant,
+    status: 'queued',
+    message: 'waiting to start',
+    max_attempts: init.maxAttempts,
+    attempts_per_run: init.maxAttempts,
+    input: JSON.stringify(init.input),
+    input_key: init.inputKey,
+    label: init.label,
+    body_hash: init.bodyHash,
+    batch_id: init.batchId ?? null,
+    seq: 1,
+    created_at: init.now,
+    updated_at: init.now,
+    steps: JSON.stringify(
+      init.steps.map((step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 })),
+    ),
+    outputs: '[]',
+  };
+  const first: TaskEvent = {
+    kind: 'status',
+    status: 'queued',
+    message: 'waiting to start',
+    attempt: 1,
+    progress: 0,
+    seq: 1,
+    at: init.now,
+  };
+  return { row, first };
+}
+
+/**
+ * The task row's columns a transaction may change, in the order of the one UPDATE that writes them
+ * (the others are written once, by the create INSERT).
+ */
+export const ROW_COLUMNS = [
+  'status',
+  'stage',
+  'progress',
+  'message',
+  'attempt',
+  'max_attempts',
+  'run_at',
+  'last_error',
+  'current_step',
+  'job_id',
+  'job_seq',
+  'seq',
+  'seq_reserved',
+  'updated_at',
+  'steps',
+  'outputs',
+  'timeline',
+  'tail',
+] as const;
+const IN_ROW = new Set<string>(ROW_COLUMNS);
+const UPDATE_ROW = `UPDATE task SET ${ROW_COLUMNS.map((c) => `${c} = ?`).join(', ')}`;
+
+/**
+ * How a transaction writes the task row: the columns it changes are gathered (a later value wins)
+ * and written at its end by one UPDATE, always the same statement text with every column of
+ * ROW_COLUMNS, the unchanged ones from the row as stored. Each UPDATE is a row written (and billed)
+ * even on the same row, so a move that changes the status, bumps the seq for two events and tops up
+ * the reserve writes the row once, not four times; and SQLite rewrites the whole record on any
+ * UPDATE anyway, while a statement text per set of columns would be compiled once per object each
+ * (many texts: a move, a flush, a patch, each with its own set). Used only by TaskStore.
+ */
+export class RowWriter {
+  private readonly sql: SqlStorage;
+  /** the row's ROW_COLUMNS as stored; undefined: not read yet (or dropped) */
+  private stored: Map<string, SqlStorageValue> | undefined;
+  /** inside a transaction: what it changes; null outside one */
+  private changes: Map<string, SqlStorageValue> | null = null;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  get inTransaction(): boolean {
+    return this.changes !== null;
+  }
+
+  /** The row was read whole (`SELECT *`): its values as stored. */
+  read(r: Row): void {
+    if (this.changes?.size) return;
+    this.stored = new Map(ROW_COLUMNS.map((c) => [c, r[c] ?? null]));
+  }
+
+  begin(): void {
+    this.changes = new Map();
+  }
+
+  /** Inside a transaction: columns to write when it ends. */
+  set(columns: Record<string, SqlStorageValue>): void {
+    if (!this.changes) throw new Error('task row written outside a transaction');
+    for (const [k, v] of Object.entries(columns)) this.changes.set(k, v);
+  }
+
+  /** At the end of a transaction: its changes (and `more`) as one UPDATE, if it changed anything. */
+  write(...more: (Record<string, SqlStorageValue> | null | undefined)[]): void {
+    const changes = this.changes;
+    if (!changes) return;
+    this.changes = null;
+    for (const extra of more) if (extra) for (const [k, v] of Object.entries(extra)) changes.set(k, v);
+    if (changes.size === 0) return;
+    if ([...changes.keys()].some((k) => !IN_ROW.has(k))) {
+      // a column outside the usual set: its own statement (none today)
+      const entries = [...changes];
+      this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
+      this.stored = undefined;
+      return;
+    }
+    if (!this.stored) {
+      const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
+      if (!r) return;
+      this.read(r);
+    }
+    const stored = this.stored!;
+    for (const [k, v] of changes) stored.set(k, v);
+    this.sql.exec(UPDATE_ROW, ...ROW_COLUMNS.map((c) => stored.get(c) ?? null));
+  }
+
+  /** Write these columns now, on their own (inside a transaction: with its other changes). */
+  writeNow(columns: Record<string, SqlStorageValue>): void {
+    const alone = !this.changes;
+    if (alone) this.begin();
+    this.set(columns);
+    if (alone) this.write();
+  }
+
+  /** The transaction rolled back (or the row is gone): read SQLite again. */
+  forget(): void {
+    this.changes = null;
+    this.stored = undefined;
+  }
 }

@@ -95,22 +95,30 @@ export const MIGRATIONS: readonly string[] = [
     FROM (SELECT * FROM outputs ORDER BY created_at, name));
   ALTER TABLE events ADD COLUMN last_seq INTEGER;
   `,
+  // 8: the newest events in the task row (task-log.ts), so a transaction writes one row, not two;
+  // the events table keeps what was written before and the tails that grew long
+  `
+  ALTER TABLE task ADD COLUMN tail TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Where a new task object starts: the schema of migrations 1-7 without the tables it never writes
+ * Where a new task object starts: the schema of migrations 1-8 without the tables it never writes
  * (`steps`, `outputs`, `timeline_spans`, `timeline_request`: read only by migration 7, for older
- * objects) and without the webhook outbox's tables, which the outbox creates when a target is set
- * (webhook-outbox.ts): most tasks have no webhook, and creating a table writes rows. The task table's
- * id is not a PRIMARY KEY here (BASELINE_DIFFERS): the table holds one row. A new object writes
- * about a quarter of the schema rows the full list would. test/workers/schema.test.ts checks the
- * tables it creates against the ones the migrations build, column for column. A later migration
- * that changes a table left out here must create it when it is missing.
+ * objects), without the webhook outbox's tables, which the outbox creates when a target is set
+ * (webhook-outbox.ts), and without the events table, which the log creates when the task row's tail
+ * of events first grows long (task-log.ts): most tasks have no webhook and a short log, and creating
+ * a table writes rows. The task table's id is not a PRIMARY KEY here (BASELINE_DIFFERS): the table
+ * holds one row. A new object writes 5 schema rows (schema_migrations and task; 2 per table created,
+ * 1 for the version) where the full list would write dozens. test/workers/schema.test.ts checks the
+ * tables it creates (and the events table task-log.ts creates) against the ones the migrations
+ * build, column for column. A later migration that changes a table left out here must create it
+ * when it is missing.
  */
 export const BASELINE: Baseline = {
-  version: 7,
+  version: 8,
   statements: [
     // one row, always read whole: a PRIMARY KEY on id would only add an index row to every write
     `CREATE TABLE task (
@@ -140,20 +148,15 @@ export const BASELINE: Baseline = {
       timeline TEXT,
       request TEXT,
       steps TEXT,
-      outputs TEXT
-    )`,
-    `CREATE TABLE events (
-      seq INTEGER PRIMARY KEY,
-      at INTEGER NOT NULL,
-      kind TEXT NOT NULL CHECK (kind IN ('status','step','progress','output','log')),
-      body TEXT NOT NULL,
-      last_seq INTEGER
+      outputs TEXT,
+      tail TEXT
     )`,
   ],
 };
 
 /** The tables the baseline leaves out (see BASELINE). */
 export const BASELINE_OMITS = [
+  'events',
   'steps',
   'outputs',
   'timeline_spans',
@@ -166,7 +169,28 @@ export const BASELINE_OMITS = [
 /** Where the baseline differs from the migrations on purpose: the task row's id is not a PRIMARY KEY. */
 export const BASELINE_DIFFERS = { table: 'task', column: 'id', pk: 0 } as const;
 
-/** Apply every migration newer than the stored version, all in one transaction. */
+/** Objects whose database has no schema yet (see migrate). */
+const unborn = new WeakSet<DurableObjectStorage>();
+
+/**
+ * Apply every migration newer than the stored version, all in one transaction. A new object (an
+ * empty database) is left empty: its schema is created by the transaction that writes its task row
+ * (`ensureSchema`, called by TaskStore.create), so an object that only answers "no such task" (an
+ * unknown id, a deleted task) writes nothing and stores nothing.
+ */
 export function migrate(storage: DurableObjectStorage): void {
+  if (applyMigrations(storage, MIGRATIONS, BASELINE, { lazy: true })) unborn.delete(storage);
+  else unborn.add(storage);
+}
+
+/** Does this object have no schema yet (so no task)? Known from its last `migrate`. */
+export function schemaMissing(storage: DurableObjectStorage): boolean {
+  return unborn.has(storage);
+}
+
+/** Create the schema of an object that has none (inside the caller's transaction). */
+export function ensureSchema(storage: DurableObjectStorage): void {
+  if (!unborn.has(storage)) return;
   applyMigrations(storage, MIGRATIONS, BASELINE);
+  unborn.delete(storage);
 }

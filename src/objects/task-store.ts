@@ -9,25 +9,39 @@
  * Every status change and step change is a lifecycle move (lib/task-lifecycle.ts) written by
  * `applyMove` in one transaction with its events, so the event log can never disagree with the status.
  * Progress events are the exception that makes progress cheap: they are handed out at once and
- * written in batches (pending-progress.ts); every other write first writes what is pending, in the
- * same transaction, and every read (row, steps, replay) already includes it.
+ * written in batches (pending-progress.ts), and so is a patch without an event (`patch`); every other
+ * write first writes what is pending, in the same transaction, and every read (row, steps, replay)
+ * already includes it.
  *
  * What a task writes is billed per row, and every UPDATE statement is a row even on the same row, so
- * the layout keeps rows few (migration 7): the task is one row whose columns include its steps, its
- * outputs and its run timeline (JSON), each transaction writes that row once at its end (`setRow`
- * gathers the columns), events take their seq from the cached row, and a flush's progress events
- * share one row of the log (event-log.ts). A new object starts from a baseline schema holding only the
- * tables it writes (task-schema.ts).
+ * the layout keeps rows few (migrations 7 and 8): the task is one row whose columns include its steps,
+ * its outputs, its run timeline and the newest events of its log (JSON). Each transaction writes that
+ * row once at its end, always with the same statement (`setRow` gathers the columns, RowWriter in
+ * task-rows.ts writes them); events take their seq from the cached row and go into the row's tail
+ * (task-log.ts), so a move, a flush or a patch writes exactly one row. A new object has no schema
+ * until its create, whose transaction creates a baseline holding only the tables it writes
+ * (task-schema.ts).
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
 import { canTransition } from '../lib/task-status.ts';
 import { ClipyardError } from '../protocol/errors.ts';
 import type { Op, Step } from '../protocol/ops.ts';
-import type { StepStatus, TaskEvent, TaskInput } from '../protocol/task.ts';
-import { EventLog } from './event-log.ts';
+import type { StepStatus, TaskEvent } from '../protocol/task.ts';
 import { FLUSH_INTERVAL_MS, PendingProgress, type ProgressEvent, SEQ_RESERVE } from './pending-progress.ts';
-import { type OutputRow, PATCH_COLUMNS, type Row, type StepRow, type TaskRow, toTask } from './task-rows.ts';
+import { TaskLog } from './task-log.ts';
+import {
+  type NewTask,
+  newTaskRow,
+  type OutputRow,
+  PATCH_COLUMNS,
+  type Row,
+  RowWriter,
+  type StepRow,
+  type TaskRow,
+  toTask,
+} from './task-rows.ts';
+import { ensureSchema, migrate, schemaMissing } from './task-schema.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
@@ -45,7 +59,7 @@ export interface RowCompanion {
 
 export class TaskStore {
   private readonly storage: DurableObjectStorage;
-  private readonly log: EventLog<TaskEvent>;
+  private readonly log: TaskLog;
   /** write-through copies; undefined: not read yet (or dropped) */
   private cachedTask: TaskRow | null | undefined;
   private cachedSteps: StepRow[] | undefined;
@@ -54,19 +68,16 @@ export class TaskStore {
   /** set while a transaction writes what was pending; cleared (with the pending events) once it committed */
   private flushing = false;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  /**
-   * Inside a transaction: the task row's columns to write when it ends, in one UPDATE. Each UPDATE
-   * statement is a row written (and billed) even when it hits the same row, so a move that changes the
-   * status, bumps the seq for two events and tops up the reserve writes the row once, not four times.
-   */
-  private rowWrites: Map<string, SqlStorageValue> | null = null;
+  /** the task row's changes in a transaction, written at its end in one UPDATE (task-rows.ts) */
+  private readonly row: RowWriter;
 
   private readonly companion: RowCompanion | null;
 
   constructor(storage: DurableObjectStorage, companion: RowCompanion | null = null) {
     this.storage = storage;
     this.companion = companion;
-    this.log = new EventLog<TaskEvent>(storage.sql, 'task', { grouped: true });
+    this.log = new TaskLog(storage.sql);
+    this.row = new RowWriter(storage.sql);
   }
 
   private get sql(): SqlStorage {
@@ -75,24 +86,22 @@ export class TaskStore {
 
   /** Run `fn` in one transaction; if it throws, SQLite rolled back, so the copies are dropped too. */
   private tx<T>(fn: () => T): T {
-    if (this.rowWrites !== null) return fn();
+    if (this.row.inTransaction) return fn();
     let out: T;
     try {
       out = this.storage.transactionSync(() => {
-        this.rowWrites = new Map();
+        this.row.begin();
         this.flushPending();
         const result = fn();
-        this.writeRow();
+        this.row.write(this.companion?.columns(), this.log.columns());
         return result;
       });
     } catch (err) {
-      this.rowWrites = null;
       this.flushing = false;
       this.forget();
       this.companion?.forget();
       throw err;
     }
-    this.rowWrites = null;
     if (this.flushing) {
       this.flushing = false;
       this.pending.clear();
@@ -105,12 +114,20 @@ export class TaskStore {
     this.cachedTask = undefined;
     this.cachedSteps = undefined;
     this.cachedOutputs = undefined;
+    this.log.forget();
+    this.row.forget();
   }
 
   task(): TaskRow | null {
     if (this.cachedTask === undefined) {
+      // a new object has no schema until its create (task-schema.ts): no table, no task
+      if (schemaMissing(this.storage)) return null;
       const r = this.sql.exec<Row>('SELECT * FROM task LIMIT 1').toArray()[0];
       this.cachedTask = r ? this.withPending(toTask(r)) : null;
+      if (r) {
+        this.log.load(r.tail);
+        this.row.read(r);
+      }
       // the steps and outputs are columns of the same row (migration 7): one read for all
       if (r?.steps != null && this.cachedSteps === undefined) {
         this.cachedSteps = this.withPendingSteps(JSON.parse(String(r.steps)) as StepRow[]);
@@ -176,63 +193,36 @@ export class TaskStore {
 
   /** Events with seq > after, oldest first. */
   eventsAfter(after: number, limit = 10_000): TaskEvent[] {
+    if (!this.task()) return [];
     const written = this.log.after(after, limit);
     return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
 
-  create(init: {
-    id: string;
-    tenant: string;
-    input: TaskInput;
-    inputKey: string | null;
-    steps: readonly Step[];
-    maxAttempts: number;
-    label: string | null;
-    bodyHash: string;
-    batchId?: string | null;
-    now: number;
-  }): TaskEvent {
+  create(init: NewTask): TaskEvent {
     this.forget();
+    try {
+      return this.insertTask(init);
+    } catch (err) {
+      // a schema created by the transaction that rolled back is gone with it
+      migrate(this.storage);
+      throw err;
+    }
+  }
+
+  private insertTask(init: NewTask): TaskEvent {
     return this.tx(() => {
-      // the first event's seq (1) and the companion's columns are in the row as inserted
-      const row: Record<string, SqlStorageValue> = {
-        id: init.id,
-        tenant: init.tenant,
-        status: 'queued',
-        message: 'waiting to start',
-        max_attempts: init.maxAttempts,
-        attempts_per_run: init.maxAttempts,
-        input: JSON.stringify(init.input),
-        input_key: init.inputKey,
-        label: init.label,
-        body_hash: init.bodyHash,
-        batch_id: init.batchId ?? null,
-        seq: 1,
-        created_at: init.now,
-        updated_at: init.now,
-        steps: JSON.stringify(
-          init.steps.map(
-            (step, index): StepRow => ({ index, op: step.op, params: step, status: 'pending', progress: 0 }),
-          ),
-        ),
-        outputs: '[]',
-        ...this.companion?.columns(),
-      };
+      // a new object's schema is created here, in the transaction that writes its first row
+      ensureSchema(this.storage);
+      // the first event (in the row's tail: task-log.ts) and the companion's columns are in the row as inserted
+      const { row, first } = newTaskRow(init);
+      this.log.load(null);
+      this.log.append([first]);
+      Object.assign(row, this.companion?.columns(), this.log.columns());
       const cols = Object.keys(row);
       this.sql.exec(
         `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
         ...Object.values(row),
       );
-      const first: TaskEvent = {
-        kind: 'status',
-        status: 'queued',
-        message: 'waiting to start',
-        attempt: 1,
-        progress: 0,
-        seq: 1,
-        at: init.now,
-      };
-      this.log.insertNumbered(first);
       return first;
     });
   }
@@ -294,7 +284,7 @@ export class TaskStore {
     let seqReserved = t.seqReserved;
     if (seq > seqReserved) {
       seqReserved = seq + SEQ_RESERVE;
-      this.sql.exec('UPDATE task SET seq_reserved = ?', seqReserved);
+      this.row.writeNow({ seq_reserved: seqReserved });
     }
     const e: ProgressEvent = { ...event, seq, at: now };
     this.pending.add(e, patch, step, stepProgress);
@@ -302,6 +292,12 @@ export class TaskStore {
     this.cachedTask = { ...t, ...patch, seq, seqReserved, updatedAt: now };
     const steps = this.cachedSteps;
     if (steps) this.cachedSteps = steps.map((s) => (s.index === step ? { ...s, progress: stepProgress } : s));
+    this.armFlush();
+    return e;
+  }
+
+  /** Write what is pending (progress events, patches) within FLUSH_INTERVAL_MS. */
+  private armFlush(): void {
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = null;
       try {
@@ -311,12 +307,11 @@ export class TaskStore {
         console.warn(JSON.stringify({ level: 'warn', msg: 'progress flush failed', error: String(err) }));
       }
     }, FLUSH_INTERVAL_MS);
-    return e;
   }
 
-  /** Write the pending progress events now (one transaction), if any. */
+  /** Write what is pending now (one transaction), if anything. */
   flush(): void {
-    if (!this.pending.empty) this.tx(() => undefined);
+    if (this.pending.dirty) this.tx(() => undefined);
   }
 
   /**
@@ -343,7 +338,7 @@ export class TaskStore {
           message: t.message,
         });
       }
-      this.log.insertMany(fillers);
+      this.log.append(fillers);
       this.setRow({ seq: t.seqReserved });
       this.cachedTask = { ...t, seq: t.seqReserved };
       this.settleReserve();
@@ -379,9 +374,17 @@ export class TaskStore {
     this.setRow({ outputs: JSON.stringify(outputs) });
   }
 
-  /** Update task fields without an event (e.g. the job id once the runner accepted the job). */
+  /**
+   * Update task fields without an event, written like progress: with the next write, at most
+   * FLUSH_INTERVAL_MS later (pending-progress.ts). For what the running attempt may lose in a crash:
+   * the job id once the runner accepted the job (a restart sends the same job again, which the runner
+   * answers as the one it has), the stage while an output is stored.
+   */
   patch(patch: TaskPatch, now = Date.now()): void {
-    this.tx(() => this.writePatch(patch, now));
+    if (!this.task()) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    this.pending.addPatch(patch, now);
+    this.patchCache(patch, now);
+    this.armFlush();
   }
 
   /** Bound the event log (see event-log.ts). */
@@ -404,22 +407,23 @@ export class TaskStore {
   private withPending(t: TaskRow): TaskRow {
     const last = this.pending.lastSeq;
     // while a transaction writes them, the row read back already has them
-    if (last === null || this.flushing) return t;
-    return { ...t, ...this.pending.patch, seq: Math.max(t.seq, last), updatedAt: this.pending.at };
+    if (!this.pending.dirty || this.flushing) return t;
+    return { ...t, ...this.pending.patch, seq: Math.max(t.seq, last ?? 0), updatedAt: this.pending.at };
   }
 
   /** Inside a transaction: write the pending progress events and the row as they leave it. */
   private flushPending(): void {
-    if (this.pending.empty || this.flushing) return;
+    if (!this.pending.dirty || this.flushing) return;
     // the row as the pending events leave it, read before `flushing` is set
     this.task();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushing = true;
-    this.log.insertMany(this.pending.events);
+    this.log.append(this.pending.events);
     // the steps as read include what is pending
     if (this.pending.steps.size > 0) this.setSteps(this.steps());
-    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), seq: this.pending.lastSeq });
+    const last = this.pending.lastSeq;
+    this.setRow({ ...this.patchColumns(this.pending.patch, this.pending.at), ...(last === null ? {} : { seq: last }) });
     this.settleReserve();
   }
 
@@ -445,20 +449,7 @@ export class TaskStore {
 
   /** Inside a transaction: columns of the task row to write when it ends (a later value wins). */
   private setRow(columns: Record<string, SqlStorageValue>): void {
-    if (!this.rowWrites) throw new Error('task row written outside a transaction');
-    for (const [k, v] of Object.entries(columns)) this.rowWrites.set(k, v);
-  }
-
-  /** At the end of a transaction: the task row's changes as one UPDATE. */
-  private writeRow(): void {
-    const cols = this.rowWrites;
-    if (!cols) return;
-    const extra = this.companion?.columns();
-    if (extra) for (const [k, v] of Object.entries(extra)) cols.set(k, v);
-    if (cols.size === 0) return;
-    const entries = [...cols];
-    this.sql.exec(`UPDATE task SET ${entries.map(([k]) => `${k} = ?`).join(', ')}`, ...entries.map(([, v]) => v));
-    cols.clear();
+    this.row.set(columns);
   }
 
   /** Inside a transaction: the steps as they now are, written with the task row (its `steps` column). */
@@ -492,7 +483,7 @@ export class TaskStore {
     const t = this.task();
     if (!t) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
     const e = { ...event, seq: t.seq + 1, at: now } as TaskEvent;
-    this.log.insertNumbered(e);
+    this.log.append([e]);
     this.companion?.observe(e);
     this.setRow({ ...this.patchColumns(patch, now), seq: e.seq });
     this.patchCache(patch, now, e.seq);

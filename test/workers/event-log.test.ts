@@ -2,8 +2,31 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { SPILL_EVENTS } from '../../src/objects/task-log.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
 import { createTask } from './helpers.ts';
+
+/** Rows written by every statement the object runs from now until stop() (what the bill counts). */
+function rowsWritten(storage: DurableObjectStorage): { rows(): number; stop(): void } {
+  const sql = storage.sql;
+  const exec = sql.exec.bind(sql);
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  sql.exec = ((query: string, ...bindings: unknown[]) => {
+    const c = exec(query, ...bindings);
+    cursors.push(c);
+    return c;
+  }) as typeof sql.exec;
+  return {
+    rows: () => cursors.reduce((n, c) => n + c.rowsWritten, 0),
+    stop: () => {
+      sql.exec = exec;
+    },
+  };
+}
+
+function tableExists(sql: SqlStorage, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
+}
 
 describe('event log compaction', () => {
   it('drops old progress events only, keeps the last per step and every status/step/output event', async () => {
@@ -59,13 +82,12 @@ describe('event log compaction', () => {
     });
   });
 
-  it('a flush writes its progress events as one row; a replay from any seq has exactly the later ones', async () => {
+  it('a flush writes one row (the task row, with its tail of events); a replay from any seq has exactly the later ones', async () => {
     const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
     await runInDurableObject(env.TASKS.getByName(json.id), (obj, state) => {
       const store = (obj as unknown as { store: TaskStore }).store;
       store.flush();
-      const rows = () => Number(state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
-      const rowsBefore = rows();
+      const written = rowsWritten(state.storage);
       const base = store.task()!.seq;
       const sent = [1, 2, 3, 4].map(
         (i) =>
@@ -77,8 +99,12 @@ describe('event log compaction', () => {
           ).seq,
       );
       store.flush();
-      expect(rows()).toBe(rowsBefore + 1);
+      // a short log is in the task row: a new object has no events table at all
+      expect(written.rows()).toBe(1);
+      expect(tableExists(state.storage.sql, 'events')).toBe(false);
       const log = store.appendEvent({ kind: 'log', step: 0, level: 'info', message: 'after' });
+      expect(written.rows()).toBe(2);
+      written.stop();
       // a new instance reads what is written: each seq once, in order, from any starting point
       const fresh = new TaskStore(state.storage);
       const all = fresh.eventsAfter(0).map((e) => e.seq);
@@ -89,6 +115,41 @@ describe('event log compaction', () => {
       const replayed = fresh.eventsAfter(sent[1]!);
       expect(replayed[0]).toMatchObject({ seq: sent[2], kind: 'progress', message: 'p3', progress: 3 });
       expect(replayed.at(-1)).toMatchObject({ seq: log.seq, kind: 'log' });
+    });
+  });
+
+  it('a tail that grows long moves to the events table in one row, and replays as before', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (obj, state) => {
+      const store = (obj as unknown as { store: TaskStore }).store;
+      store.flush();
+      const sql = state.storage.sql;
+      const tail = () => (JSON.parse(String(sql.exec('SELECT tail FROM task').one().tail)) as unknown[]).length;
+      const inTail = tail();
+      const written = rowsWritten(state.storage);
+      // one short of the bound, one transaction each: the task row only
+      for (let i = inTail; i < SPILL_EVENTS - 1; i++) {
+        store.appendEvent({ kind: 'log', step: 0, level: 'info', message: `m${i}` });
+      }
+      expect(written.rows()).toBe(SPILL_EVENTS - 1 - inTail);
+      expect(tableExists(sql, 'events')).toBe(false);
+      // the one that reaches it: the table is created (2 rows), the tail moves (1) and the row is written (1)
+      const before = written.rows();
+      const last = store.appendEvent({ kind: 'log', step: 0, level: 'info', message: 'the 64th' });
+      expect(written.rows() - before).toBe(4);
+      written.stop();
+      expect(tail()).toBe(0);
+      expect(sql.exec('SELECT COUNT(*) AS n FROM events').one().n).toBe(1);
+      const next = store.appendEvent({ kind: 'log', step: 0, level: 'info', message: 'in the new tail' });
+      expect(tail()).toBe(1);
+      const fresh = new TaskStore(state.storage);
+      const all = fresh.eventsAfter(0);
+      expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+      expect(all.at(-2)).toMatchObject({ seq: last.seq, message: 'the 64th' });
+      expect(all.at(-1)).toMatchObject({ seq: next.seq, message: 'in the new tail' });
+      for (const after of [0, 1, last.seq - 1, last.seq, next.seq]) {
+        expect(fresh.eventsAfter(after).map((e) => e.seq)).toEqual(all.map((e) => e.seq).filter((q) => q > after));
+      }
     });
   });
 

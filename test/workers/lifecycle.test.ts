@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { newTaskId } from '../../src/lib/ids.ts';
 import { SLOT_ERROR_RECHECK_MS } from '../../src/lib/task-lifecycle.ts';
 import type { TaskObject } from '../../src/objects/task-object.ts';
+import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask, ORIGIN } from './helpers.ts';
 
@@ -88,10 +89,7 @@ describe('task lifecycle in the object', () => {
     const { json } = await createTask(BUSY_TASK);
     await alarmUntil(json.id, 'failed');
     await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
-      const bodies = state.storage.sql
-        .exec<{ body: string }>("SELECT body FROM events WHERE kind = 'status' ORDER BY seq")
-        .toArray()
-        .map((r) => JSON.parse(r.body) as { status: string; progress?: number });
+      const bodies = new TaskStore(state.storage).eventsAfter(0).filter((e) => e.kind === 'status');
       expect(bodies.length).toBeGreaterThan(2);
       for (const b of bodies) expect(typeof b.progress).toBe('number');
     });

@@ -6,7 +6,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { SEQ_RESERVE } from '../../src/objects/pending-progress.ts';
+import { FLUSH_INTERVAL_MS, SEQ_RESERVE } from '../../src/objects/pending-progress.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
 import { call, createTask } from './helpers.ts';
@@ -80,6 +80,28 @@ describe('progress in the event log', () => {
       expect(seqs.at(-1)! - last).toBeLessThanOrEqual(SEQ_RESERVE + 3);
       const next = after.appendEvent({ kind: 'log', step: null, level: 'info', message: 'after the crash' });
       expect(next.seq).toBeGreaterThan(sent);
+    });
+  });
+
+  it('a patch without an event waits for the next write, like progress, and reads include it at once', async () => {
+    const { json } = await createTask(TASK);
+    await waitStatus(json.id, 'running');
+    await call(`/api/tasks/${json.id}/cancel`, { method: 'POST' });
+    await runInDurableObject(env.TASKS.getByName(json.id), async (_obj, state) => {
+      // a store of its own: the object's driver has stopped, nothing else writes
+      const store = new TaskStore(state.storage);
+      const seq = store.task()!.seq;
+      store.patch({ stage: 'storing', message: 'saving a.mp3' });
+      expect(store.task()).toMatchObject({ stage: 'storing', message: 'saving a.mp3', seq });
+      // not written yet: a new instance (a crash) would not see it
+      expect(new TaskStore(state.storage).task()!.message).not.toBe('saving a.mp3');
+      const p = store.appendProgress(tick(40), { progress: 40, message: 'p' }, 0, 40);
+      store.flush();
+      expect(new TaskStore(state.storage).task()).toMatchObject({ stage: 'storing', seq: p.seq, progress: 40 });
+      // alone, it is written by the flush timer
+      store.patch({ message: 'on its own' });
+      await new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS + 200));
+      expect(new TaskStore(state.storage).task()).toMatchObject({ message: 'on its own', seq: p.seq });
     });
   });
 });

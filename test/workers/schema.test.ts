@@ -7,13 +7,18 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { applyMigrations } from '../../src/objects/migrations.ts';
+import { SPILL_EVENTS } from '../../src/objects/task-log.ts';
 import {
   BASELINE,
   BASELINE_DIFFERS,
   BASELINE_OMITS,
   MIGRATIONS,
+  migrate,
   SCHEMA_VERSION,
 } from '../../src/objects/task-schema.ts';
+import { TaskStore } from '../../src/objects/task-store.ts';
+import type { TaskEvent } from '../../src/protocol/task.ts';
+import { call, createTask } from './helpers.ts';
 
 type Column = { name: string; type: string; notnull: number; dflt_value: string | null; pk: number };
 
@@ -35,8 +40,26 @@ function tables(sql: SqlStorage): Record<string, Column[]> {
 }
 
 describe('task schema', () => {
+  it('an object that only answers "no such task" writes nothing, and a deleted task leaves nothing', async () => {
+    const res = await call('/api/tasks/nosuchtaskschema0001');
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+    await runInDurableObject(env.TASKS.getByName('nosuchtaskschema0001'), (_obj, state) => {
+      expect(tables(state.storage.sql)).toEqual({});
+    });
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    const del = await call(`/api/tasks/${json.id}`, { method: 'DELETE' });
+    expect(del.status).toBeLessThan(300);
+    await del.body?.cancel();
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
+      expect(tables(state.storage.sql)).toEqual({});
+    });
+    expect((await call(`/api/tasks/${json.id}`)).status).toBe(404);
+  });
+
   it('a new object starts at the current version with the tables the migrations build, minus the omitted ones', async () => {
-    await runInDurableObject(env.TASKS.getByName('schema-baseline'), (_obj, state) => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
       const sql = state.storage.sql;
       const version = sql.exec<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations').one().v;
       expect(version).toBe(SCHEMA_VERSION);
@@ -57,6 +80,85 @@ describe('task schema', () => {
         col.notnull = 1;
       }
       expect(fresh).toEqual(replayed);
+    });
+  });
+
+  it('the events table the log creates when a tail grows long is the one the migrations build', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (obj, state) => {
+      const store = (obj as unknown as { store: TaskStore }).store;
+      for (let i = 0; i < SPILL_EVENTS; i++)
+        store.appendEvent({ kind: 'log', step: 0, level: 'info', message: `${i}` });
+      const created = tables(state.storage.sql).events;
+      expect(created).toBeDefined();
+      for (const t of Object.keys(tables(state.storage.sql))) state.storage.sql.exec(`DROP TABLE ${t}`);
+      applyMigrations(state.storage, MIGRATIONS);
+      expect(created).toEqual(tables(state.storage.sql).events);
+    });
+  });
+
+  it('an object written before migration 8 (its events in the table) replays them all, then its new ones', async () => {
+    await runInDurableObject(env.TASKS.getByName('schema-v7'), (_obj, state) => {
+      const sql = state.storage.sql;
+      for (const t of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${t}`);
+      // what main wrote: a row per status or step event, a row per flush of progress (last_seq set)
+      applyMigrations(state.storage, MIGRATIONS.slice(0, 7));
+      sql.exec(
+        `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, seq_reserved,
+           created_at, updated_at, steps, outputs)
+         VALUES ('schema-v7', 'local', 'running', 3, 3, '{"url":"http://x.test/a.mp4"}', 'h', 5, 5, 1, 5,
+           '[{"index":0,"op":"probe","params":{"op":"probe"},"status":"running","progress":20}]', '[]')`,
+      );
+      const event = 'INSERT INTO events (seq, at, kind, body, last_seq) VALUES (?, ?, ?, ?, ?)';
+      sql.exec(
+        event,
+        1,
+        1,
+        'status',
+        JSON.stringify({ kind: 'status', status: 'queued', message: 'q', attempt: 1 }),
+        null,
+      );
+      sql.exec(
+        event,
+        2,
+        2,
+        'status',
+        JSON.stringify({ kind: 'status', status: 'running', message: 'r', attempt: 1 }),
+        null,
+      );
+      sql.exec(event, 3, 3, 'step', JSON.stringify({ kind: 'step', step: 0, op: 'probe', status: 'running' }), null);
+      const progress = (seq: number, p: number): TaskEvent => ({
+        kind: 'progress',
+        seq,
+        at: seq,
+        step: 0,
+        stage: 'probing',
+        progress: p,
+        stepProgress: p,
+        message: 'p',
+      });
+      sql.exec(event, 4, 4, 'progress', JSON.stringify([progress(4, 10), progress(5, 20)]), 5);
+
+      migrate(state.storage);
+      const store = new TaskStore(state.storage);
+      const next = store.appendEvent({ kind: 'log', step: 0, level: 'info', message: 'after the migration' });
+      expect(next.seq).toBe(6);
+      const fresh = new TaskStore(state.storage);
+      const all = fresh.eventsAfter(0);
+      expect(all.map((e) => [e.seq, e.kind])).toEqual([
+        [1, 'status'],
+        [2, 'status'],
+        [3, 'step'],
+        [4, 'progress'],
+        [5, 'progress'],
+        [6, 'log'],
+      ]);
+      expect(all[4]).toMatchObject({ progress: 20 });
+      for (let after = 0; after <= 6; after++) {
+        expect(fresh.eventsAfter(after).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6].filter((q) => q > after));
+      }
+      // the new event went to the row's tail, not the table
+      expect(sql.exec('SELECT MAX(seq) AS n FROM events').one().n).toBe(4);
     });
   });
 });

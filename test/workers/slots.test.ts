@@ -12,6 +12,7 @@ import { newTaskId } from '../../src/lib/ids.ts';
 import { QUEUED_RECHECK_MS } from '../../src/lib/task-lifecycle.ts';
 import { applyMigrations } from '../../src/objects/migrations.ts';
 import type { TaskObject } from '../../src/objects/task-object.ts';
+import { TaskStore } from '../../src/objects/task-store.ts';
 import type { TenantObject } from '../../src/objects/tenant-object.ts';
 import { TENANT_MIGRATIONS } from '../../src/objects/tenant-schema.ts';
 import type { TaskSnapshot } from '../../src/protocol/task.ts';
@@ -69,7 +70,7 @@ async function until(what: () => Promise<boolean>, label: string): Promise<void>
 
 async function seqOf(id: string): Promise<number> {
   return runInDurableObject(env.TASKS.getByName(id), (_o: TaskObject, state) =>
-    Number(state.storage.sql.exec<{ n: number }>('SELECT MAX(seq) AS n FROM events').one().n),
+    Number(new TaskStore(state.storage).eventsAfter(0).at(-1)?.seq ?? 0),
   );
 }
 

@@ -75,7 +75,7 @@ describe('run timeline', () => {
     await runInDurableObject(env.TASKS.getByName('timeline-v6'), (_obj, state) => {
       const sql = state.storage.sql;
       // an object built by migrations 1-6, with what a task of that schema had written
-      for (const t of ['task', 'events', 'schema_migrations']) sql.exec(`DROP TABLE ${t}`);
+      for (const t of ['task', 'events', 'schema_migrations']) sql.exec(`DROP TABLE IF EXISTS ${t}`);
       applyMigrations(state.storage, MIGRATIONS.slice(0, 6));
       sql.exec(
         `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, created_at, updated_at)
