@@ -350,7 +350,7 @@ export class TenantObject extends DurableObject<Env> {
     });
   }
 
-  /** A transaction that writes through the slots' in-memory copy: a rollback drops the copy. */
+  /** A transaction that writes through the slots' and the index's in-memory copies: a rollback drops them. */
   private tx<T>(fn: () => T): T {
     const acks = [...this.acks];
     this.acks.clear();
@@ -361,6 +361,7 @@ export class TenantObject extends DurableObject<Env> {
       });
     } catch (err) {
       this.slots.invalidate();
+      this.index.invalidate();
       for (const [id, at] of acks) this.acks.set(id, at);
       throw err;
     }
