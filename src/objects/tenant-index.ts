@@ -2,8 +2,16 @@
  * A tenant's task index (table `tasks` in the TenantObject's SQLite): one row per task, for
  * GET /api/tasks and the counts in /api/health. The task objects are the truth; each row carries
  * its task's event seq, so a late report never overwrites a newer one. Used only by TenantObject.
+ *
+ * Its indexes are what each write pays for (an index entry is a row written): newest first
+ * (`tasks_by_created`, written once per task) and failed or canceled rows by status
+ * (`tasks_ended_badly`, once per such task). The counts, and the list's filter by an active status,
+ * come from the tally (tenant-tally.ts), which every write here keeps; a filter by `succeeded`, the
+ * common status, reads newest first.
  */
+import { isTerminal } from '../lib/task-status.ts';
 import { TASK_STATUSES, type TaskListEntry, type TaskStatus } from '../protocol/task.ts';
+import { type TallyRow, TenantTally } from './tenant-tally.ts';
 
 /** What a task object reports to its tenant (the same shape GET /api/tasks lists). */
 export type TaskIndexEntry = TaskListEntry;
@@ -42,33 +50,88 @@ export function runningEntry(queued: TaskIndexEntry, now: number): TaskIndexEntr
   return { ...queued, status: 'running', message: 'starting', seq: queued.seq + 1, updatedAt: now };
 }
 
+/** The statuses `tasks_ended_badly` holds (its WHERE clause, repeated in queries that use it). */
+const ENDED_BADLY = "status IN ('failed','canceled')";
+
+/** The predicate of the list's text search (`q`), twice bound. */
+const TEXT_MATCH = "(instr(lower(source), lower(?)) > 0 OR instr(lower(coalesce(label, '')), lower(?)) > 0)";
+
 export class TenantIndex {
   private readonly sql: SqlStorage;
+  /** null until first needed after a wake, or after a transaction that wrote through it failed */
+  private tallyCopy: TenantTally | null = null;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
   }
 
+  private get tally(): TenantTally {
+    this.tallyCopy ??= TenantTally.load(this.sql);
+    return this.tallyCopy;
+  }
+
+  /** Forget the tally (a transaction that wrote through it rolled back). */
+  invalidate(): void {
+    this.tallyCopy = null;
+  }
+
+  /** What the tally and the seq check need of a stored row. */
+  private stored(id: string): (TallyRow & { seq: number }) | null {
+    const r = this.sql
+      .exec<{ status: TaskStatus; created_at: number; updated_at: number; seq: number }>(
+        'SELECT status, created_at, updated_at, seq FROM tasks WHERE id = ?',
+        id,
+      )
+      .toArray()[0];
+    if (!r) return null;
+    return {
+      id,
+      status: r.status,
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+      seq: Number(r.seq),
+    };
+  }
+
   /** Record a task's latest state; ignored when a newer report is already stored. */
   upsert(entry: TaskIndexEntry): void {
-    this.sql.exec(
-      `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
-         message = excluded.message, attempt = excluded.attempt, seq = excluded.seq, updated_at = excluded.updated_at
-       WHERE excluded.seq >= tasks.seq`,
-      entry.id,
-      entry.status,
-      entry.label,
-      entry.source.slice(0, MAX_TEXT_CHARS),
-      entry.ops,
-      entry.progress,
-      entry.message.slice(0, MAX_TEXT_CHARS),
-      entry.attempt,
-      entry.seq,
-      entry.createdAt,
-      entry.updatedAt,
-    );
+    const before = this.stored(entry.id);
+    if (before && entry.seq < before.seq) return;
+    if (before) {
+      // label, source, ops and created_at never change after the first report
+      this.sql.exec(
+        'UPDATE tasks SET status = ?, progress = ?, message = ?, attempt = ?, seq = ?, updated_at = ? WHERE id = ?',
+        entry.status,
+        entry.progress,
+        entry.message.slice(0, MAX_TEXT_CHARS),
+        entry.attempt,
+        entry.seq,
+        entry.updatedAt,
+        entry.id,
+      );
+    } else {
+      this.sql.exec(
+        `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        entry.id,
+        entry.status,
+        entry.label,
+        entry.source.slice(0, MAX_TEXT_CHARS),
+        entry.ops,
+        entry.progress,
+        entry.message.slice(0, MAX_TEXT_CHARS),
+        entry.attempt,
+        entry.seq,
+        entry.createdAt,
+        entry.updatedAt,
+      );
+    }
+    this.tallyCopy?.apply(before, {
+      id: entry.id,
+      status: entry.status,
+      createdAt: before?.createdAt ?? entry.createdAt,
+      updatedAt: entry.updatedAt,
+    });
   }
 
   /** When the task was created, if the index has it. */
@@ -79,22 +142,28 @@ export class TenantIndex {
 
   /** A queued row's move to running when its task took the slot it was handed (seq + 1: its running event). */
   markRunning(id: string, now: number): void {
+    const before = this.stored(id);
+    if (before?.status !== 'queued') return;
     this.sql.exec(
-      "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ? WHERE id = ? AND status = 'queued'",
+      "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ? WHERE id = ?",
       now,
       id,
     );
+    this.tallyCopy?.apply(before, { ...before, status: 'running', updatedAt: now });
   }
 
   remove(id: string): void {
+    const before = this.stored(id);
+    if (!before) return;
     this.sql.exec('DELETE FROM tasks WHERE id = ?', id);
+    this.tallyCopy?.apply(before, null);
   }
 
   /** Each slot holder with what the index last heard of it (null: nothing), for the reclaim of slots. */
   holderReports(): { taskId: string; status: TaskStatus | null; updatedAt: number | null }[] {
     return this.sql
       .exec<{ task_id: string; status: TaskStatus | null; updated_at: number | null }>(
-        'SELECT s.task_id, t.status, t.updated_at FROM slots s LEFT JOIN tasks t ON t.id = s.task_id',
+        "SELECT l.task_id, t.status, t.updated_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding'",
       )
       .toArray()
       .map((r) => ({
@@ -107,48 +176,65 @@ export class TenantIndex {
   /** Newest first, optionally by status or a substring of the source URL / label. */
   list(query: TaskListQuery): { tasks: TaskIndexEntry[]; cursor: string | null } {
     const limit = Math.min(Math.max(Math.floor(query.limit ?? 50), 1), 200);
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (query.status && (TASK_STATUSES as readonly string[]).includes(query.status)) {
-      where.push('status = ?');
-      args.push(query.status);
-    }
-    if (query.q) {
-      where.push("(instr(lower(source), lower(?)) > 0 OR instr(lower(coalesce(label, '')), lower(?)) > 0)");
-      args.push(query.q, query.q);
-    }
-    const cursor = query.cursor ? /^(\d{1,15})_([a-z2-7]{20})$/.exec(query.cursor) : null;
-    if (cursor) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      args.push(Number(cursor[1]), Number(cursor[1]), cursor[2]!);
-    }
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                 ORDER BY created_at DESC, id DESC LIMIT ?`;
-    const rows = this.sql.exec<Row>(sql, ...args, limit + 1).toArray();
+    const status = query.status && (TASK_STATUSES as readonly string[]).includes(query.status) ? query.status : null;
+    const c = query.cursor ? /^(\d{1,15})_([a-z2-7]{20})$/.exec(query.cursor) : null;
+    const after = c ? { createdAt: Number(c[1]), id: c[2]! } : null;
+    const rows =
+      status && !isTerminal(status)
+        ? this.activePage(status, query.q, after, limit + 1)
+        : this.page(query, status, after, limit + 1);
     const tasks = rows.slice(0, limit).map(toEntry);
     const last = tasks.at(-1);
     return { tasks, cursor: rows.length > limit && last ? `${last.createdAt}_${last.id}` : null };
   }
 
+  /** A page read newest first through the indexes (every filter but an active status). */
+  private page(
+    query: TaskListQuery,
+    status: TaskStatus | null,
+    after: { createdAt: number; id: string } | null,
+    n: number,
+  ): Row[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (status) {
+      where.push('status = ?');
+      args.push(status);
+      // failed and canceled rows are read through their own index (whose WHERE this repeats)
+      if (status === 'failed' || status === 'canceled') where.push(ENDED_BADLY);
+    }
+    if (query.q) {
+      where.push(TEXT_MATCH);
+      args.push(query.q, query.q);
+    }
+    if (after) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      args.push(after.createdAt, after.createdAt, after.id);
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return this.sql.exec<Row>(sql, ...args, n).toArray();
+  }
+
+  /** A page of an active status: the tally names the rows in order, each read by its key. */
+  private activePage(
+    status: TaskStatus,
+    q: string | undefined,
+    after: { createdAt: number; id: string } | null,
+    n: number,
+  ): Row[] {
+    const out: Row[] = [];
+    const read = q ? `SELECT * FROM tasks WHERE id = ? AND ${TEXT_MATCH}` : 'SELECT * FROM tasks WHERE id = ?';
+    for (const id of this.tally.activeIds(status, after)) {
+      const row = this.sql.exec<Row>(read, id, ...(q ? [q, q] : [])).toArray()[0];
+      if (row) out.push(row);
+      if (out.length >= n) break;
+    }
+    return out;
+  }
+
   /** Tasks by status, and running tasks whose last report is older than `stallMs`. */
   counts(stallMs: number, now: number): Record<TaskStatus | 'stalled', number> {
-    const out = Object.fromEntries([...TASK_STATUSES, 'stalled'].map((s) => [s, 0])) as Record<
-      TaskStatus | 'stalled',
-      number
-    >;
-    for (const r of this.sql.exec<{ status: TaskStatus; n: number }>(
-      'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
-    )) {
-      out[r.status] = Number(r.n);
-    }
-    out.stalled = Number(
-      this.sql
-        .exec<{ n: number }>(
-          "SELECT COUNT(*) AS n FROM tasks WHERE status = 'running' AND updated_at < ?",
-          now - stallMs,
-        )
-        .one().n,
-    );
-    return out;
+    return this.tally.counts(stallMs, now);
   }
 }

@@ -23,6 +23,7 @@
  * So a waiting task needs no timer of its own but a long safety net. While someone waits on full
  * slots, the same alarm frees the slots of holders that crashed, were deleted or ended without saying
  * so (the index answers for most; the others are asked, `needsSlot`). Nothing here walks the line.
+ * The hand-off, the alarm and the reclaim live in tenant-grants.ts.
  *
  * Quotas: an id already indexed or admitted is free, so an Idempotency-Key replay never counts twice;
  * a batch's children are admitted together (`admitMany`) before the batch creates them; task objects
@@ -30,11 +31,11 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Admission, DailyLimits, DailyUsage } from '../lib/quota.ts';
-import { isTerminal } from '../lib/task-status.ts';
 import type { TaskStatus } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { taskConfig } from './config.ts';
 import { applyMigrations } from './migrations.ts';
+import { TenantGrants } from './tenant-grants.ts';
 import { runningEntry, type TaskIndexEntry, type TaskListQuery, TenantIndex } from './tenant-index.ts';
 import { TENANT_MIGRATIONS } from './tenant-schema.ts';
 import { TenantSlots } from './tenant-slots.ts';
@@ -49,16 +50,6 @@ export type QuotaRefusal = Extract<Admission, { ok: false }>;
 /** The answer to `enter`: refused by the daily quota, or admitted with a slot or a place in line. */
 export type EntryAnswer = { ok: true; granted: boolean } | QuotaRefusal;
 
-/**
- * A slot holder whose last report is younger than this is taken at its word (running tasks report every
- * half stall timeout, 15 s by default); older or unknown holders are asked before their slot is kept.
- */
-const HOLDER_FRESH_MS = 60_000;
-/** A grant the task has not acknowledged is sent again after this long. */
-const GRANT_RESEND_MS = 5_000;
-/** While someone waits on full slots, the holders are checked this often. */
-const RECLAIM_EVERY_MS = 15_000;
-
 export class TenantObject extends DurableObject<Env> {
   private readonly quota: TenantUsage;
   private readonly index: TenantIndex;
@@ -68,11 +59,10 @@ export class TenantObject extends DurableObject<Env> {
   private readonly webhooks: TenantWebhooks;
   /**
    * Grants the tasks acknowledged (id -> when), not yet written: their index rows move to running
-   * with the next transaction (see tellGranted).
+   * with the next transaction (see tenant-grants.ts).
    */
   private readonly acks = new Map<string, number>();
-  /** When the alarm is set for (null: not set), as this instance last set or read it. */
-  private alarmAt: number | null = null;
+  private readonly grants: TenantGrants;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,11 +70,20 @@ export class TenantObject extends DurableObject<Env> {
     this.index = new TenantIndex(ctx.storage.sql);
     this.slots = new TenantSlots(ctx.storage.sql);
     this.webhooks = new TenantWebhooks(ctx.storage);
+    this.grants = new TenantGrants({
+      ctx,
+      env: () => this.env,
+      slots: this.slots,
+      index: this.index,
+      tx: (fn) => this.tx(fn),
+      limit: () => this.limitOf(),
+      acks: this.acks,
+    });
     ctx.blockConcurrencyWhile(async () => {
       applyMigrations(ctx.storage, TENANT_MIGRATIONS);
-      this.alarmAt = await ctx.storage.getAlarm();
+      this.grants.alarmAt = await ctx.storage.getAlarm();
       // grants made just before a restart may never have been sent
-      await this.arm(Date.now());
+      await this.grants.arm(Date.now());
     });
   }
 
@@ -135,7 +134,7 @@ export class TenantObject extends DurableObject<Env> {
       this.index.upsert(granted ? runningEntry(entry, now) : entry);
       return { ok: true, granted };
     });
-    await this.arm(now);
+    await this.grants.arm(now);
     return answer;
   }
 
@@ -151,9 +150,9 @@ export class TenantObject extends DurableObject<Env> {
       }
       this.index.remove(taskId);
       this.slots.drop(taskId);
-      return this.handOff(this.limitOf());
+      return this.grants.handOff(this.limitOf());
     });
-    await this.tellGranted(granted);
+    await this.grants.tellGranted(granted);
   }
 
   /** Record a task's latest state; ignored when a newer report is already stored. */
@@ -166,9 +165,9 @@ export class TenantObject extends DurableObject<Env> {
     const granted = this.tx(() => {
       this.index.upsert(entry);
       this.slots.drop(entry.id);
-      return this.handOff(this.limitOf());
+      return this.grants.handOff(this.limitOf());
     });
-    await this.tellGranted(granted);
+    await this.grants.tellGranted(granted);
   }
 
   /** Forget a deleted task (and any slot or place in line it had). */
@@ -176,9 +175,9 @@ export class TenantObject extends DurableObject<Env> {
     const granted = this.tx(() => {
       this.index.remove(id);
       this.slots.drop(id);
-      return this.handOff(this.limitOf());
+      return this.grants.handOff(this.limitOf());
     });
-    await this.tellGranted(granted);
+    await this.grants.tellGranted(granted);
   }
 
   /**
@@ -198,7 +197,7 @@ export class TenantObject extends DurableObject<Env> {
       }
       return g;
     });
-    await this.arm(now);
+    await this.grants.arm(now);
     return { granted };
   }
 
@@ -206,9 +205,9 @@ export class TenantObject extends DurableObject<Env> {
   async release(taskId: string): Promise<void> {
     const granted = this.tx(() => {
       this.slots.drop(taskId);
-      return this.handOff(this.limitOf());
+      return this.grants.handOff(this.limitOf());
     });
-    await this.tellGranted(granted);
+    await this.grants.tellGranted(granted);
   }
 
   /** Slots held, and the line. */
@@ -231,126 +230,12 @@ export class TenantObject extends DurableObject<Env> {
     return false;
   }
 
-  /**
-   * Inside the caller's transaction: give each free slot to the task at the head of the line. The
-   * grants stay unacknowledged (the index row queued) until each task says it took its slot.
-   * Returns the ids to tell.
-   */
-  private handOff(limit: number): string[] {
-    const heads = this.slots.heads(limit - this.slots.used());
-    const now = Date.now();
-    for (const id of heads) this.slots.take(id, now, true);
-    return heads;
-  }
-
-  /**
-   * One call to each task that got a slot, which starts it. A task that took it is acknowledged (its
-   * index row now says running); one that no longer needs it gives it back, and the slot goes on to
-   * the next in line. A call that fails leaves the grant unacknowledged, for the alarm to send again.
-   */
-  private async tellGranted(ids: readonly string[]): Promise<void> {
-    let next = ids;
-    while (next.length > 0) {
-      const answers = await Promise.all(
-        next.map((id) =>
-          this.env.TASKS.getByName(id)
-            .slotGranted()
-            .then(
-              (took) => ({ id, took: took !== false }),
-              (err: unknown) => {
-                console.warn(
-                  JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) }),
-                );
-                return { id, took: null };
-              },
-            ),
-        ),
-      );
-      const now = Date.now();
-      // An acknowledgement is written with the next transaction (a commit of its own per hand-off
-      // cost more than the row): lost in a restart, it only means the grant is sent once more.
-      for (const a of answers) {
-        if (a.took !== true || !this.slots.isUnacknowledged(a.id)) continue;
-        this.slots.acknowledged(a.id);
-        this.acks.set(a.id, now);
-      }
-      const unneeded = answers.filter((a) => a.took === false && this.slots.holds(a.id)).map((a) => a.id);
-      next =
-        unneeded.length === 0
-          ? []
-          : this.tx(() => {
-              for (const id of unneeded) this.slots.drop(id);
-              return this.handOff(this.limitOf());
-            });
-      if (answers.some((a) => a.took === null)) await this.arm(now);
-    }
-  }
-
-  // ---- the alarm: grants sent again, slots reclaimed while someone waits --------------------------
-
+  /** Grants sent again, slots reclaimed while someone waits (tenant-grants.ts). */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
-    const now = Date.now();
-    try {
-      // every grant still unacknowledged (slotGranted is idempotent: a second call costs nothing)
-      await this.tellGranted(this.slots.unacknowledged().map((g) => g.taskId));
-      const limit = this.limitOf();
-      if (this.slots.lineLength() > 0 && this.slots.used() >= limit) await this.reclaim(now);
-      await this.tellGranted(this.tx(() => this.handOff(limit)));
-    } finally {
-      await this.arm(Date.now());
-    }
+    await this.grants.alarm();
   }
 
-  /**
-   * Arm the alarm when it has work: an unacknowledged grant to send again, or a line waiting on full
-   * slots. Never later than it is set already; an early alarm that finds nothing to do disarms.
-   */
-  private async arm(now: number): Promise<void> {
-    let due: number | null = null;
-    for (const g of this.slots.unacknowledged()) {
-      const at = Math.max(now, g.grantedAt + GRANT_RESEND_MS);
-      if (due === null || at < due) due = at;
-    }
-    if (this.slots.lineLength() > 0 && this.slots.used() >= this.limitOf()) {
-      const at = now + RECLAIM_EVERY_MS;
-      if (due === null || at < due) due = at;
-    }
-    if (due === null || (this.alarmAt !== null && this.alarmAt <= due)) return;
-    this.alarmAt = due;
-    await this.ctx.storage.setAlarm(due);
-  }
-
-  /**
-   * Free the slots of holders that no longer need them. The index answers for most holders without a
-   * call: a holder it shows ended gives its slot up at once, one that reported recently keeps it; only
-   * holders the index knows nothing fresh about are asked (`needsSlot`).
-   */
-  private async reclaim(now: number): Promise<void> {
-    const ask: string[] = [];
-    const ended: string[] = [];
-    for (const h of this.index.holderReports()) {
-      if (h.status !== null && isTerminal(h.status as TaskStatus)) ended.push(h.taskId);
-      else if (h.status === null || h.updatedAt === null || now - h.updatedAt > HOLDER_FRESH_MS) ask.push(h.taskId);
-    }
-    const answers = await Promise.all(
-      ask.map((taskId) =>
-        this.env.TASKS.getByName(taskId)
-          .needsSlot()
-          .then(
-            (needs) => ({ taskId, needs }),
-            () => ({ taskId, needs: true }),
-          ),
-      ),
-    );
-    const unneeded = [...ended, ...answers.filter((a) => !a.needs).map((a) => a.taskId)];
-    if (unneeded.length === 0) return;
-    this.tx(() => {
-      for (const id of unneeded) this.slots.drop(id);
-    });
-  }
-
-  /** A transaction that writes through the slots' in-memory copy: a rollback drops the copy. */
+  /** A transaction that writes through the slots' and the index's in-memory copies: a rollback drops them. */
   private tx<T>(fn: () => T): T {
     const acks = [...this.acks];
     this.acks.clear();
@@ -361,6 +246,7 @@ export class TenantObject extends DurableObject<Env> {
       });
     } catch (err) {
       this.slots.invalidate();
+      this.index.invalidate();
       for (const [id, at] of acks) this.acks.set(id, at);
       throw err;
     }

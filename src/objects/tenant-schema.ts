@@ -1,7 +1,11 @@
 /**
  * The TenantObject's SQLite schema: its append-only migrations (applied by migrations.ts when the
- * object wakes). The tables belong to tenant-index.ts (tasks), tenant-slots.ts (slots, waiting),
- * tenant-usage.ts (usage, admitted) and tenant-webhooks.ts.
+ * object wakes). The tables belong to tenant-index.ts (tasks), tenant-slots.ts (lane: the slots and
+ * the line; slots and waiting before migration 7), tenant-usage.ts (usage, admitted) and
+ * tenant-webhooks.ts.
+ *
+ * Every row written is billed, and so is every index entry a write touches (an index on a column a
+ * statement sets is written even when the value is unchanged): migrations 6 and 7 cut both.
  */
 import { TENANT_WEBHOOKS_MIGRATION } from './tenant-webhooks.ts';
 
@@ -77,5 +81,35 @@ export const TENANT_MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO waiting_v6 (enqueued_at, task_id) SELECT enqueued_at, task_id FROM waiting;
   DROP TABLE waiting;
   ALTER TABLE waiting_v6 RENAME TO waiting;
+  `,
+  // 7: fewer rows written per task. The status index goes (counts and the active statuses come from
+  // tenant-tally.ts's in-memory copy); only failed and canceled rows, rare and read by the list's
+  // filter, keep one. A slot and a place in line are one row of `lane` that changes state, instead of
+  // a row deleted in one table and inserted in another. `admitted` and `usage` lose their rowid (and
+  // `admitted` its day index: it is pruned by a scan once a day), so each insert is one row.
+  `
+  DROP INDEX tasks_by_status;
+  CREATE INDEX tasks_ended_badly ON tasks (status, created_at DESC, id DESC) WHERE status IN ('failed','canceled');
+  CREATE TABLE lane (
+    task_id TEXT NOT NULL PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('waiting','holding')),
+    since INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO lane (task_id, state, since) SELECT task_id, 'holding', acquired_at FROM slots;
+  INSERT OR IGNORE INTO lane (task_id, state, since) SELECT task_id, 'waiting', enqueued_at FROM waiting;
+  DROP TABLE slots;
+  DROP TABLE waiting;
+  CREATE TABLE admitted_v7 (task_id TEXT NOT NULL PRIMARY KEY, day TEXT NOT NULL) WITHOUT ROWID;
+  INSERT INTO admitted_v7 (task_id, day) SELECT task_id, day FROM admitted;
+  DROP TABLE admitted;
+  ALTER TABLE admitted_v7 RENAME TO admitted;
+  CREATE TABLE usage_v7 (
+    day TEXT NOT NULL PRIMARY KEY,
+    tasks INTEGER NOT NULL DEFAULT 0 CHECK (tasks >= 0),
+    output_bytes INTEGER NOT NULL DEFAULT 0 CHECK (output_bytes >= 0)
+  ) WITHOUT ROWID;
+  INSERT INTO usage_v7 (day, tasks, output_bytes) SELECT day, tasks, output_bytes FROM usage;
+  DROP TABLE usage;
+  ALTER TABLE usage_v7 RENAME TO usage;
   `,
 ];

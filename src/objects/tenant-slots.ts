@@ -1,12 +1,14 @@
 /**
- * A tenant's concurrency slots and its line of waiting tasks, in the TenantObject's SQLite (tables
- * `slots` and `waiting`) with a write-through copy in memory, so counting free slots, asking whether a
- * task holds one or waits, and the line's length cost no query. The copy is loaded when the object
- * wakes and dropped (reloaded on next use) whenever a transaction that wrote through it fails.
+ * A tenant's concurrency slots and its line of waiting tasks, in the TenantObject's SQLite (table
+ * `lane`: one row per task that holds a slot or waits for one) with a write-through copy in memory,
+ * so counting free slots, asking whether a task holds one or waits, the line's length and its head
+ * cost no query. The copy is loaded when the object wakes and dropped (reloaded on next use) whenever
+ * a transaction that wrote through it fails.
  *
- * The tables are keyed by their primary keys only (WITHOUT ROWID, migration 6), so a slot taken or
- * a place in line is one row written; the line's key is its order, and where a task stands in it
- * comes from the copy.
+ * A task's row is written when it joins the line or takes a slot, changes state once when a waiting
+ * task is handed a slot, and is deleted when the task gives the slot back (migration 7: one row that
+ * changes state, instead of a row deleted in one table and inserted in another). The line's order is
+ * the copy's: first come first served, rebuilt from each row's `since` when the object wakes.
  *
  * A slot handed to the head of the line is "unacknowledged" until the task says it took it; such
  * slots are the ones whose holder's index row still says `queued` (the acknowledgement is the index
@@ -18,10 +20,12 @@
 interface Copy {
   /** holder -> when it got the slot */
   holders: Map<string, number>;
-  /** waiting task -> when it joined the line */
+  /** waiting task -> when it joined the line, in the line's order (a Map keeps insertion order) */
   waiting: Map<string, number>;
   /** holders handed a slot that have not yet said they took it */
   unacked: Set<string>;
+  /** the latest `since` in the line (a newcomer's is never lower) */
+  lastSince: number;
 }
 
 export class TenantSlots {
@@ -35,22 +39,22 @@ export class TenantSlots {
   private get c(): Copy {
     if (this.copy) return this.copy;
     const holders = new Map<string, number>();
-    for (const r of this.sql.exec<{ task_id: string; acquired_at: number }>('SELECT task_id, acquired_at FROM slots')) {
-      holders.set(r.task_id, Number(r.acquired_at));
-    }
-    const waiting = new Map<string, number>();
-    for (const r of this.sql.exec<{ task_id: string; enqueued_at: number }>(
-      'SELECT task_id, enqueued_at FROM waiting',
+    const line: { id: string; since: number }[] = [];
+    for (const r of this.sql.exec<{ task_id: string; state: string; since: number }>(
+      'SELECT task_id, state, since FROM lane',
     )) {
-      waiting.set(r.task_id, Number(r.enqueued_at));
+      if (r.state === 'holding') holders.set(r.task_id, Number(r.since));
+      else line.push({ id: r.task_id, since: Number(r.since) });
     }
+    line.sort((a, b) => a.since - b.since || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const waiting = new Map(line.map((w) => [w.id, w.since] as const));
     const unacked = new Set<string>();
     for (const r of this.sql.exec<{ task_id: string }>(
-      "SELECT s.task_id FROM slots s JOIN tasks t ON t.id = s.task_id WHERE t.status = 'queued'",
+      "SELECT l.task_id FROM lane l JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding' AND t.status = 'queued'",
     )) {
       unacked.add(r.task_id);
     }
-    this.copy = { holders, waiting, unacked };
+    this.copy = { holders, waiting, unacked, lastSince: line.at(-1)?.since ?? 0 };
     return this.copy;
   }
 
@@ -92,9 +96,11 @@ export class TenantSlots {
   /** Give `taskId` a slot (leaving the line if it was in it). `handed`: not yet acknowledged. */
   take(taskId: string, now: number, handed: boolean): void {
     const c = this.c;
-    this.leaveLine(taskId);
-    if (!c.holders.has(taskId)) {
-      this.sql.exec('INSERT OR IGNORE INTO slots (task_id, acquired_at) VALUES (?, ?)', taskId, now);
+    if (c.waiting.delete(taskId)) {
+      this.sql.exec("UPDATE lane SET state = 'holding', since = ? WHERE task_id = ?", now, taskId);
+      c.holders.set(taskId, now);
+    } else if (!c.holders.has(taskId)) {
+      this.sql.exec("INSERT OR IGNORE INTO lane (task_id, state, since) VALUES (?, 'holding', ?)", taskId, now);
       c.holders.set(taskId, now);
     }
     if (handed) c.unacked.add(taskId);
@@ -105,39 +111,37 @@ export class TenantSlots {
     this.c.unacked.delete(taskId);
   }
 
-  /** Put `taskId` at the end of the line (a no-op when it already waits or holds a slot). */
+  /**
+   * Put `taskId` at the end of the line (a no-op when it already waits or holds a slot). Its `since`
+   * never goes below the last one's, so the order rebuilt when the object wakes is the order of arrival.
+   */
   join(taskId: string, now: number): void {
     const c = this.c;
     if (c.waiting.has(taskId) || c.holders.has(taskId)) return;
-    this.sql.exec('INSERT OR IGNORE INTO waiting (enqueued_at, task_id) VALUES (?, ?)', now, taskId);
-    c.waiting.set(taskId, now);
-  }
-
-  /** The line is keyed by its order, (enqueued_at, task_id): the copy knows where a task stands. */
-  private leaveLine(taskId: string): void {
-    const at = this.c.waiting.get(taskId);
-    if (at === undefined) return;
-    this.sql.exec('DELETE FROM waiting WHERE enqueued_at = ? AND task_id = ?', at, taskId);
-    this.c.waiting.delete(taskId);
+    const since = Math.max(now, c.lastSince);
+    this.sql.exec("INSERT OR IGNORE INTO lane (task_id, state, since) VALUES (?, 'waiting', ?)", taskId, since);
+    c.waiting.set(taskId, since);
+    c.lastSince = since;
   }
 
   /** Take `taskId`'s slot away and its place in line. Returns whether it held a slot. */
   drop(taskId: string): boolean {
     const c = this.c;
-    this.leaveLine(taskId);
     c.unacked.delete(taskId);
-    if (!c.holders.delete(taskId)) return false;
-    this.sql.exec('DELETE FROM slots WHERE task_id = ?', taskId);
-    return true;
+    const held = c.holders.delete(taskId);
+    if (held || c.waiting.delete(taskId)) this.sql.exec('DELETE FROM lane WHERE task_id = ?', taskId);
+    return held;
   }
 
-  /** The first `n` tasks in line, first come first served (the line's key is its order). */
+  /** The first `n` tasks in line, first come first served. */
   heads(n: number): string[] {
-    if (n <= 0 || this.c.waiting.size === 0) return [];
-    return this.sql
-      .exec<{ task_id: string }>('SELECT task_id FROM waiting ORDER BY enqueued_at, task_id LIMIT ?', n)
-      .toArray()
-      .map((r) => r.task_id);
+    const out: string[] = [];
+    if (n <= 0) return out;
+    for (const id of this.c.waiting.keys()) {
+      out.push(id);
+      if (out.length >= n) break;
+    }
+    return out;
   }
 
   /** Holders in the order they got their slots, and the line in order. */

@@ -8,6 +8,9 @@
  * `admit` for callers that count first), so a replayed create is never counted twice and a create
  * that failed can be given back.
  *
+ * Both tables are keyed by their primary keys only (WITHOUT ROWID, migration 7) and `admitted` has no
+ * other index (it is pruned by a scan, once a day per instance), so each admission is one row written.
+ *
  * Its writes go in the caller's transaction: every caller (TenantObject) wraps them in one.
  */
 import { type Admission, admit, DAY_MS, type DailyLimits, type DailyUsage, dayKey } from '../lib/quota.ts';

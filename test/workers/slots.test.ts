@@ -197,37 +197,56 @@ describe('tenant slots', () => {
 });
 
 describe('tenant schema', () => {
-  it('migration 6 keeps every index row, slot and place in line of a tenant created before it', async () => {
+  it('migrations 6 and 7 keep every index row, slot, place in line, admission and usage of a tenant created before them', async () => {
     const t = newTenant();
-    await runInDurableObject(t.stub, (_o: TenantObject, state) => {
+    await runInDurableObject(t.stub, (o: TenantObject, state) => {
       const sql = state.storage.sql;
       // back to the schema of migrations 1-5, with a row in each table
       state.storage.transactionSync(() => {
-        sql.exec('DROP TABLE tasks; DROP TABLE slots; DROP TABLE waiting');
-        for (const v of [1, 2, 4])
-          sql.exec(TENANT_MIGRATIONS[v - 1]!.replace(/CREATE INDEX admitted_by_day[^;]*;/, ''));
+        sql.exec('DROP TABLE tasks; DROP TABLE lane; DROP TABLE usage; DROP TABLE admitted');
+        for (const v of [1, 2, 3, 4]) sql.exec(TENANT_MIGRATIONS[v - 1]!);
         // one version row is kept (the highest reached): say 5
         sql.exec('DELETE FROM schema_migrations');
         sql.exec('INSERT INTO schema_migrations (version, applied_at) VALUES (5, 0)');
         sql.exec(
           `INSERT INTO tasks (id, status, label, source, ops, seq, created_at, updated_at)
-           VALUES ('a', 'running', 'x', 'http://a.example/a.mp4', 'audio', 3, 1, 2), ('b', 'queued', null, 's', 'probe', 1, 5, 5)`,
+           VALUES ('a', 'running', 'x', 'http://a.example/a.mp4', 'audio', 3, 1, 2), ('b', 'queued', null, 's', 'probe', 1, 5, 5),
+                  ('c', 'queued', null, 's', 'probe', 1, 3, 3), ('d', 'failed', null, 's', 'probe', 4, 0, 1)`,
         );
         sql.exec("INSERT INTO slots (task_id, acquired_at) VALUES ('a', 2)");
-        sql.exec("INSERT INTO waiting (task_id, enqueued_at) VALUES ('b', 5)");
+        sql.exec("INSERT INTO waiting (task_id, enqueued_at) VALUES ('b', 5), ('c', 3)");
+        sql.exec("INSERT INTO usage (day, tasks, output_bytes) VALUES ('2026-12-01', 7, 100)");
+        sql.exec("INSERT INTO admitted (task_id, day) VALUES ('z', '2026-12-01')");
       });
       applyMigrations(state.storage, TENANT_MIGRATIONS);
       const rows = (q: string) => sql.exec(q).toArray();
       expect(rows('SELECT id, status, label, seq FROM tasks ORDER BY id')).toEqual([
         { id: 'a', status: 'running', label: 'x', seq: 3 },
         { id: 'b', status: 'queued', label: null, seq: 1 },
+        { id: 'c', status: 'queued', label: null, seq: 1 },
+        { id: 'd', status: 'failed', label: null, seq: 4 },
       ]);
-      expect(rows('SELECT task_id FROM slots')).toEqual([{ task_id: 'a' }]);
-      expect(rows('SELECT enqueued_at, task_id FROM waiting')).toEqual([{ enqueued_at: 5, task_id: 'b' }]);
+      expect(rows('SELECT task_id, state, since FROM lane ORDER BY task_id')).toEqual([
+        { task_id: 'a', state: 'holding', since: 2 },
+        { task_id: 'b', state: 'waiting', since: 5 },
+        { task_id: 'c', state: 'waiting', since: 3 },
+      ]);
+      expect(rows('SELECT day, tasks, output_bytes FROM usage')).toEqual([
+        { day: '2026-12-01', tasks: 7, output_bytes: 100 },
+      ]);
+      expect(rows('SELECT task_id, day FROM admitted')).toEqual([{ task_id: 'z', day: '2026-12-01' }]);
       expect(rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")).toEqual([
         { name: 'tasks_by_created' },
-        { name: 'tasks_by_status' },
+        { name: 'tasks_ended_badly' },
       ]);
+      expect(rows("SELECT name FROM sqlite_master WHERE name IN ('slots', 'waiting', 'admitted_by_day')")).toEqual([]);
+      // the object's copies, rebuilt from the migrated rows: the line in order of arrival, the counts
+      const copies = o as unknown as { slots: { invalidate(): void }; index: { invalidate(): void } };
+      copies.slots.invalidate();
+      copies.index.invalidate();
     });
+    expect(await t.stub.slotState()).toEqual({ running: ['a'], waiting: ['c', 'b'] });
+    expect(await t.stub.counts(60_000)).toMatchObject({ running: 1, queued: 2, failed: 1, succeeded: 0 });
+    expect((await t.stub.list({ status: 'failed' })).tasks.map((r) => r.id)).toEqual(['d']);
   });
 });
