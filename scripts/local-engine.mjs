@@ -6,6 +6,13 @@
 // each request and object call costs the one workerd thread less (bench/NOTES.md has the figures).
 // `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
 //
+// The port is a socket of scripts/engine-front.worker.js (Miniflare's unsafeDirectSockets), not of
+// Miniflare's entry worker: a request reaches the Worker through one small worker instead of four
+// (entry, assets RPC proxy, router, router's inner entrypoint), ~0.4 ms of workerd CPU less per request,
+// and WebSockets are not compressed. That worker also serves the static assets, and vouches for the
+// client's address, which it can only do on a loopback host: on any other host (or with
+// CLIPYARD_ENGINE_FRONT=entry) the entry worker serves the port as before.
+//
 // Disk syncs (CLIPYARD_SQLITE_SYNC, scripts/sqlite-sync.mjs): workerd's local SQLite fsyncs every
 // commit of every object database, ~20 fsyncs per task that hold the one thread ~1.5 ms each (strace,
 // scripts/profile-cpu.mjs --perf). `everysec`
@@ -124,7 +131,8 @@ const frontDoor = {
   scriptPath: path.join(ROOT, 'scripts', 'engine-front.worker.js'),
   compatibilityDate: workerOptions.compatibilityDate,
   // The worker that answers the socket decides permessage-deflate for every WebSocket it passes on:
-  // off, a progress frame is ~40 us of workerd CPU per subscriber instead of ~70 (bench/NOTES.md).
+  // off, a progress frame to 100 subscribers cost 40-47 us of workerd CPU per subscriber instead of
+  // 62-81 (scripts/profile-fanout.mjs --subs=100, two runs each).
   // CLIPYARD_WS_DEFLATE=on keeps it (the entry worker always negotiates it).
   compatibilityFlags: process.env.CLIPYARD_WS_DEFLATE === 'on' ? [] : ['no_web_socket_compression'],
   assets,
@@ -176,10 +184,11 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   if (syncTimer) clearInterval(syncTimer);
+  // first: a stop that outlasts its caller's patience ends in SIGKILL (scripts/system.mjs waits 5 s)
+  rmSync(outdir, { recursive: true, force: true });
   await mf.dispose().catch(() => {});
   // what the last second wrote reaches the disk before a clean stop returns
   if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
-  rmSync(outdir, { recursive: true, force: true });
   process.exit(0);
 };
 process.on('SIGTERM', stop);
