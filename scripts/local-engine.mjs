@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
-import { EAT_MY_DATA, sqliteSyncMode, startSyncLoop } from './sqlite-sync.mjs';
+import { EAT_MY_DATA, sqliteSyncMode } from './sqlite-sync.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const opts = JSON.parse(process.argv[2] ?? '{}');
@@ -158,10 +158,21 @@ const mf = new Miniflare(
     workers: front ? [clipyard, frontDoor] : [clipyard],
   }),
 );
-// everysec: fdatasync what changed under the state directory once a second (sqlite-sync.mjs)
-const syncLoop =
+// everysec: one syncfs of the state's filesystem a second (coreutils `sync -f`), never two at once
+let syncing = null;
+const syncTimer =
   syncMode === 'everysec'
-    ? startSyncLoop(persistRoot, { everyMs: SYNC_EVERY_MS, log: (line) => process.stderr.write(`${line}\n`) })
+    ? setInterval(() => {
+        if (syncing) return;
+        mkdirSync(persistRoot, { recursive: true });
+        syncing = spawn('sync', ['-f', persistRoot], { stdio: 'ignore' });
+        syncing.once('exit', () => {
+          syncing = null;
+        });
+        syncing.once('error', () => {
+          syncing = null;
+        });
+      }, SYNC_EVERY_MS)
     : null;
 await mf.ready;
 const url = front ? await mf.unsafeGetDirectURL('front', 'Front') : await mf.ready;
@@ -172,7 +183,7 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  syncLoop?.stop();
+  if (syncTimer) clearInterval(syncTimer);
   // first: a stop that outlasts its caller's patience ends in SIGKILL (scripts/system.mjs waits 5 s)
   rmSync(outdir, { recursive: true, force: true });
   await mf.dispose().catch(() => {});
