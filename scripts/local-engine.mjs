@@ -179,17 +179,17 @@ const url = front ? await mf.unsafeGetDirectURL('front', 'Front') : await mf.rea
 if (opts.inspectorPort !== undefined) process.stdout.write(`inspector on ${await mf.getInspectorURL()}\n`);
 process.stdout.write(`ready on ${url}\n`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
+// Miniflare's own exit hook answers SIGTERM and SIGINT with process.exit() (having told workerd to
+// stop), before any listener added after it could finish: so what a stop must do is done first and
+// synchronously, and the last sync at the exit itself. (An async stop here never got past its first
+// await: every stop left its bundle directory behind and skipped the last sync.)
+const stop = () => {
   if (syncTimer) clearInterval(syncTimer);
-  // first: a stop that outlasts its caller's patience ends in SIGKILL (scripts/system.mjs waits 5 s)
   rmSync(outdir, { recursive: true, force: true });
-  await mf.dispose().catch(() => {});
-  // what the last second wrote reaches the disk before a clean stop returns
-  if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
-  process.exit(0);
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.prependListener('SIGTERM', stop);
+process.prependListener('SIGINT', stop);
+// what the last second wrote reaches the disk before the process is gone
+process.on('exit', () => {
+  if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
+});
