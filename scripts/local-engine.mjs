@@ -6,6 +6,13 @@
 // each request and object call costs the one workerd thread less (bench/NOTES.md has the figures).
 // `npm run dev` keeps wrangler dev, which rebuilds and reloads on every edit.
 //
+// The port is a socket of scripts/engine-front.worker.js (Miniflare's unsafeDirectSockets), not of
+// Miniflare's entry worker: a request reaches the Worker through one small worker instead of four
+// (entry, assets RPC proxy, router, router's inner entrypoint), ~0.4 ms of workerd CPU less per request,
+// and WebSockets are not compressed. That worker also serves the static assets, and vouches for the
+// client's address, which it can only do on a loopback host: on any other host (or with
+// CLIPYARD_ENGINE_FRONT=entry) the entry worker serves the port as before.
+//
 // Disk syncs (CLIPYARD_SQLITE_SYNC, scripts/sqlite-sync.mjs): workerd's local SQLite fsyncs every
 // commit of every object database, ~20 fsyncs per task that hold the one thread ~1.5 ms each (strace,
 // scripts/profile-cpu.mjs --perf). `everysec`
@@ -93,16 +100,52 @@ const syncMode = sqliteSyncMode();
 const persistRoot = opts.persistTo
   ? path.join(path.resolve(ROOT, opts.persistTo), 'v3')
   : path.join(ROOT, '.wrangler', 'state', 'v3');
+const host = opts.host ?? '127.0.0.1';
+const port = opts.port ?? 8787;
+/**
+ * The loopback address a socket on `host` is reached from, or null when `host` is not loopback: the
+ * front door can vouch for its peers only when nothing but this machine can connect.
+ */
+function loopbackPeer(h) {
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return '127.0.0.1';
+  return h === '::1' || h === '[::1]' ? '::1' : null;
+}
+const peer = loopbackPeer(host);
+// `front`: requests reach the Worker through engine-front.worker.js on its own socket; `entry`: through
+// Miniflare's entry worker and assets router, as before (CLIPYARD_ENGINE_FRONT=entry, for A/B runs,
+// and always on a host that is not loopback)
+const front = process.env.CLIPYARD_ENGINE_FRONT !== 'entry' && peer !== null;
+const { assets, ...withoutAssets } = workerOptions;
+const clipyard = {
+  // with the front door the assets are its own: a Worker with assets is reached only through the router
+  ...(front ? withoutAssets : workerOptions),
+  name: 'clipyard',
+  modules: true,
+  scriptPath: bundled(outdir),
+  modulesRoot: outdir,
+  bindings: { ...workerOptions.bindings, ...devVars(), ...secrets, ...(opts.vars ?? {}) },
+};
+const frontDoor = {
+  name: 'front',
+  modules: true,
+  scriptPath: path.join(ROOT, 'scripts', 'engine-front.worker.js'),
+  compatibilityDate: workerOptions.compatibilityDate,
+  // The worker that answers the socket decides permessage-deflate for every WebSocket it passes on:
+  // off, a progress frame to 100 subscribers cost 40-47 us of workerd CPU per subscriber instead of
+  // 62-81 (scripts/profile-fanout.mjs --subs=100, two runs each).
+  // CLIPYARD_WS_DEFLATE=on keeps it (the entry worker always negotiates it).
+  compatibilityFlags: process.env.CLIPYARD_WS_DEFLATE === 'on' ? [] : ['no_web_socket_compression'],
+  assets,
+  bindings: { ROUTES: assets?.routerConfig?.static_routing ?? {}, PEER_ADDRESS: peer ?? '' },
+  serviceBindings: { WORKER: 'clipyard' },
+  // a named entrypoint: Miniflare sends a socket for the default one of a worker with assets to the router
+  unsafeDirectSockets: [{ host, port, entrypoint: 'Front' }],
+};
 const mf = new Miniflare(
   convertV4MiniflareOptions({
-    ...workerOptions,
-    name: 'clipyard',
-    modules: true,
-    scriptPath: bundled(outdir),
-    modulesRoot: outdir,
-    bindings: { ...workerOptions.bindings, ...devVars(), ...secrets, ...(opts.vars ?? {}) },
-    host: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 8787,
+    host,
+    // with the front door, Miniflare's own entry socket (which its API needs) takes any free port
+    port: front ? 0 : port,
     // the same layout as wrangler dev's --persist-to, so `npm start` and `npm run dev` share state
     resourcePersistencePath: persistRoot,
     logRequests: false,
@@ -112,6 +155,7 @@ const mf = new Miniflare(
     log: new Log(LogLevel.WARN),
     ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
     ...(syncMode === 'everysec' ? { unsafeRuntimeEnv: { LD_PRELOAD: EAT_MY_DATA } } : {}),
+    workers: front ? [clipyard, frontDoor] : [clipyard],
   }),
 );
 // everysec: one syncfs of the state's filesystem a second (coreutils `sync -f`), never two at once
@@ -130,20 +174,22 @@ const syncTimer =
         });
       }, SYNC_EVERY_MS)
     : null;
-const url = await mf.ready;
+await mf.ready;
+const url = front ? await mf.unsafeGetDirectURL('front', 'Front') : await mf.ready;
 if (opts.inspectorPort !== undefined) process.stdout.write(`inspector on ${await mf.getInspectorURL()}\n`);
 process.stdout.write(`ready on ${url}\n`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
+// Miniflare's own exit hook answers SIGTERM and SIGINT with process.exit() (having told workerd to
+// stop), before any listener added after it could finish: so what a stop must do is done first and
+// synchronously, and the last sync at the exit itself. (An async stop here never got past its first
+// await: every stop left its bundle directory behind and skipped the last sync.)
+const stop = () => {
   if (syncTimer) clearInterval(syncTimer);
-  await mf.dispose().catch(() => {});
-  // what the last second wrote reaches the disk before a clean stop returns
-  if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
   rmSync(outdir, { recursive: true, force: true });
-  process.exit(0);
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.prependListener('SIGTERM', stop);
+process.prependListener('SIGINT', stop);
+// what the last second wrote reaches the disk before the process is gone
+process.on('exit', () => {
+  if (syncMode === 'everysec') spawnSync('sync', ['-f', persistRoot]);
+});

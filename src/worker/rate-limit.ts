@@ -4,8 +4,10 @@
  * Two Workers rate limiting bindings (wrangler.toml `[[ratelimits]]`): RATE_LIMIT_IP counts every
  * /api request per client address before authentication (so guessing keys is slow too), and
  * RATE_LIMIT_KEY counts per tenant once a key has matched. Loopback clients are not counted per IP,
- * and only in local mode (`RUNNER_URL` set: wrangler dev under `npm start` and the end-to-end tests,
- * listening on 127.0.0.1, where miniflare fills CF-Connecting-IP from the socket). In production the
+ * and only in local mode (`RUNNER_URL` set: `npm start` and the end-to-end tests, listening on
+ * 127.0.0.1). There the local engine's front door (scripts/engine-front.worker.js) writes the socket's
+ * loopback address over any CF-Connecting-IP a client sent; under wrangler dev, Miniflare's entry
+ * worker fills it from the socket only when the client sent none. In production the
  * address is the one Cloudflare's edge puts in CF-Connecting-IP, a loopback address cannot occur
  * there, and nothing is exempt: a client that writes `CF-Connecting-IP: 127.0.0.1` itself is counted
  * like any other. Private (10/8, 192.168/16, ...) addresses are counted. The keyless `local` tenant

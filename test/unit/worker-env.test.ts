@@ -25,7 +25,16 @@ describe('npm start passes the environment to the Worker', () => {
       .flatMap((m) => [...m[1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((x) => x[1]!))
       .filter(
         (v) =>
-          !['RATE_LIMIT_IP', 'RATE_LIMIT_KEY', 'PORT', 'RUNNER_PORT', 'RUNNER_URL', 'CLIPYARD_SQLITE_SYNC'].includes(v),
+          ![
+            'RATE_LIMIT_IP',
+            'RATE_LIMIT_KEY',
+            'PORT',
+            'RUNNER_PORT',
+            'RUNNER_URL',
+            'CLIPYARD_SQLITE_SYNC',
+            'CLIPYARD_ENGINE_FRONT',
+            'CLIPYARD_WS_DEFLATE',
+          ].includes(v),
       );
     expect(listed.length).toBeGreaterThan(20);
     expect([...listed].sort()).toEqual([...WORKER_VARS, ...WORKER_SECRETS].sort());
