@@ -1,6 +1,7 @@
 // How many Durable Objects workerd holds open over a run, and what they cost in memory:
 //   node scripts/profile-idle.mjs [--tasks=1000] [--updates=10] [--slots=100] [--in-flight=32]
 //     [--watch=30] [--every=1000] [--creates-only] [--tree=<dir>]
+// (CLIPYARD_IDLE_RELEASE_MS=0 in the environment turns idle release off, src/objects/idle-release.ts)
 //
 // Starts the local engine (scripts/local-engine.mjs, Miniflare's API) and the bench's synthetic
 // runner, creates `tasks` tasks of the `updates`-update job (`in-flight` creates at a time), waits
@@ -91,14 +92,15 @@ const mb = (n) => Math.round(n / 2 ** 20);
 const sample = () => {
   const dbs = openDatabases();
   const live = Object.values(dbs).reduce((a, b) => a + b, 0);
-  const s = { t: (Date.now() - started) / 1000, phase, created, finished, dbs, live, rss: rssOf(workerd.pid) };
+  const total = [...processTree(worker.pid), { pid: runner.pid }].reduce((n, p) => n + rssOf(p.pid), 0);
+  const s = { t: (Date.now() - started) / 1000, phase, created, finished, dbs, live, rss: rssOf(workerd.pid), total };
   samples.push(s);
   const ns = Object.entries(dbs)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   console.log(
     `${s.t.toFixed(1).padStart(6)} s  ${phase.padEnd(6)} created ${String(created).padStart(5)}  finished ${String(finished).padStart(5)}  ` +
-      `open dbs ${String(live).padStart(5)} (${ns})  workerd RSS ${mb(s.rss)} MB`,
+      `open dbs ${String(live).padStart(5)} (${ns})  workerd RSS ${mb(s.rss)} MB, system ${mb(s.total)} MB`,
   );
 };
 sample();
@@ -145,6 +147,7 @@ rmSync(state, { recursive: true, force: true });
 const busy = samples.filter((s) => s.phase !== 'idle');
 const peakRss = Math.max(...busy.map((s) => s.rss));
 const peakLive = Math.max(...busy.map((s) => s.live));
+const peakTotal = Math.max(...busy.map((s) => s.total));
 const last = samples[samples.length - 1];
 console.log(
   `\n${TASKS} tasks of ${UPDATES} updates, ${SLOTS} slots: created ${created} (errors ${createErrors}) in ${createSeconds.toFixed(1)} s, ` +
@@ -153,6 +156,6 @@ console.log(
     `engine tree ${Math.round(systemCpuAtDrain)} ms; idle ${WATCH_S} s after it: ${Math.round(cpuAtEnd - cpuAtDrain)} ms` +
     `\n  peak open object databases ${peakLive}; workerd RSS before ${mb(baseRss)} MB, at peak ${mb(peakRss)} MB ` +
     `(${((peakRss - baseRss) / 1024 / Math.max(1, peakLive - samples[0].live)).toFixed(0)} KB per object opened); ` +
-    `after ${WATCH_S} s idle: ${last.live} open, ${mb(last.rss)} MB` +
+    `after ${WATCH_S} s idle: ${last.live} open, ${mb(last.rss)} MB; peak system RSS (engine, workerd, runner) ${mb(peakTotal)} MB` +
     (engineOut.match(/error/i) ? `\n  the engine printed errors:\n${engineOut.slice(0, 4000)}` : ''),
 );

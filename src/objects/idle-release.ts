@@ -5,7 +5,7 @@
  * ~0.36 MB for a TaskObject) for 10 s after its last request ends, and a task that waits in line or
  * has ended has nothing to do for much longer than that. `IdleRelease` counts what is in flight in
  * this instance (every entry point the object lists, and every promise given to `ctx.waitUntil`);
- * once nothing has been for `afterMs` and the object says it may go (`mayRelease`: e.g. a finished
+ * once nothing has been for `afterMs` and the object says it may go (`releaseIn`: e.g. a finished
  * task with no subscribers), it waits for its writes to be durable (`storage.sync()`) and calls
  * `ctx.abort()`, the only way a Durable Object can leave memory by itself. The next request, or the
  * alarm, builds the object again from storage (constructor, migrations, recovery), as after an
@@ -14,7 +14,7 @@
  * What abort means, measured on workerd (scripts/profile-idle.mjs, bench/NOTES.md "Idle release"):
  * calls already running in the object fail with `durableObjectReset` (hence the count of what is in
  * flight, which must be zero), writes not yet committed are dropped (hence the sync), stored alarms
- * stay and fire, WebSockets would be cut (hence `mayRelease` says no while any subscriber is
+ * stay and fire, WebSockets would be cut (hence `releaseIn` says no while any subscriber is
  * connected), and a stub obtained before the abort fails its next call with `durableObjectReset`,
  * while a new stub reaches the rebuilt object. A call that arrives in the instant of the abort fails
  * the same way; callers retry such a failure once with a new stub (`retryOnReset`).
@@ -29,13 +29,19 @@ export function idleReleaseMs(env: Env): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
+/**
+ * The object's say, once it has been idle `idleForMs` (at least `afterMs`): 0 to leave now, a number
+ * of ms to stay idle before asking again, or null to stay until something next happens in it.
+ */
+export type ReleaseIn = (idleForMs: number) => number | null;
+
 /** The reason an object gives when it releases itself (the error a caller may see in that instant). */
 export const RELEASE_REASON = 'released while idle';
 
 export class IdleRelease {
   private readonly ctx: DurableObjectState;
   private readonly afterMs: number;
-  private readonly mayRelease: () => boolean;
+  private readonly releaseIn: ReleaseIn;
   /** Entry points running and waitUntil promises unsettled in this instance. */
   private inFlight = 0;
   /** Bumped at every entry, so a release that waited on the sync sees any call that came meanwhile. */
@@ -44,10 +50,10 @@ export class IdleRelease {
   /** When the count of what is in flight last fell to zero. */
   private idleSince = 0;
 
-  constructor(ctx: DurableObjectState, afterMs: number, mayRelease: () => boolean) {
+  constructor(ctx: DurableObjectState, afterMs: number, releaseIn: ReleaseIn) {
     this.ctx = ctx;
     this.afterMs = afterMs;
-    this.mayRelease = mayRelease;
+    this.releaseIn = releaseIn;
     if (afterMs <= 0) return;
     // Why patch: the object's modules hand their background work (tenant and batch reports, the
     // driver's loop, alarm re-arms) to ctx.waitUntil in a dozen places; counting it here keeps them
@@ -96,15 +102,16 @@ export class IdleRelease {
     this.timer = null;
     if (this.inFlight > 0) return;
     const idleFor = Date.now() - this.idleSince;
-    if (idleFor < this.afterMs) {
-      this.timer = setTimeout(() => void this.release(), this.afterMs - idleFor);
+    const wait = idleFor < this.afterMs ? this.afterMs - idleFor : this.releaseIn(idleFor);
+    if (wait === null) return;
+    if (wait > 0) {
+      this.timer = setTimeout(() => void this.release(), wait);
       return;
     }
-    if (!this.mayRelease()) return;
     const epoch = this.epoch;
     // committed writes only: abort drops a write the storage has not made durable yet
     await this.ctx.storage.sync();
-    if (epoch !== this.epoch || this.inFlight > 0 || !this.mayRelease()) return;
+    if (epoch !== this.epoch || this.inFlight > 0 || this.releaseIn(Date.now() - this.idleSince) !== 0) return;
     this.ctx.abort(RELEASE_REASON);
   }
 }

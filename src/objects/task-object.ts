@@ -81,6 +81,8 @@ const TASK_ENTRY_POINTS = [
 ] as const;
 /** An idle task whose alarm is due sooner than this stays in memory (workerd's own idle eviction: 10 s). */
 const STAY_FOR_WAKE_WITHIN_MS = 10_000;
+/** A task waiting in line stays idle this many times IDLE_RELEASE_MS before it leaves (see releaseIn). */
+const QUEUED_IDLE_FACTOR = 5;
 
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
@@ -112,7 +114,7 @@ export class TaskObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.idle = new IdleRelease(ctx, idleReleaseMs(env), () => this.mayRelease());
+    this.idle = new IdleRelease(ctx, idleReleaseMs(env), (idleFor) => this.releaseIn(idleFor));
     this.timeline = new RunTimeline(ctx.storage);
     this.store = new TaskStore(ctx.storage, this.timeline);
     this.sockets = new TaskSockets(ctx);
@@ -447,19 +449,22 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * May this instance leave memory now (idle-release.ts)? A task waiting in line or ended, with no
-   * subscriber, no job and no create in progress, whose next wake-up is not due soon (a retry's
-   * backoff, a webhook delivery: it stays for those), or an object with no task at all.
+   * When this idle instance may leave memory (idle-release.ts): an ended task, or an object with no
+   * task, once idle for IDLE_RELEASE_MS; a task waiting in line once idle for QUEUED_IDLE_FACTOR
+   * times that, since its grant may come soon and a rebuilt object pays ~2 ms (its SQLite connection
+   * opened and its statements compiled again); never one running, with a subscriber, a create in
+   * progress, or a wake-up due soon (a retry's backoff, a webhook delivery).
    */
-  private mayRelease(): boolean {
-    if (this.driver.running || this.entering) return false;
+  private releaseIn(idleFor: number): number | null {
+    if (this.driver.running || this.entering) return null;
     const t = this.store.task();
-    if (t && t.status !== 'queued' && !isTerminal(t.status)) return false;
-    if (this.sockets.count > 0) return false;
-    if (!t) return true;
+    if (t && t.status !== 'queued' && !isTerminal(t.status)) return null;
+    if (this.sockets.count > 0) return null;
+    if (!t) return 0;
     const now = Date.now();
     const next = this.nextWakeAt(now);
-    return next === null || next - now >= STAY_FOR_WAKE_WITHIN_MS;
+    if (next !== null && next - now < STAY_FOR_WAKE_WITHIN_MS) return null;
+    return t.status === 'queued' ? Math.max(0, idleReleaseMs(this.env) * QUEUED_IDLE_FACTOR - idleFor) : 0;
   }
 
   private async setAlarm(at: number): Promise<void> {

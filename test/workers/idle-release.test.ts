@@ -1,6 +1,7 @@
 /**
  * Idle release (src/objects/idle-release.ts): a task object with nothing to do leaves memory after
- * IDLE_RELEASE_MS (200 ms in vitest.config.ts) and answers exactly as before when it is next called;
+ * IDLE_RELEASE_MS (200 ms in vitest.config.ts; one waiting in line after 5 times that) and answers
+ * exactly as before when it is next called;
  * one with a subscriber, or a call in flight, stays. An instance is told apart from its successor by
  * a mark set on it (runInDurableObject hands the live instance); a new stub reaches the new one.
  */
@@ -102,9 +103,13 @@ describe('idle release of task objects', () => {
     const sock = await openSocket(id, 0);
     await sock.until(() => sock.messages.some((m) => m.type === 'snapshot'));
     await mark(id, 'watched');
-    await sleep(IDLE_MS * 3);
+    // longer than a waiting task's idle time (5 x IDLE_RELEASE_MS): only the subscriber keeps it
+    await sleep(IDLE_MS * 8);
     expect(await markOf(id)).toBe('watched');
     sock.ws.close(1000, 'bye');
+    // a waiting task stays idle longer than an ended one before it leaves (its grant may be near)
+    await sleep(IDLE_MS * 2);
+    expect(await markOf(id)).toBe('watched');
     let released = false;
     for (let i = 0; i < 40 && !released; i++) {
       await sleep(IDLE_MS);
@@ -140,7 +145,7 @@ describe('idle release of task objects', () => {
   it('a call in flight for longer than the idle time keeps its instance, and its writes', async () => {
     const { id } = await endedTask();
     await runInDurableObject(env.TASKS.getByName(id), async (_o: TaskObject, state) => {
-      const probe = new IdleRelease(state, 20, () => true);
+      const probe = new IdleRelease(state, 20, () => 0);
       const kept = await probe.during(async () => {
         await sleep(150);
         state.storage.sql.exec('CREATE TABLE IF NOT EXISTS idle_probe (v TEXT)');
