@@ -142,7 +142,15 @@ export async function startWorker({
 } = {}) {
   ensureDevVars();
   // REQUEST_LOG: in a terminal only failed and slow requests are worth a line (see request-log.ts).
-  const allVars = { RUNNER_URL: runnerUrl, CLIPYARD_ALLOW_HOSTS: allowHosts, REQUEST_LOG: 'errors', ...vars };
+  // IDLE_RELEASE_MS: workerd keeps every idle object 10 s; an idle task leaves after this instead
+  // (src/objects/idle-release.ts; bench/NOTES.md "Idle release" has what it saves).
+  const allVars = {
+    RUNNER_URL: runnerUrl,
+    CLIPYARD_ALLOW_HOSTS: allowHosts,
+    REQUEST_LOG: 'errors',
+    IDLE_RELEASE_MS: process.env.CLIPYARD_IDLE_RELEASE_MS ?? '1000',
+    ...vars,
+  };
   if (persistTo) mkdirSync(persistTo, { recursive: true });
   let cmd;
   let envFile = null;

@@ -30,6 +30,7 @@ export const WORKER_VARS = [
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_SECRET_OVERLAP_SECONDS',
   'PLAYLIST_DEFAULT_LIMIT',
+  'IDLE_RELEASE_MS',
 ];
 
 /** Secrets: never on a command line (other users of the machine can read those); see system.mjs. */

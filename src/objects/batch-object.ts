@@ -156,7 +156,8 @@ export class BatchObject extends DurableObject<Env> {
           const code = knownError(err)?.code;
           if (code !== 'task.illegal_transition' && code !== 'task.not_found') throw err;
         }
-        this.apply((await stub.batchReport()) ?? this.goneReport(c));
+        // a new stub: an ended task may have left memory since (idle-release.ts), breaking the old one
+        this.apply((await this.env.TASKS.getByName(c.taskId).batchReport()) ?? this.goneReport(c));
       });
       return this.snap();
     });

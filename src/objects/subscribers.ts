@@ -96,6 +96,11 @@ export class Subscribers<S, E extends { seq: number }> {
     });
   }
 
+  /** Subscribers connected now: WebSockets the runtime holds and open SSE streams (idle release). */
+  get count(): number {
+    return this.ctx.getWebSockets().length + this.sse.size;
+  }
+
   /** Send events, in order, to every subscriber. */
   broadcast(events: E | readonly E[]): void {
     const list: readonly E[] = Array.isArray(events) ? events : [events as E];

@@ -24,6 +24,7 @@ import type { CreateTaskBody, TaskSnapshot, TaskStatus } from '../protocol/task.
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { dailyLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
+import { countEntryPoints, IdleRelease, idleReleaseMs } from './idle-release.ts';
 import { outputUrls, signOutput } from './output-links.ts';
 import { RunTimeline } from './run-timeline.ts';
 import { dropIdleSockets } from './socket-guard.ts';
@@ -60,6 +61,29 @@ export type CreateAnswer = { snapshot: TaskSnapshot; created: boolean } | { refu
 /** A source of wake-ups besides the lifecycle (output expiry; e.g. an outbox): when it is next due. */
 export type WakeSource = (now: number) => number | null;
 
+/** The calls into a TaskObject that idle release counts as in flight (every way in, see idle-release.ts). */
+const TASK_ENTRY_POINTS = [
+  'create',
+  'get',
+  'cancel',
+  'retry',
+  'remove',
+  'outputLink',
+  'batchReport',
+  'outputKey',
+  'needsSlot',
+  'slotGranted',
+  'ownsKey',
+  'fetch',
+  'webSocketMessage',
+  'webSocketClose',
+  'alarm',
+] as const;
+/** An idle task whose alarm is due sooner than this stays in memory (workerd's own idle eviction: 10 s). */
+const STAY_FOR_WAKE_WITHIN_MS = 10_000;
+/** A task waiting in line stays idle this many times IDLE_RELEASE_MS before it leaves (see releaseIn). */
+const QUEUED_IDLE_FACTOR = 5;
+
 export class TaskObject extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly sockets: TaskSockets;
@@ -82,9 +106,15 @@ export class TaskObject extends DurableObject<Env> {
    * flight at once write once.
    */
   private armedAt: number | null | undefined = undefined;
+  // ---- idle release (idle-release.ts): a waiting or ended task with nothing in flight leaves memory
+  private readonly idle: IdleRelease;
+  static {
+    countEntryPoints(TaskObject.prototype, TASK_ENTRY_POINTS, (o) => o.idle);
+  }
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.idle = new IdleRelease(ctx, idleReleaseMs(env), (idleFor) => this.releaseIn(idleFor));
     this.timeline = new RunTimeline(ctx.storage);
     this.store = new TaskStore(ctx.storage, this.timeline);
     this.sockets = new TaskSockets(ctx);
@@ -399,18 +429,42 @@ export class TaskObject extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const t = this.store.task();
     if (!t) return;
-    const now = Date.now();
-    let at: number | null = null;
-    for (const source of this.wakeSources) {
-      const due = source(now);
-      if (due !== null && (at === null || due < at)) at = due;
-    }
+    const at = this.nextWakeAt(Date.now());
     this.watchdogDueAt = t.status === 'running' && at !== null ? at : 0;
     if (at === this.armedAt) return;
     if (at === null) {
       this.armedAt = null;
       await this.ctx.storage.deleteAlarm();
     } else await this.setAlarm(at);
+  }
+
+  /** The earliest time any wake-up source asks for (null: none). */
+  private nextWakeAt(now: number): number | null {
+    let at: number | null = null;
+    for (const source of this.wakeSources) {
+      const due = source(now);
+      if (due !== null && (at === null || due < at)) at = due;
+    }
+    return at;
+  }
+
+  /**
+   * When this idle instance may leave memory (idle-release.ts): an ended task, or an object with no
+   * task, once idle for IDLE_RELEASE_MS; a task waiting in line once idle for QUEUED_IDLE_FACTOR
+   * times that, since its grant may come soon and a rebuilt object pays ~2 ms (its SQLite connection
+   * opened and its statements compiled again); never one running, with a subscriber, a create in
+   * progress, or a wake-up due soon (a retry's backoff, a webhook delivery).
+   */
+  private releaseIn(idleFor: number): number | null {
+    if (this.driver.running || this.entering) return null;
+    const t = this.store.task();
+    if (t && t.status !== 'queued' && !isTerminal(t.status)) return null;
+    if (this.sockets.count > 0) return null;
+    if (!t) return 0;
+    const now = Date.now();
+    const next = this.nextWakeAt(now);
+    if (next !== null && next - now < STAY_FOR_WAKE_WITHIN_MS) return null;
+    return t.status === 'queued' ? Math.max(0, idleReleaseMs(this.env) * QUEUED_IDLE_FACTOR - idleFor) : 0;
   }
 
   private async setAlarm(at: number): Promise<void> {

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
 import { allowHosts, dailyLimits } from '../../objects/config.ts';
+import { retryOnReset } from '../../objects/idle-release.ts';
 import type { CreateAnswer } from '../../objects/task-object.ts';
 import { ClipyardError, type RpcResult, unwrap } from '../../protocol/errors.ts';
 import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
@@ -22,6 +23,16 @@ export const tasks = new Hono<AppEnv>();
 function taskStub(env: Env, id: string) {
   if (!isTaskId(id)) throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
   return env.TASKS.getByName(id);
+}
+
+type TaskStub = ReturnType<typeof taskStub>;
+
+/**
+ * One call to a task's object, made once more through a new stub if the object was releasing itself
+ * from memory in the instant the call arrived (idle-release.ts): a task that exists always answers.
+ */
+function taskCall<R>(env: Env, id: string, call: (stub: TaskStub) => R): Promise<Awaited<R>> {
+  return retryOnReset(() => taskStub(env, id), call);
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -53,8 +64,8 @@ tasks.post('/', async (c) => {
     }
     inputKey = key;
   } else {
-    const source = taskStub(c.env, body.input.task);
-    inputKey = (await unwrap(source.outputKey(tenant, body.input.output))).key;
+    const output = body.input.output;
+    inputKey = (await unwrap(taskCall(c.env, body.input.task, (s) => s.outputKey(tenant, output)))).key;
   }
   const webhook = await resolveWebhook(c.env, tenant, body.webhook);
   const idemKey = c.req.header('idempotency-key');
@@ -63,18 +74,19 @@ tasks.post('/', async (c) => {
   }
   const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
   // One call: the task object asks its tenant once (quota, index, slot) before it writes anything.
+  const init = {
+    id,
+    tenant,
+    body,
+    inputKey,
+    // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
+    bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
+    origin,
+    webhook,
+    limits: dailyLimits(c.env),
+  };
   const result = (await unwrap(
-    c.env.TASKS.getByName(id).create({
-      id,
-      tenant,
-      body,
-      inputKey,
-      // only a replayed Idempotency-Key is ever compared with it: a fresh id needs no hash
-      bodyHash: idemKey ? await sha256Hex(JSON.stringify(body)) : '',
-      origin,
-      webhook,
-      limits: dailyLimits(c.env),
-    }) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
+    taskCall(c.env, id, (s) => s.create(init)) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
   )) as CreateAnswer;
   if ('refused' in result) {
     const r = result.refused;
@@ -104,30 +116,37 @@ tasks.get('/', async (c) => {
 
 tasks.get('/:id', async (c) => {
   const id = c.req.param('id');
-  const snapshot = await unwrap(taskStub(c.env, id).get(c.get('tenant'), new URL(c.req.url).origin));
+  const snapshot = await unwrap(taskCall(c.env, id, (s) => s.get(c.get('tenant'), new URL(c.req.url).origin)));
   return c.json(snapshot);
 });
 
-tasks.get('/:id/events', (c) => forwardSubscription(c, taskStub(c.env, c.req.param('id'))));
+tasks.get('/:id/events', (c) => {
+  const id = c.req.param('id');
+  taskStub(c.env, id);
+  return forwardSubscription(c, { fetch: (request) => taskCall(c.env, id, (s) => s.fetch(request)) });
+});
 
 tasks.post('/:id/cancel', async (c) => {
-  const snapshot = await unwrap(taskStub(c.env, c.req.param('id')).cancel(c.get('tenant'), new URL(c.req.url).origin));
+  const origin = new URL(c.req.url).origin;
+  const snapshot = await unwrap(taskCall(c.env, c.req.param('id'), (s) => s.cancel(c.get('tenant'), origin)));
   return c.json(snapshot);
 });
 
 tasks.post('/:id/retry', async (c) => {
-  const snapshot = await unwrap(taskStub(c.env, c.req.param('id')).retry(c.get('tenant'), new URL(c.req.url).origin));
+  const origin = new URL(c.req.url).origin;
+  const snapshot = await unwrap(taskCall(c.env, c.req.param('id'), (s) => s.retry(c.get('tenant'), origin)));
   return c.json(snapshot, 202);
 });
 
 tasks.delete('/:id', async (c) => {
-  await unwrap(taskStub(c.env, c.req.param('id')).remove(c.get('tenant')));
+  await unwrap(taskCall(c.env, c.req.param('id'), (s) => s.remove(c.get('tenant'))));
   return c.body(null, 204);
 });
 
 tasks.get('/:id/outputs/:name', async (c) => {
+  const origin = new URL(c.req.url).origin;
   const url = await unwrap(
-    taskStub(c.env, c.req.param('id')).outputLink(c.get('tenant'), c.req.param('name'), new URL(c.req.url).origin),
+    taskCall(c.env, c.req.param('id'), (s) => s.outputLink(c.get('tenant'), c.req.param('name'), origin)),
   );
   if (!url) throw new ClipyardError('internal', 'download links are not configured (LINK_SECRET)', { status: 500 });
   c.header('cache-control', 'no-store');
