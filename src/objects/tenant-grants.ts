@@ -7,6 +7,7 @@
  */
 import { isTerminal } from '../lib/task-status.ts';
 import type { TaskStatus } from '../protocol/task.ts';
+import { retryOnReset } from './idle-release.ts';
 import type { TenantIndex } from './tenant-index.ts';
 import type { TenantSlots } from './tenant-slots.ts';
 
@@ -66,19 +67,19 @@ export class TenantGrants {
     while (next.length > 0) {
       const answers = await Promise.all(
         next.map((id) =>
-          this.host
-            .env()
-            .TASKS.getByName(id)
-            .slotGranted()
-            .then(
-              (took) => ({ id, took: took !== false }),
-              (err: unknown) => {
-                console.warn(
-                  JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) }),
-                );
-                return { id, took: null };
-              },
-            ),
+          // a task object that released itself from memory as the grant arrived gets it once more
+          retryOnReset(
+            () => this.host.env().TASKS.getByName(id),
+            (task) => task.slotGranted(),
+          ).then(
+            (took) => ({ id, took: took !== false }),
+            (err: unknown) => {
+              console.warn(
+                JSON.stringify({ level: 'warn', msg: 'slot hand-off failed', task: id, error: String(err) }),
+              );
+              return { id, took: null };
+            },
+          ),
         ),
       );
       const now = Date.now();
