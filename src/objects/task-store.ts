@@ -225,6 +225,11 @@ export class TaskStore {
         `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
         ...Object.values(row),
       );
+      // the row as inserted is the copy: a new object's next read costs no query (and no statement compiled)
+      this.cachedTask = toTask(row);
+      this.row.read(row);
+      this.cachedSteps = JSON.parse(String(row.steps)) as StepRow[];
+      this.cachedOutputs = [];
       return first;
     });
   }
