@@ -10,11 +10,18 @@
 // (p50/p99; noise on a loaded machine, for orientation only). The step from S to the next S, divided
 // by the sockets added, is the cost of one frame to one more socket.
 //
-// Subscribers are Node's WebSocket. `extensions` is what the 101 agreed: workerd answers every
-// subscription with permessage-deflate (checked here with a raw upgrade that offers no extension, and
-// with the Worker's 101 carrying an empty Sec-WebSocket-Extensions), so it compresses each frame once
-// per socket; at 100 subscribers zlib was about a third of workerd's samples (perf record -p).
-// The "window open" line on stderr names workerd's pids, for a profiler attached from outside.
+// Two more figures, for the end of a task: `closeCpuMsPerSocket` is workerd's CPU from the last
+// terminal status until every socket's close event, per socket (each client closes at the terminal
+// status, as the bench's do, and the object closes its sockets too; the tasks' own ends are in it,
+// which is most of it at one subscriber); `lastUpdateP50Ms`/`lastUpdateMaxMs` are the latency of each
+// task's last update, which can meet the other tasks' ends (bench/NOTES.md, "Progress latency"), and
+// `latencyP50Ms`/`latencyP99Ms` cover the other updates only.
+//
+// Subscribers are Node's WebSocket; `extensions` is what the 101 agreed (`none` through npm start's
+// front door; before it, every subscription got permessage-deflate and each frame was compressed once
+// per socket).
+// The "window open" line on stderr names workerd's pids, for a profiler attached from outside
+// (perf record -g -p <pids>).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
