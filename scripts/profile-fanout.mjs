@@ -10,11 +10,18 @@
 // (p50/p99; noise on a loaded machine, for orientation only). The step from S to the next S, divided
 // by the sockets added, is the cost of one frame to one more socket.
 //
-// Subscribers are Node's WebSocket. `extensions` is what the 101 agreed: workerd answers every
-// subscription with permessage-deflate (checked here with a raw upgrade that offers no extension, and
-// with the Worker's 101 carrying an empty Sec-WebSocket-Extensions), so it compresses each frame once
-// per socket; at 100 subscribers zlib was about a third of workerd's samples (perf record -p).
-// The "window open" line on stderr names workerd's pids, for a profiler attached from outside.
+// Two more figures, for the end of a task: `closeCpuMsPerSocket` is workerd's CPU from the last
+// terminal status until every socket's close event, per socket (each client closes at the terminal
+// status, as the bench's do, and the object closes its sockets too; the tasks' own ends are in it,
+// which is most of it at one subscriber); `lastUpdateP50Ms`/`lastUpdateMaxMs` are the latency of each
+// task's last update, which can meet the other tasks' ends (bench/NOTES.md, "Progress latency"), and
+// `latencyP50Ms`/`latencyP99Ms` cover the other updates only.
+//
+// Subscribers are Node's WebSocket; `extensions` is what the 101 agreed (`none` through npm start's
+// front door; before it, every subscription got permessage-deflate and each frame was compressed once
+// per socket).
+// The "window open" line on stderr names workerd's pids, for a profiler attached from outside
+// (perf record -g -p <pids>).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -118,6 +125,9 @@ async function create() {
 function subscribe(id, lat, counts) {
   const url = `ws://127.0.0.1:${port}/api/tasks/${id}/events`;
   const ws = new WebSocket(url);
+  const closed = new Promise((resolve) => {
+    ws.onclose = () => resolve();
+  });
   const opened = new Promise((resolve, reject) => {
     ws.onopen = () => {
       counts.extensions = ws.extensions || 'none';
@@ -133,14 +143,15 @@ function subscribe(id, lat, counts) {
       const e = msg.event;
       if (e.kind === 'progress' && e.message.startsWith('tick ')) {
         counts.frames++;
-        lat.push(recv - Number(e.message.split(' ')[2]));
+        const [, i, at] = e.message.split(' ');
+        (Number(i) === UPDATES ? counts.last : lat).push(recv - Number(at));
       } else if (e.kind === 'status' && ['succeeded', 'failed', 'canceled'].includes(e.status)) {
         ws.close();
         resolve();
       }
     };
   });
-  return { opened, done };
+  return { opened, done, closed };
 }
 
 /** Polls each task until it ended; `firstAfterMs` spares the window from the polls' own cost. */
@@ -164,7 +175,7 @@ for (const [i, subs] of SUBS.entries()) {
   const idlePerMs = (cpuAll() - idle0) / IDLE_SAMPLE_MS;
   const ids = await Promise.all(Array.from({ length: TASKS }, create));
   const lat = [];
-  const counts = { frames: 0, extensions: null };
+  const counts = { frames: 0, extensions: null, last: [] };
   const connect0 = cpuAll();
   process.stderr.write(`connecting: ${subs} subscriber(s) on ${TASKS} task(s), workerd ${workerds.join(' ')}\n`);
   const subscribers = ids.flatMap((id) => Array.from({ length: subs }, () => subscribe(id, lat, counts)));
@@ -177,7 +188,14 @@ for (const [i, subs] of SUBS.entries()) {
   if (subs > 0) await Promise.all(subscribers.map((s) => s.done));
   else await waitTerminal(ids, DELAY_MS + (UPDATES / RATE_HZ) * 1_000);
   const elapsedMs = Date.now() - t0;
-  const cpuMs = (cpuAll() - cpu0 - idlePerMs * elapsedMs) * 1_000;
+  const cpu1 = cpuAll();
+  const cpuMs = (cpu1 - cpu0 - idlePerMs * elapsedMs) * 1_000;
+  // the closes: from the last terminal status until every socket's close event (the client closes
+  // at the terminal status, as the bench's clients do, and the object closes its sockets too)
+  const tClose = Date.now();
+  await Promise.all(subscribers.map((s) => s.closed));
+  await sleep(200);
+  const closeCpuMs = (cpuAll() - cpu1 - idlePerMs * (Date.now() - tClose)) * 1_000;
   const events = TASKS * UPDATES;
   console.log(
     JSON.stringify({
@@ -194,9 +212,13 @@ for (const [i, subs] of SUBS.entries()) {
       cpuMsPerEvent: Number((cpuMs / events).toFixed(3)),
       // upgrade, snapshot and replay, through the Worker (the tasks' creation included, its share is small)
       connectCpuMsPerSocket: subs > 0 ? Number((connectCpuMs / (TASKS * subs)).toFixed(2)) : null,
+      closeCpuMsPerSocket: subs > 0 ? Number((closeCpuMs / (TASKS * subs)).toFixed(3)) : null,
       cpuUsPerFrame: subs > 0 ? Number(((cpuMs * 1_000) / (events * subs)).toFixed(1)) : null,
       latencyP50Ms: lat.length ? Number(percentile(lat, 50).toFixed(2)) : null,
       latencyP99Ms: lat.length ? Number(percentile(lat, 99).toFixed(2)) : null,
+      // the last update of each task, which arrives while the other tasks end (see the header)
+      lastUpdateP50Ms: counts.last.length ? Number(percentile(counts.last, 50).toFixed(2)) : null,
+      lastUpdateMaxMs: counts.last.length ? Number(Math.max(...counts.last).toFixed(2)) : null,
     }),
   );
 }

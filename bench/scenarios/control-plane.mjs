@@ -39,9 +39,17 @@ export async function createLatency(sys, { concurrency, count, job }) {
  * 2. Emit -> receipt latency of progress updates, `subs` subscribers on each of `tasks` tasks.
  * Only updates emitted after a subscriber's connection was open count (earlier ones arrive as a
  * replay, which is not live latency). Updates emitted after that which never arrived are "lost".
+ *
+ * The tasks' jobs start together, so each task's last update is emitted within a few ms of the
+ * others' last updates and of their ends (their status events, the tenant's finish, their sockets
+ * closing). `last` summarizes the last update's samples and `p99Others` the p99 of all the others,
+ * so a report can tell that collision from the steady state (bench/NOTES.md, "Progress latency").
  */
 export async function progressLatency(sys, { tasks, subs, job }) {
   const lat = [];
+  /** the samples of each task's last update, and of all the others */
+  const last = [];
+  const others = [];
   let lost = 0;
   let dup = 0;
   let skippedByPolling = 0;
@@ -64,6 +72,7 @@ export async function progressLatency(sys, { tasks, subs, job }) {
             firstLive = Math.min(firstLive, i);
             seen.set(i, (seen.get(i) ?? 0) + 1);
             lat.push(recv - at);
+            (i === job.n ? last : others).push(recv - at);
           };
           const sub = sys.subscribe(id, {
             rate: job.rate,
@@ -88,7 +97,15 @@ export async function progressLatency(sys, { tasks, subs, job }) {
       );
     }),
   );
-  return { ...summary(lat), lost, dup, skippedByPolling, unfinished };
+  return {
+    ...summary(lat),
+    last: summary(last),
+    p99Others: summary(others).p99,
+    lost,
+    dup,
+    skippedByPolling,
+    unfinished,
+  };
 }
 
 /**

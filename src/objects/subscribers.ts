@@ -23,6 +23,13 @@ export const MAX_CLIENT_MESSAGES = 1_000;
 export class Subscribers<S, E extends { seq: number }> {
   private readonly ctx: DurableObjectState;
   private readonly sse = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  /**
+   * The WebSockets to broadcast to, as `ctx.getWebSockets()` listed them, or null when that list may
+   * have changed since (a socket accepted, closed or failing; a new instance after hibernation).
+   * Why: getWebSockets() builds a new array of wrappers on every call: 1.2 % of workerd's perf samples
+   * at 100 subscribers when called once per progress event (bench/NOTES.md, "Progress latency").
+   */
+  private listed: WebSocket[] | null = null;
   /** The close reason a subscriber gets when it connects after the end. */
   private readonly endedReason: string;
 
@@ -59,6 +66,7 @@ export class Subscribers<S, E extends { seq: number }> {
 
   /** Answer a client's close frame (reserved codes become 1000, which close() accepts). */
   onClientClose(ws: WebSocket, code: number, reason: string): void {
+    this.listed = null;
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -71,6 +79,7 @@ export class Subscribers<S, E extends { seq: number }> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
+    this.listed = null;
     server.serializeAttachment({ messages: 0 });
     server.send(JSON.stringify({ type: 'snapshot', snapshot } satisfies SubscriptionMessage<S, E>));
     for (const event of replay)
@@ -106,11 +115,13 @@ export class Subscribers<S, E extends { seq: number }> {
     const list: readonly E[] = Array.isArray(events) ? events : [events as E];
     if (list.length === 0) return;
     const texts = list.map((event) => JSON.stringify({ type: 'event', event } satisfies SubscriptionMessage<S, E>));
-    for (const ws of this.ctx.getWebSockets()) {
+    this.listed ??= this.ctx.getWebSockets();
+    for (const ws of this.listed) {
       try {
         for (const text of texts) ws.send(text);
       } catch {
-        /* a socket that is closing; webSocketClose cleans up */
+        // a socket that is closing (webSocketClose cleans up): list them again next time
+        this.listed = null;
       }
     }
     if (this.sse.size > 0) {
@@ -123,6 +134,7 @@ export class Subscribers<S, E extends { seq: number }> {
 
   /** End every subscription normally (the task or batch ended, or was deleted). */
   closeAll(reason: string): void {
+    this.listed = null;
     for (const ws of this.ctx.getWebSockets()) {
       try {
         ws.close(1000, reason);
