@@ -65,12 +65,15 @@ export function intakeSnapshot(init: CreateTaskInit, at: number, maxAttempts: nu
   const timeline = new TimelineModel();
   timeline.created(at);
   const s: TaskSnapshot = {
-    ...snapshotOf(toTask(row), steps, []),
+    ...snapshotOf(toTask({ ...ROW_DEFAULTS, ...row }), steps, []),
     timeline: timeline.attempts,
     request: JSON.parse(JSON.stringify(body)) as unknown,
   };
   return init.webhook ? { ...s, webhooks: [] } : s;
 }
+
+/** The task row's columns a create INSERT leaves to their SQL defaults (task-schema.ts). */
+const ROW_DEFAULTS = { progress: 0, attempt: 1, current_step: 0, job_seq: 0, seq_reserved: 0 } as const;
 
 function newTaskOf(init: CreateTaskInit, at: number, maxAttempts: number) {
   const body = init.body;
