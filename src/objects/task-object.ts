@@ -381,7 +381,14 @@ export class TaskObject extends DurableObject<Env> {
   /** WebSocket upgrade or SSE stream; the Worker has authenticated and set x-clipyard-tenant. */
   override async fetch(request: Request): Promise<Response> {
     const tenant = request.headers.get('x-clipyard-tenant') ?? '';
-    if (!this.store.task()) await this.maker.fromTenant(tenant);
+    if (!this.store.task() && tenant) {
+      try {
+        await this.maker.fromTenant(tenant);
+      } catch (err) {
+        if (!(err instanceof ClipyardError)) throw err;
+        return Response.json({ error: err.toBody() }, { status: err.status });
+      }
+    }
     const t = this.store.task();
     if (!t || t.tenant !== tenant) {
       const body = { error: { code: 'task.not_found', message: 'no such task', retryable: false } };
