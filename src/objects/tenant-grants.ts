@@ -22,14 +22,6 @@ const GRANT_RESEND_MS = 5_000;
 /** While someone waits on full slots, the holders are checked this often. */
 const RECLAIM_EVERY_MS = 15_000;
 
-/**
- * The hand-off of a task granted a slot at its intake waits for the next intake up to this long (a
- * burst of creates is answered first, its tasks' objects made together right after)...
- */
-const INTAKE_HANDOFF_IDLE_MS = 2;
-/** ...and never longer than this after the first one waiting. */
-const INTAKE_HANDOFF_MAX_MS = 20;
-
 /** What the hand-off works through: the tenant object's state and its transactions. */
 export interface GrantHost {
   ctx: DurableObjectState;
@@ -50,34 +42,8 @@ export class TenantGrants {
   /** When the alarm is set for (null: not set), as this instance last set or read it. */
   alarmAt: number | null = null;
 
-  /** Tasks granted at intake whose hand-off waits for the burst to pass (see handOffSoon). */
-  private soon: string[] = [];
-  private soonSince = 0;
-  private soonTimer: ReturnType<typeof setTimeout> | null = null;
-
   constructor(host: GrantHost) {
     this.host = host;
-  }
-
-  /**
-   * Hand a task granted at its intake its slot once no other intake has arrived for
-   * INTAKE_HANDOFF_IDLE_MS, and at the latest INTAKE_HANDOFF_MAX_MS after the first one waiting: on
-   * the one thread that answers creates and builds task objects, a burst's answers do not wait for
-   * its objects. The grant is durable already (unacknowledged), so a restart meanwhile loses nothing:
-   * the alarm sends it again.
-   */
-  handOffSoon(id: string): void {
-    const now = Date.now();
-    if (this.soon.length === 0) this.soonSince = now;
-    this.soon.push(id);
-    if (this.soonTimer) clearTimeout(this.soonTimer);
-    const wait = Math.max(0, Math.min(INTAKE_HANDOFF_IDLE_MS, this.soonSince + INTAKE_HANDOFF_MAX_MS - now));
-    this.soonTimer = setTimeout(() => {
-      this.soonTimer = null;
-      const ids = this.soon;
-      this.soon = [];
-      this.host.ctx.waitUntil(this.tellGranted(ids));
-    }, wait);
   }
 
   /**

@@ -183,7 +183,7 @@ export class TenantObject extends DurableObject<Env> {
       this.index.upsert(granted ? runningEntry(entry, now) : entry);
       return { kind: 'created', granted, at: now };
     });
-    if (answer.kind === 'created' && answer.granted) this.grants.handOffSoon(init.id);
+    if (answer.kind === 'created' && answer.granted) this.ctx.waitUntil(this.grants.tellGranted([init.id]));
     await this.grants.arm(now);
     return answer;
   }
