@@ -9,7 +9,9 @@
  * - `TaskMaker`: inside a TaskObject, the task row written from the init, then the lifecycle's
  *   `slot_granted` (the tenant's hand-off, or a look at a task already handed a slot) or
  *   `slot_denied` (a look at a task still in line). A call that finds no task row asks the requesting
- *   tenant whether it holds the id (`fromTenant`); another tenant's id stays unknown.
+ *   tenant whether it holds the id (`fromTenant`); another tenant's id stays unknown. The older way
+ *   in, a create through the object itself (`enter`: the tenant asked first, then the row written),
+ *   is kept for a batch's children and for a replay the tenant cannot check.
  *
  * The first events of a task made late carry the intake time (its `queued` status, seq 1), so its
  * timeline's wait runs from the intake to the hand-off. Used by TaskObject and the create route.
@@ -24,6 +26,8 @@ import type { RunTimeline } from './run-timeline.ts';
 import { newTaskRow, type StepRow, toTask } from './task-rows.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import type { TaskStore } from './task-store.ts';
+import type { EntryAnswer } from './tenant-object.ts';
+import { newIndexEntry } from './tenant-report.ts';
 import type { WebhookOutbox } from './webhook-outbox.ts';
 
 export interface CreateTaskInit {
@@ -125,6 +129,41 @@ export class TaskMaker {
     store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()));
     // a new task's outbox is empty: only a target is written
     if (init.webhook) webhooks.setTarget(init.webhook, init.origin);
+  }
+
+  /**
+   * A create through this object (a batch's child, or a replay the tenant could not check): ask the
+   * tenant once (`enter`: quota, index row, slot or place in line), then write the row. A refusal
+   * comes back as a value and nothing is written; an unreachable tenant is tenant.unavailable; a
+   * write that fails gives the tenant's admission, row and slot back (storage.failed).
+   */
+  async enter(init: CreateTaskInit, now: number, maxConcurrent: number, limits: DailyLimits): Promise<EntryAnswer> {
+    const body = init.body;
+    const entry = newIndexEntry({ id: init.id, input: body.input, steps: body.steps, label: body.label ?? null }, now);
+    const tenant = this.host.env().TENANTS.getByName(init.tenant);
+    let answer: EntryAnswer;
+    try {
+      answer = await tenant.enter(entry, maxConcurrent, init.limits ?? limits);
+    } catch (err) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'tenant enter failed', task: init.id, error: String(err) }));
+      throw new ClipyardError('tenant.unavailable', 'the task could not be admitted just now; try again', {
+        status: 503,
+        retryable: true,
+      });
+    }
+    if (!answer.ok) return answer;
+    try {
+      this.write(init, now);
+    } catch (err) {
+      // the tenant said yes but nothing was written: its admission, row and slot go back
+      console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
+      this.host.ctx.waitUntil(tenant.leave(init.id).catch(() => {}));
+      throw new ClipyardError('storage.failed', 'the task could not be stored just now; try again', {
+        status: 503,
+        retryable: true,
+      });
+    }
+    return answer;
   }
 
   /**

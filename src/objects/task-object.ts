@@ -1,8 +1,11 @@
 /**
  * TaskObject: one Durable Object per task, the single source of truth for its state and progress.
  *
- * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputLink); its fetch handles
- * only event subscriptions (WebSocket upgrade, or SSE). Every change of status or step is a lifecycle
+ * The Worker calls its RPC methods (get, cancel, retry, remove, outputLink; create for a replay the
+ * tenant cannot check, and the batch for its children); its fetch handles only event subscriptions
+ * (WebSocket upgrade, or SSE). A task the tenant took in (TenantObject.intake) has no row here until
+ * its slot is handed over (`slotGranted` with its init) or a call finds no row and asks the tenant:
+ * task-intake.ts makes it then, as the tenant has it. Every change of status or step is a lifecycle
  * input (an RPC, the alarm, a slot grant from the tenant, the driver's step moves and outcome) that
  * lib/task-lifecycle.ts decides; this object only writes the move (TaskStore.applyMove), broadcasts its
  * events and carries out its effects (task-effects.ts). The running attempt lives in
@@ -34,8 +37,8 @@ import { migrate } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { TaskStore } from './task-store.ts';
-import type { EntryAnswer, QuotaRefusal } from './tenant-object.ts';
-import { newIndexEntry, TenantReporter } from './tenant-report.ts';
+import type { QuotaRefusal } from './tenant-object.ts';
+import { TenantReporter } from './tenant-report.ts';
 import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
 export type { CreateTaskInit } from './task-intake.ts';
@@ -246,32 +249,8 @@ export class TaskObject extends DurableObject<Env> {
 
   private async enter(init: CreateTaskInit): Promise<CreateAnswer> {
     const now = Date.now();
-    const body = init.body;
-    const label = body.label ?? null;
-    const entry = newIndexEntry({ id: init.id, input: body.input, steps: body.steps, label }, now);
-    const tenant = this.env.TENANTS.getByName(init.tenant);
-    let answer: EntryAnswer;
-    try {
-      answer = await tenant.enter(entry, this.config.maxConcurrentTasks, init.limits ?? dailyLimits(this.env));
-    } catch (err) {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'tenant enter failed', task: init.id, error: String(err) }));
-      throw new ClipyardError('tenant.unavailable', 'the task could not be admitted just now; try again', {
-        status: 503,
-        retryable: true,
-      });
-    }
+    const answer = await this.maker.enter(init, now, this.config.maxConcurrentTasks, dailyLimits(this.env));
     if (!answer.ok) return { refused: answer };
-    try {
-      this.maker.write(init, now);
-    } catch (err) {
-      // the tenant said yes but nothing was written: its admission, row and slot go back
-      console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
-      this.ctx.waitUntil(tenant.leave(init.id).catch(() => {}));
-      throw new ClipyardError('storage.failed', 'the task could not be stored just now; try again', {
-        status: 503,
-        retryable: true,
-      });
-    }
     await this.perform(answer.granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now }).done;
     return { snapshot: await this.snapshot(init.origin), created: true };
   }

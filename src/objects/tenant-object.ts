@@ -15,9 +15,11 @@
  * What it never holds: a task's progress stream, events, steps or outputs, and nothing waits on it
  * to answer a task's subscribers.
  *
- * A task costs two calls here: `enter` when it is created (in one transaction: count it against the
- * daily quota, write its index row, and give it a slot or a place in line) and `finish` when it ends
- * (its last row, and its slot back). A freed slot is handed to the head of the line inside the same
+ * A task costs two calls here: `intake` when it is created (the Worker's one call; in one transaction:
+ * count it against the daily quota, write its index row, give it a slot or a place in line and keep
+ * its create init there, so its TaskObject is made only when the slot is handed over or someone looks
+ * at it, task-intake.ts) and `finish` when it ends (its last row, and its slot back). A batch's
+ * children still come in through their own objects (`enter`, asked by TaskObject.create). A freed slot is handed to the head of the line inside the same
  * transaction and only that task is called (`slotGranted`); the grant counts as unacknowledged
  * until the task answers that it took it, and this object's alarm sends unacknowledged grants again.
  * So a waiting task needs no timer of its own but a long safety net. While someone waits on full
