@@ -217,6 +217,24 @@ function statusMove(s: LifecycleState, to: TaskStatus, message: string, extra: T
   return { ...emptyMove(), to, patch, events: [event], effects };
 }
 
+/**
+ * The first unfinished step starts with `move` (its step event after the move's own), unless it is
+ * running already (an attempt resumed where the last one stopped). What the driver's step_started
+ * would write next, written in the same transaction: a slot's grant and the first step's start, a
+ * step's end and the next one's start, are one row written, not two.
+ */
+function startFirstStep(s: LifecycleState, move: Move): Move {
+  const index = s.steps.findIndex((st) => st.status !== 'succeeded');
+  const step = s.steps[index];
+  if (!step || step.status === 'running') return move;
+  return {
+    ...move,
+    patch: { ...move.patch, currentStep: index },
+    steps: [...move.steps, { index, status: 'running', progress: 0 }],
+    events: [...move.events, { kind: 'step', step: index, status: 'running', op: step.op }],
+  };
+}
+
 function runningStep(s: LifecycleState): number {
   return s.steps.findIndex((st) => st.status === 'running');
 }
@@ -278,10 +296,13 @@ function onAlarm(s: LifecycleState, input: Extract<LifecycleInput, { kind: 'alar
     case 'retrying': {
       if ((s.runAt ?? 0) > now) return accept(emptyMove());
       const attempt = s.attempt + 1;
-      const move = statusMove(s, 'running', `retrying (attempt ${attempt} of ${s.maxAttempts})`, {
-        attempt,
-        progress: resumeProgress(s.steps),
-      });
+      const move = startFirstStep(
+        s,
+        statusMove(s, 'running', `retrying (attempt ${attempt} of ${s.maxAttempts})`, {
+          attempt,
+          progress: resumeProgress(s.steps),
+        }),
+      );
       move.effects.push({ kind: 'start_driver' });
       return accept(move);
     }
@@ -329,7 +350,7 @@ export function decide(s: LifecycleState, input: LifecycleInput, cfg: LifecycleC
       return onAlarm(s, input, cfg);
     case 'slot_granted': {
       if (s.status === 'queued') {
-        const move = statusMove(s, 'running', 'starting', { progress: resumeProgress(s.steps) });
+        const move = startFirstStep(s, statusMove(s, 'running', 'starting', { progress: resumeProgress(s.steps) }));
         // the tenant recorded the task running in its index with the grant
         move.effects = move.effects.filter((e) => e.kind !== 'tell_tenant');
         move.effects.push({ kind: 'start_driver' });
@@ -369,12 +390,24 @@ export function decide(s: LifecycleState, input: LifecycleInput, cfg: LifecycleC
       if (s.status !== 'running') return reject(`a ${s.status} task runs no step`);
       const step = s.steps[input.step];
       if (!step) return reject(`no step ${input.step}`);
-      return accept({
+      const ended: Move = {
         ...emptyMove(),
         patch: { jobId: null, jobSeq: 0 },
         steps: [{ index: input.step, status: 'succeeded', progress: 100 }],
         events: [{ kind: 'step', step: input.step, status: 'succeeded', op: step.op }],
         effects: [{ kind: 'delete_job', jobId: input.jobId, wait: false }],
+      };
+      // what always follows, in the same move (one transaction, one row written): the next step's
+      // start, or when this was the last step, the task's success (the driver then has nothing to do)
+      const after = s.steps.map((st, i) => (i === input.step ? { ...st, status: 'succeeded' as const } : st));
+      if (after.some((st) => st.status !== 'succeeded')) return accept(startFirstStep({ ...s, steps: after }, ended));
+      const done = statusMove({ ...s, steps: after }, 'succeeded', 'done');
+      return accept({
+        ...done,
+        patch: { ...ended.patch, ...done.patch },
+        steps: ended.steps,
+        events: [...ended.events, ...done.events],
+        effects: [...ended.effects, ...done.effects],
       });
     }
     case 'steps_done':

@@ -1,5 +1,6 @@
 /**
- * Numbers and lists from the Worker's vars, parsed once per use with safe defaults.
+ * Numbers and lists from the Worker's vars, with safe defaults; the task settings parsed once per
+ * env object (taskConfig), the rest per use.
  */
 import type { DailyLimits } from '../lib/quota.ts';
 import type { R2Credentials } from '../lib/r2-presign.ts';
@@ -21,7 +22,36 @@ function num(raw: string | undefined, fallback: number, min = 0): number {
   return raw !== undefined && raw !== '' && Number.isFinite(n) && n >= min ? n : fallback;
 }
 
-export function taskConfig(env: Env): TaskConfig {
+/** The vars taskConfig reads, as one string: the cache below is good while it is the same. */
+function taskVars(env: Env): string {
+  return [
+    env.STALL_TIMEOUT_MS,
+    env.RETRY_DELAYS_MS,
+    env.MAX_ATTEMPTS,
+    env.LINK_TTL_SECONDS,
+    env.OUTPUT_TTL_SECONDS,
+    env.CLIPYARD_ALLOW_HOSTS,
+    env.MAX_CONCURRENT_TASKS,
+  ].join('\n');
+}
+
+/** taskConfig per env object (a task object reads it on every lifecycle move and alarm). */
+const parsed = new WeakMap<Env, { vars: string; config: Readonly<TaskConfig> }>();
+
+/**
+ * The task settings from the Worker's vars, parsed once per env object and its values (tests swap
+ * a var on the same object: the cache then parses again). The answer is shared: do not change it.
+ */
+export function taskConfig(env: Env): Readonly<TaskConfig> {
+  const vars = taskVars(env);
+  const hit = parsed.get(env);
+  if (hit && hit.vars === vars) return hit.config;
+  const config = Object.freeze(parseTaskConfig(env));
+  parsed.set(env, { vars, config });
+  return config;
+}
+
+function parseTaskConfig(env: Env): TaskConfig {
   return {
     stallTimeoutMs: num(env.STALL_TIMEOUT_MS, 30_000, 500),
     retryDelaysMs: parseDelays(env.RETRY_DELAYS_MS),

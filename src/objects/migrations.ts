@@ -1,7 +1,9 @@
 /**
  * Numbered, append-only SQLite migrations for a Durable Object: every migration newer than the stored
  * version is applied in one transaction, and the version kept in `schema_migrations` (Durable Object
- * SQLite has no PRAGMA user_version). Used by the task, tenant and batch objects' schemas.
+ * SQLite has no PRAGMA user_version). Used by the tenant and batch objects' schemas, and by the task
+ * object's for objects created before its migration 9 (a new task object keeps its version in its
+ * task row instead: task-schema.ts).
  */
 
 /**

@@ -135,11 +135,14 @@ export class TaskDriver {
       if (!this.alive(token)) return;
       const t = store.task()!;
       const step = store.steps().find((s) => s.status !== 'succeeded');
+      // The last step's end is the task's success (one move, lib/task-lifecycle.ts), which ends this
+      // loop above; no unfinished step here means a task written before that (its success not yet moved)
       if (!step) {
         this.progress.flush();
         this.host.move({ kind: 'steps_done', now: Date.now() });
         return;
       }
+      // the grant and the previous step's end already started it (same move); otherwise start it now
       if (step.status !== 'running') {
         if (!this.host.move({ kind: 'step_started', now: Date.now(), step: step.index })) return;
       }

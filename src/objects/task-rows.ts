@@ -114,13 +114,23 @@ export interface NewTask {
   now: number;
 }
 
-/** A new task's row as inserted (queued, its first event's seq 1), and that first event. */
+/** A new task's row as inserted, every column (queued, its first event's seq 1), and that first event. */
 export function newTaskRow(init: NewTask): { row: Record<string, SqlStorageValue>; first: TaskEvent } {
   const row: Record<string, SqlStorageValue> = {
     id: init.id,
     tenant: init.tenant,
     status: 'queued',
+    // every column, defaults too: the row as inserted is the store's copy, read back by no query
+    stage: null,
+    progress: 0,
     message: 'waiting to start',
+    attempt: 1,
+    run_at: null,
+    last_error: null,
+    current_step: 0,
+    job_id: null,
+    job_seq: 0,
+    seq_reserved: 0,
     max_attempts: init.maxAttempts,
     attempts_per_run: init.maxAttempts,
     input: JSON.stringify(init.input),

@@ -1,8 +1,11 @@
 /**
  * The task object's SQLite schema as an append-only list of numbered migrations.
  *
- * Applied in one transaction inside blockConcurrencyWhile; the applied version lives in
- * `schema_migrations` because Durable Object SQLite has no PRAGMA user_version.
+ * Applied in one transaction inside blockConcurrencyWhile. Durable Object SQLite has no PRAGMA
+ * user_version, so the applied version is stored: since migration 9 in the task row itself (its
+ * `schema_version` column, written by the create's INSERT, which writes that row anyway), before it
+ * in a `schema_migrations` table (a table costs a new object 3 rows written: its CREATE and its one
+ * row). An object created before migration 9 keeps its table, which stays where its version lives.
  * Never edit a published migration: append a new one. A new object starts from BASELINE (below).
  */
 import { applyMigrations, type Baseline } from './migrations.ts';
@@ -100,25 +103,30 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE task ADD COLUMN tail TEXT;
   `,
+  // 9: the schema version in the task row (see the header); an object migrated here keeps its
+  // schema_migrations table, which still holds its version (the column stays 0 there)
+  `
+  ALTER TABLE task ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Where a new task object starts: the schema of migrations 1-8 without the tables it never writes
+ * Where a new task object starts: the schema of migrations 1-9 without the tables it never writes
  * (`steps`, `outputs`, `timeline_spans`, `timeline_request`: read only by migration 7, for older
  * objects), without the webhook outbox's tables, which the outbox creates when a target is set
  * (webhook-outbox.ts), and without the events table, which the log creates when the task row's tail
  * of events first grows long (task-log.ts): most tasks have no webhook and a short log, and creating
  * a table writes rows. The task table's id is not a PRIMARY KEY here (BASELINE_DIFFERS): the table
- * holds one row. A new object writes 5 schema rows (schema_migrations and task; 2 per table created,
- * 1 for the version) where the full list would write dozens. test/workers/schema.test.ts checks the
+ * holds one row. A new object writes 2 schema rows (the task table's CREATE; its version is a column
+ * of the row its create inserts) where the full list would write dozens. test/workers/schema.test.ts checks the
  * tables it creates (and the events table task-log.ts creates) against the ones the migrations
  * build, column for column. A later migration that changes a table left out here must create it
  * when it is missing.
  */
 export const BASELINE: Baseline = {
-  version: 8,
+  version: 9,
   statements: [
     // one row, always read whole: a PRIMARY KEY on id would only add an index row to every write
     `CREATE TABLE task (
@@ -149,7 +157,8 @@ export const BASELINE: Baseline = {
       request TEXT,
       steps TEXT,
       outputs TEXT,
-      tail TEXT
+      tail TEXT,
+      schema_version INTEGER NOT NULL DEFAULT 0
     )`,
   ],
 };
@@ -169,6 +178,9 @@ export const BASELINE_OMITS = [
 /** Where the baseline differs from the migrations on purpose: the task row's id is not a PRIMARY KEY. */
 export const BASELINE_DIFFERS = { table: 'task', column: 'id', pk: 0 } as const;
 
+/** The first version kept in the task row: an object without schema_migrations is at least here. */
+const VERSION_IN_ROW_SINCE = 9;
+
 /** Objects whose database has no schema yet (see migrate). */
 const unborn = new WeakSet<DurableObjectStorage>();
 
@@ -176,11 +188,36 @@ const unborn = new WeakSet<DurableObjectStorage>();
  * Apply every migration newer than the stored version, all in one transaction. A new object (an
  * empty database) is left empty: its schema is created by the transaction that writes its task row
  * (`ensureSchema`, called by TaskStore.create), so an object that only answers "no such task" (an
- * unknown id, a deleted task) writes nothing and stores nothing.
+ * unknown id, a deleted task) writes nothing and stores nothing. `list` is MIGRATIONS except in tests.
  */
-export function migrate(storage: DurableObjectStorage): void {
-  if (applyMigrations(storage, MIGRATIONS, BASELINE, { lazy: true })) unborn.delete(storage);
-  else unborn.add(storage);
+export function migrate(storage: DurableObjectStorage, list: readonly string[] = MIGRATIONS): void {
+  const sql = storage.sql;
+  const found = new Set(
+    sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'task')",
+      )
+      .toArray()
+      .map((r) => r.name),
+  );
+  if (found.has('schema_migrations')) {
+    // an object from before migration 9: its version table says where it is
+    applyMigrations(storage, list);
+    unborn.delete(storage);
+    return;
+  }
+  if (!found.has('task')) {
+    unborn.add(storage);
+    return;
+  }
+  unborn.delete(storage);
+  const stored = sql.exec<{ v: number }>('SELECT schema_version AS v FROM task LIMIT 1').toArray()[0]?.v ?? 0;
+  const current = Math.max(VERSION_IN_ROW_SINCE, Number(stored));
+  if (current >= list.length) return;
+  storage.transactionSync(() => {
+    for (let v = current + 1; v <= list.length; v++) sql.exec(list[v - 1]!);
+    sql.exec('UPDATE task SET schema_version = ?', list.length);
+  });
 }
 
 /** Does this object have no schema yet (so no task)? Known from its last `migrate`. */
@@ -188,9 +225,13 @@ export function schemaMissing(storage: DurableObjectStorage): boolean {
   return unborn.has(storage);
 }
 
-/** Create the schema of an object that has none (inside the caller's transaction). */
+/**
+ * Create the schema of an object that has none (inside the caller's transaction): the baseline and
+ * any migration after it. No version is written here: the task row's INSERT carries SCHEMA_VERSION.
+ */
 export function ensureSchema(storage: DurableObjectStorage): void {
   if (!unborn.has(storage)) return;
-  applyMigrations(storage, MIGRATIONS, BASELINE);
+  for (const statement of BASELINE.statements) storage.sql.exec(statement);
+  for (let v = BASELINE.version + 1; v <= MIGRATIONS.length; v++) storage.sql.exec(MIGRATIONS[v - 1]!);
   unborn.delete(storage);
 }

@@ -41,7 +41,7 @@ import {
   type TaskRow,
   toTask,
 } from './task-rows.ts';
-import { ensureSchema, migrate, schemaMissing } from './task-schema.ts';
+import { ensureSchema, migrate, SCHEMA_VERSION, schemaMissing } from './task-schema.ts';
 
 export type { NewEvent, OutputRow, StepRow, TaskPatch, TaskRow };
 
@@ -215,6 +215,8 @@ export class TaskStore {
       ensureSchema(this.storage);
       // the first event (in the row's tail: task-log.ts) and the companion's columns are in the row as inserted
       const { row, first } = newTaskRow(init);
+      // the schema's version lives in this row (task-schema.ts)
+      row.schema_version = SCHEMA_VERSION;
       this.log.load(null);
       this.log.append([first]);
       Object.assign(row, this.companion?.columns(), this.log.columns());
@@ -223,6 +225,11 @@ export class TaskStore {
         `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
         ...Object.values(row),
       );
+      // the row as inserted is the copy: a new object's next read costs no query (and no statement compiled)
+      this.cachedTask = toTask(row);
+      this.row.read(row);
+      this.cachedSteps = JSON.parse(String(row.steps)) as StepRow[];
+      this.cachedOutputs = [];
       return first;
     });
   }

@@ -170,11 +170,14 @@ describe('lifecycle table: every status x every input', () => {
           expect(move.events.filter((e) => e.kind === 'status')).toEqual([]);
           return;
         }
-        // a status move is legal, says so in exactly one status event (the last), with the progress after it
+        // a status move is legal, says so in exactly one status event, with the progress after it;
+        // after it come only the starts of steps the move begins (a grant starts the first step)
         expect(canTransition(status, move.to)).toBe(true);
         const statusEvents = move.events.filter((e) => e.kind === 'status');
         expect(statusEvents).toHaveLength(1);
-        expect(move.events.at(-1)).toMatchObject({ kind: 'status', status: move.to });
+        const at = move.events.findIndex((e) => e.kind === 'status');
+        expect(move.events[at]).toMatchObject({ kind: 'status', status: move.to });
+        for (const e of move.events.slice(at + 1)) expect(e).toMatchObject({ kind: 'step', status: 'running' });
         expect(statusEvents[0]).toHaveProperty('progress', move.patch.progress ?? stateIn(status).progress);
         // every move into a new status forgets the job it had
         expect(move.patch).toMatchObject({ jobId: null, jobSeq: 0 });
@@ -239,6 +242,67 @@ describe('lifecycle moves with a decision of their own', () => {
       { kind: 'delete_job', jobId: 't1-a1-s0', wait: true },
     ]);
     expect(d.ok && d.move.steps).toEqual([{ index: 0, status: 'canceled' }]);
+  });
+
+  it('a grant starts the first unfinished step in the same move, after the status event', () => {
+    const d = decide(stateIn('queued'), INPUTS.slot_granted, CFG);
+    expect(d.ok && d.move.events.map((e) => [e.kind, 'status' in e ? e.status : null])).toEqual([
+      ['status', 'running'],
+      ['step', 'running'],
+    ]);
+    expect(d.ok && d.move.steps).toEqual([{ index: 0, status: 'running', progress: 0 }]);
+    expect(d.ok && d.move.patch.currentStep).toBe(0);
+    expect(d.ok && kinds(d.move.effects)).toContain('start_driver');
+    // a retried task whose first step is done starts at its second
+    const resumed = stateIn('queued', {
+      steps: [
+        { op: 'download', status: 'succeeded' },
+        { op: 'audio', status: 'pending' },
+      ],
+    });
+    const r = decide(resumed, INPUTS.slot_granted, CFG);
+    expect(r.ok && r.move.events.at(-1)).toMatchObject({ kind: 'step', step: 1, status: 'running', op: 'audio' });
+    expect(r.ok && r.move.patch.currentStep).toBe(1);
+    // an attempt resumed with its step still running starts no step again
+    const again = decide(stateIn('retrying'), INPUTS.alarm, CFG);
+    expect(again.ok && again.move.events.map((e) => e.kind)).toEqual(['status']);
+  });
+
+  it("a step's end starts the next step, or ends the task succeeded, in the same move", () => {
+    const next = decide(stateIn('running'), INPUTS.step_succeeded, CFG);
+    expect(next.ok && next.move.to).toBeNull();
+    expect(next.ok && next.move.steps).toEqual([
+      { index: 0, status: 'succeeded', progress: 100 },
+      { index: 1, status: 'running', progress: 0 },
+    ]);
+    expect(next.ok && next.move.events).toEqual([
+      { kind: 'step', step: 0, status: 'succeeded', op: 'download' },
+      { kind: 'step', step: 1, status: 'running', op: 'audio' },
+    ]);
+    expect(next.ok && next.move.patch).toMatchObject({ currentStep: 1, jobId: null, jobSeq: 0 });
+    const last = stateIn('running', {
+      currentStep: 1,
+      jobId: 't1-a1-s1',
+      steps: [
+        { op: 'download', status: 'succeeded' },
+        { op: 'audio', status: 'running' },
+      ],
+    });
+    const d = decide(last, { kind: 'step_succeeded', now: NOW, step: 1, jobId: 't1-a1-s1' }, CFG);
+    expect(d.ok && d.move.to).toBe('succeeded');
+    expect(d.ok && d.move.steps).toEqual([{ index: 1, status: 'succeeded', progress: 100 }]);
+    expect(d.ok && d.move.events.map((e) => [e.kind, 'status' in e ? e.status : null])).toEqual([
+      ['step', 'succeeded'],
+      ['status', 'succeeded'],
+    ]);
+    expect(d.ok && d.move.events.at(-1)).toMatchObject({ progress: 100 });
+    expect(d.ok && d.move.patch).toMatchObject({ progress: 100, jobId: null, jobSeq: 0, stage: null });
+    expect(d.ok && d.move.effects).toEqual([
+      { kind: 'delete_job', jobId: 't1-a1-s1', wait: false },
+      { kind: 'tell_batch' },
+      { kind: 'tell_tenant', finish: true },
+      { kind: 'close_sockets', reason: 'task ended' },
+    ]);
   });
 
   it('succeeds only when every step has, at 100', () => {

@@ -6,6 +6,7 @@
  * Input URLs choose the behaviour:
  *   .../busy/...   POST /jobs answers 503 runner.busy (retryable)
  *   .../gone/...   events answer 404 (the runner forgot the job)
+ *   .../quick/...  the job sends one progress event and is done
  *   anything else  the job is accepted and stays running, sending heartbeats, for 10 s
  */
 const jobs = new Map<string, string>();
@@ -36,6 +37,15 @@ export async function fakeRunner(request: Request): Promise<Response> {
         const beat = () =>
           controller.enqueue(new TextEncoder().encode(`${JSON.stringify({ type: 'heartbeat', at: Date.now() })}\n`));
         beat();
+        if (src.includes('/quick/')) {
+          const lines = [
+            { seq: 1, type: 'progress', stage: 'probing', progress: 50, message: 'half' },
+            { seq: 2, type: 'done' },
+          ];
+          controller.enqueue(new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join('')));
+          controller.close();
+          return;
+        }
         controller.enqueue(
           new TextEncoder().encode(
             `${JSON.stringify({ seq: 1, type: 'progress', stage: 'downloading', progress: 5, message: 'fetching' })}\n`,

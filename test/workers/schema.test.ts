@@ -61,13 +61,16 @@ describe('task schema', () => {
     const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
     await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
       const sql = state.storage.sql;
-      const version = sql.exec<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations').one().v;
+      // the version is a column of the task row; no version table
+      const version = sql.exec<{ v: number }>('SELECT schema_version AS v FROM task').one().v;
       expect(version).toBe(SCHEMA_VERSION);
       expect(BASELINE.version).toBeLessThanOrEqual(SCHEMA_VERSION);
       const fresh = tables(sql);
+      expect(fresh.schema_migrations).toBeUndefined();
       for (const t of Object.keys(fresh)) sql.exec(`DROP TABLE ${t}`);
       applyMigrations(state.storage, MIGRATIONS);
       const replayed = tables(sql);
+      delete replayed.schema_migrations;
       for (const t of BASELINE_OMITS) {
         expect(fresh[t]).toBeUndefined();
         delete replayed[t];
@@ -159,6 +162,49 @@ describe('task schema', () => {
       }
       // the new event went to the row's tail, not the table
       expect(sql.exec('SELECT MAX(seq) AS n FROM events').one().n).toBe(4);
+    });
+  });
+  it('an object written at version 8 (its version in schema_migrations) migrates to 9 and keeps working', async () => {
+    await runInDurableObject(env.TASKS.getByName('schema-v8'), async (_obj, state) => {
+      const sql = state.storage.sql;
+      for (const t of Object.keys(tables(sql))) sql.exec(`DROP TABLE ${t}`);
+      applyMigrations(state.storage, MIGRATIONS.slice(0, 8));
+      const tail = [{ kind: 'status', status: 'queued', message: 'q', attempt: 1, progress: 0, seq: 1, at: 1 }];
+      sql.exec(
+        `INSERT INTO task (id, tenant, status, max_attempts, attempts_per_run, input, body_hash, seq, created_at,
+           updated_at, steps, outputs, tail)
+         VALUES ('schema-v8', 'local', 'queued', 3, 3, '{"url":"http://x.test/a.mp4"}', 'h', 1, 1, 1,
+           '[{"index":0,"op":"probe","params":{"op":"probe"},"status":"pending","progress":0}]', '[]', ?)`,
+        JSON.stringify(tail),
+      );
+      migrate(state.storage);
+      const version = (q: string) => sql.exec<{ v: number }>(q).one().v;
+      expect(version('SELECT MAX(version) AS v FROM schema_migrations')).toBe(SCHEMA_VERSION);
+      expect(version('SELECT schema_version AS v FROM task')).toBe(0);
+      const store = new TaskStore(state.storage);
+      expect(store.task()).toMatchObject({ id: 'schema-v8', status: 'queued', seq: 1 });
+      const next = store.appendEvent({ kind: 'log', step: 0, level: 'info', message: 'after the migration' });
+      expect(next.seq).toBe(2);
+      // opened again: nothing left to apply, everything still there
+      migrate(state.storage);
+      expect(new TaskStore(state.storage).eventsAfter(0).map((e) => e.seq)).toEqual([1, 2]);
+    });
+  });
+
+  it('an object with its version in the task row applies a later migration and records it there', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
+      const sql = state.storage.sql;
+      const later = [...MIGRATIONS, 'ALTER TABLE task ADD COLUMN later_column TEXT;'];
+      migrate(state.storage, later);
+      const version = () => sql.exec<{ v: number }>('SELECT schema_version AS v FROM task').one().v;
+      expect(version()).toBe(MIGRATIONS.length + 1);
+      expect(tables(sql).task?.some((c) => c.name === 'later_column')).toBe(true);
+      expect(tables(sql).schema_migrations).toBeUndefined();
+      // applied once: opening again does not run it again (it would fail: the column exists)
+      migrate(state.storage, later);
+      expect(version()).toBe(MIGRATIONS.length + 1);
+      expect(new TaskStore(state.storage).task()).toMatchObject({ id: json.id });
     });
   });
 });
