@@ -1,15 +1,17 @@
 /**
  * TaskObject: one Durable Object per task, the single source of truth for its state and progress.
  *
- * The Worker calls its RPC methods (create, get, cancel, retry, remove, outputLink); its fetch handles
- * only event subscriptions (WebSocket upgrade, or SSE). Every change of status or step is a lifecycle
+ * The Worker calls its RPC methods (get, cancel, retry, remove, outputLink; create for a replay the
+ * tenant cannot check, and the batch for its children); its fetch handles only event subscriptions
+ * (WebSocket upgrade, or SSE). A task the tenant took in (TenantObject.intake) has no row here until
+ * its slot is handed over (`slotGranted` with its init) or a call finds no row and asks the tenant:
+ * task-intake.ts makes it then, as the tenant has it. Every change of status or step is a lifecycle
  * input (an RPC, the alarm, a slot grant from the tenant, the driver's step moves and outcome) that
  * lib/task-lifecycle.ts decides; this object only writes the move (TaskStore.applyMove), broadcasts its
  * events and carries out its effects (task-effects.ts). The running attempt lives in
  * task-driver.ts; the tenant and batch hear of the task through tenant-report.ts and batch-report.ts.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { DailyLimits } from '../lib/quota.ts';
 import {
   type Decision,
   decide,
@@ -20,8 +22,7 @@ import {
 } from '../lib/task-lifecycle.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, rpcResult } from '../protocol/errors.ts';
-import type { CreateTaskBody, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
-import type { WebhookTarget } from '../protocol/webhook.ts';
+import type { TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { dailyLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { countEntryPoints, IdleRelease, idleReleaseMs } from './idle-release.ts';
@@ -31,29 +32,16 @@ import { dropIdleSockets } from './socket-guard.ts';
 import { Subscribers } from './subscribers.ts';
 import { TaskDriver } from './task-driver.ts';
 import { TaskEffects } from './task-effects.ts';
+import { type CreateTaskInit, type TaskInit, TaskMaker } from './task-intake.ts';
 import { migrate } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import { TaskSockets } from './task-sockets.ts';
 import { TaskStore } from './task-store.ts';
-import type { EntryAnswer, QuotaRefusal } from './tenant-object.ts';
-import { newIndexEntry, TenantReporter } from './tenant-report.ts';
+import type { QuotaRefusal } from './tenant-object.ts';
+import { TenantReporter } from './tenant-report.ts';
 import { outboxConfig, WebhookOutbox } from './webhook-outbox.ts';
 
-export interface CreateTaskInit {
-  id: string;
-  tenant: string;
-  body: CreateTaskBody;
-  /** R2 key of an upload or another task's output, resolved by the Worker. */
-  inputKey: string | null;
-  bodyHash: string;
-  origin: string;
-  /** the batch this task is created in (it reports its status and progress there) */
-  batch?: string;
-  /** where its terminal event is delivered (checked by the Worker; the tenant's default applied) */
-  webhook?: WebhookTarget | null;
-  /** the daily quotas it is admitted against (the Worker's config; this object's when not given) */
-  limits?: DailyLimits;
-}
+export type { CreateTaskInit } from './task-intake.ts';
 
 /** What a create answers: the task (new or replayed), or the daily quota's refusal (nothing made). */
 export type CreateAnswer = { snapshot: TaskSnapshot; created: boolean } | { refused: QuotaRefusal };
@@ -93,6 +81,8 @@ export class TaskObject extends DurableObject<Env> {
   private readonly webhooks: WebhookOutbox;
   private readonly timeline: RunTimeline;
   private readonly effects: TaskEffects;
+  /** A task taken in by its tenant is made here from its init (task-intake.ts). */
+  private readonly maker: TaskMaker;
   /** The alarm is the earliest of these (see scheduleAlarm). */
   private readonly wakeSources: WakeSource[];
   /** When the watchdog's alarm was due, to tell how late it ran. */
@@ -162,6 +152,15 @@ export class TaskObject extends DurableObject<Env> {
       config: () => this.config,
       perform: (input) => this.perform(input).done,
     });
+    this.maker = new TaskMaker({
+      ctx,
+      env: () => this.env,
+      store: this.store,
+      timeline: this.timeline,
+      webhooks: this.webhooks,
+      maxAttempts: () => this.config.maxAttempts,
+      perform: (input) => this.perform(input).done,
+    });
     this.wakeSources = [
       (now) =>
         lifecycleDueAt(this.store.task() ?? { status: 'succeeded', runAt: null }, now, this.config.stallTimeoutMs),
@@ -219,7 +218,9 @@ export class TaskObject extends DurableObject<Env> {
 
   /**
    * Create the task, or return the existing one for the same id (an Idempotency-Key retry, which
-   * costs no tenant call). A different body under the same key is a conflict. A new task asks its
+   * costs no tenant call). A different body under the same key is a conflict. The API's creates go
+   * through the tenant's intake instead (TenantObject.intake, task-intake.ts); this is the way in of
+   * a batch's children, and of a replay the tenant cannot check itself. A new task asks its
    * tenant once (`enter`: daily quota, index row, slot or place in line) before it writes anything: a
    * quota refusal comes back as a value and nothing is made; a tenant that cannot be reached is
    * tenant.unavailable (retryable) and nothing is made either. A task granted a slot starts at once;
@@ -248,74 +249,51 @@ export class TaskObject extends DurableObject<Env> {
 
   private async enter(init: CreateTaskInit): Promise<CreateAnswer> {
     const now = Date.now();
-    const body = init.body;
-    const label = body.label ?? null;
-    const entry = newIndexEntry({ id: init.id, input: body.input, steps: body.steps, label }, now);
-    const tenant = this.env.TENANTS.getByName(init.tenant);
-    let answer: EntryAnswer;
-    try {
-      answer = await tenant.enter(entry, this.config.maxConcurrentTasks, init.limits ?? dailyLimits(this.env));
-    } catch (err) {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'tenant enter failed', task: init.id, error: String(err) }));
-      throw new ClipyardError('tenant.unavailable', 'the task could not be admitted just now; try again', {
-        status: 503,
-        retryable: true,
-      });
-    }
+    const answer = await this.maker.enter(init, now, this.config.maxConcurrentTasks, dailyLimits(this.env));
     if (!answer.ok) return { refused: answer };
-    // the store writes the timeline and the request body with the task row
-    this.timeline.created(body, now);
-    try {
-      this.store.create({
-        id: init.id,
-        tenant: init.tenant,
-        input: body.input,
-        inputKey: init.inputKey,
-        steps: body.steps,
-        maxAttempts: body.maxAttempts ?? this.config.maxAttempts,
-        label,
-        bodyHash: init.bodyHash,
-        batchId: init.batch ?? null,
-        now,
-      });
-    } catch (err) {
-      // the tenant said yes but nothing was written: its admission, row and slot go back
-      console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
-      this.ctx.waitUntil(tenant.leave(init.id).catch(() => {}));
-      throw new ClipyardError('storage.failed', 'the task could not be stored just now; try again', {
-        status: 503,
-        retryable: true,
-      });
-    }
-    // a new task's outbox is empty: only a target is written
-    if (init.webhook) this.webhooks.setTarget(init.webhook, init.origin);
     await this.perform(answer.granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now }).done;
     return { snapshot: await this.snapshot(init.origin), created: true };
   }
 
+  /**
+   * The task of `tenant`, made first from the tenant's init when it was taken in there and has no
+   * row here yet (task-intake.ts); task.not_found when neither has it.
+   */
+  private async require(tenant: string) {
+    if (!this.store.task()) await this.maker.fromTenant(tenant);
+    return this.store.require(tenant);
+  }
+
   /** The current snapshot, with fresh signed links for the outputs. */
   private async getImpl(tenant: string, origin: string): Promise<TaskSnapshot> {
-    this.store.require(tenant);
+    await this.require(tenant);
     return this.snapshot(origin);
   }
 
   /** Stop the runner's processes and end the task `canceled`. */
   private async cancelImpl(tenant: string, origin: string): Promise<TaskSnapshot> {
-    this.store.require(tenant);
+    await this.require(tenant);
     await this.performRpc({ kind: 'cancel', now: Date.now() });
     return this.snapshot(origin);
   }
 
   /** Run a failed or canceled task again, from its first unfinished step, with its own attempt budget. */
   private async retryImpl(tenant: string, origin: string): Promise<TaskSnapshot> {
-    this.store.require(tenant);
+    await this.require(tenant);
     await this.performRpc({ kind: 'retry', now: Date.now() });
     return this.snapshot(origin);
   }
 
   /** Delete outputs from R2, stop any work, close subscribers and forget the task. */
   private async removeImpl(tenant: string): Promise<void> {
+    if (!this.store.task()) {
+      // taken in by the tenant, never made here: only the tenant has anything to forget
+      const outcome = await this.maker.removeUnmade(tenant);
+      if (outcome === 'removed') return;
+      if (outcome === 'unknown') throw new ClipyardError('task.not_found', 'no such task', { status: 404 });
+    }
     const t = this.store.require(tenant);
+    this.maker.removed();
     this.driver.abandon();
     if (t.jobId && !isTerminal(t.status)) await this.driver.deleteJob(t.jobId);
     const keys = this.store.outputs().map((o) => o.key);
@@ -331,7 +309,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** A fresh signed link for one output, or output.not_found. */
   private async outputLinkImpl(tenant: string, name: string, origin: string): Promise<string> {
-    this.store.require(tenant);
+    await this.require(tenant);
     const o = this.store.output(name);
     if (!o) throw new ClipyardError('output.not_found', `this task has no output named ${name}`, { status: 404 });
     return (await signOutput(this.env, o, origin)) ?? '';
@@ -339,7 +317,7 @@ export class TaskObject extends DurableObject<Env> {
 
   /** The R2 key of an output, for chaining it into another task of the same tenant. */
   private async outputKeyImpl(tenant: string, name: string): Promise<{ key: string; contentType: string }> {
-    this.store.require(tenant);
+    await this.require(tenant);
     const o = this.store.output(name);
     if (!o) throw new ClipyardError('output.not_found', `that task has no output named ${name}`, { status: 404 });
     return { key: o.key, contentType: o.contentType };
@@ -352,13 +330,16 @@ export class TaskObject extends DurableObject<Env> {
   }
 
   /**
-   * The tenant handed this task a concurrency slot (it was at the head of the line when one freed):
-   * start now. Answers whether the task took it; false (no such task, or it has ended) gives the
-   * slot straight back. A grant that arrives while the create is still on its way waits for it.
+   * The tenant handed this task a concurrency slot (at its intake, or at the head of the line when
+   * one freed): start now. A task taken in by the tenant and not made yet is made from `init` first
+   * (task-intake.ts), in the same call. Answers whether the task took it; false (no such task, or
+   * it has ended) gives the slot straight back. A grant that arrives while the create is still on
+   * its way waits for it. Idempotent: a grant sent again to a task that took it costs nothing.
    */
-  async slotGranted(): Promise<boolean> {
+  async slotGranted(init?: TaskInit | null): Promise<boolean> {
     while (this.entering) await this.entering.catch(() => {});
     const t = this.store.task();
+    if (!t && init) return this.maker.make(init, true);
     if (!t || isTerminal(t.status)) return false;
     await this.perform({ kind: 'slot_granted', now: Date.now() }).done;
     return true;
@@ -379,6 +360,14 @@ export class TaskObject extends DurableObject<Env> {
   /** WebSocket upgrade or SSE stream; the Worker has authenticated and set x-clipyard-tenant. */
   override async fetch(request: Request): Promise<Response> {
     const tenant = request.headers.get('x-clipyard-tenant') ?? '';
+    if (!this.store.task() && tenant) {
+      try {
+        await this.maker.fromTenant(tenant);
+      } catch (err) {
+        if (!(err instanceof ClipyardError)) throw err;
+        return Response.json({ error: err.toBody() }, { status: err.status });
+      }
+    }
     const t = this.store.task();
     if (!t || t.tenant !== tenant) {
       const body = { error: { code: 'task.not_found', message: 'no such task', retryable: false } };

@@ -8,6 +8,7 @@
 import { isTerminal } from '../lib/task-status.ts';
 import type { TaskStatus } from '../protocol/task.ts';
 import { retryOnReset } from './idle-release.ts';
+import type { TaskInit } from './task-intake.ts';
 import type { TenantIndex } from './tenant-index.ts';
 import type { TenantSlots } from './tenant-slots.ts';
 
@@ -68,9 +69,10 @@ export class TenantGrants {
       const answers = await Promise.all(
         next.map((id) =>
           // a task object that released itself from memory as the grant arrived gets it once more
+          // a task taken in by intake and not made yet is made by this call, from its init
           retryOnReset(
             () => this.host.env().TASKS.getByName(id),
-            (task) => task.slotGranted(),
+            (task) => task.slotGranted(this.initOf(id)),
           ).then(
             (took) => ({ id, took: took !== false }),
             (err: unknown) => {
@@ -100,6 +102,12 @@ export class TenantGrants {
             });
       if (answers.some((a) => a.took === null)) await this.arm(now);
     }
+  }
+
+  /** The create init kept for a task taken in by intake (null: none, its object has its row). */
+  private initOf(id: string): TaskInit | null {
+    const kept = this.host.slots.initOf(id);
+    return kept === null ? null : (JSON.parse(kept) as TaskInit);
   }
 
   async alarm(): Promise<void> {
@@ -144,6 +152,8 @@ export class TenantGrants {
     const ask: string[] = [];
     const ended: string[] = [];
     for (const h of this.host.index.holderReports()) {
+      // a grant on its way (perhaps to a task not made yet) is sent again, never reclaimed
+      if (this.host.slots.isUnacknowledged(h.taskId)) continue;
       if (h.status !== null && isTerminal(h.status as TaskStatus)) ended.push(h.taskId);
       else if (h.status === null || h.updatedAt === null || now - h.updatedAt > HOLDER_FRESH_MS) ask.push(h.taskId);
     }

@@ -15,9 +15,11 @@
  * What it never holds: a task's progress stream, events, steps or outputs, and nothing waits on it
  * to answer a task's subscribers.
  *
- * A task costs two calls here: `enter` when it is created (in one transaction: count it against the
- * daily quota, write its index row, and give it a slot or a place in line) and `finish` when it ends
- * (its last row, and its slot back). A freed slot is handed to the head of the line inside the same
+ * A task costs two calls here: `intake` when it is created (the Worker's one call; in one transaction:
+ * count it against the daily quota, write its index row, give it a slot or a place in line and keep
+ * its create init there, so its TaskObject is made only when the slot is handed over or someone looks
+ * at it, task-intake.ts) and `finish` when it ends (its last row, and its slot back). A batch's
+ * children still come in through their own objects (`enter`, asked by TaskObject.create). A freed slot is handed to the head of the line inside the same
  * transaction and only that task is called (`slotGranted`); the grant counts as unacknowledged
  * until the task answers that it took it, and this object's alarm sends unacknowledged grants again.
  * So a waiting task needs no timer of its own but a long safety net. While someone waits on full
@@ -35,8 +37,10 @@ import type { TaskStatus } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import { taskConfig } from './config.ts';
 import { applyMigrations } from './migrations.ts';
+import type { CreateTaskInit, HeldTask, TaskInit } from './task-intake.ts';
 import { TenantGrants } from './tenant-grants.ts';
 import { runningEntry, type TaskIndexEntry, type TaskListQuery, TenantIndex } from './tenant-index.ts';
+import { newIndexEntry } from './tenant-report.ts';
 import { TENANT_MIGRATIONS } from './tenant-schema.ts';
 import { TenantSlots } from './tenant-slots.ts';
 import { TenantUsage } from './tenant-usage.ts';
@@ -46,6 +50,17 @@ export type { TaskIndexEntry, TaskListQuery } from './tenant-index.ts';
 
 /** A quota refusal, as the POST answers it (429 with Retry-After). */
 export type QuotaRefusal = Extract<Admission, { ok: false }>;
+
+/**
+ * The answer to `intake`: taken in (at `at`, with a slot or a place in line), an id this tenant has
+ * already (`verified`: the same body, checked here; otherwise its object compares), the same
+ * Idempotency-Key with a different body, or refused by the daily quota.
+ */
+export type IntakeAnswer =
+  | { kind: 'created'; granted: boolean; at: number }
+  | { kind: 'replay'; verified: boolean }
+  | { kind: 'conflict' }
+  | { kind: 'refused'; refusal: QuotaRefusal };
 
 /** The answer to `enter`: refused by the daily quota, or admitted with a slot or a place in line. */
 export type EntryAnswer = { ok: true; granted: boolean } | QuotaRefusal;
@@ -139,6 +154,53 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   /**
+   * Take a new task in (the API's create; task-intake.ts): count it against today's quota, record its
+   * index row, give it a slot or a place at the end of the line, and keep `init` (with the intake
+   * time) in its lane row for its object to be made from, in one transaction. The answer does not
+   * wait for the object: a granted task is handed its slot, with the init, once this has committed
+   * (unacknowledged until it answers, so the alarm sends it again if that call is lost). An id this
+   * tenant holds already is a replay, checked here while its init is kept; a refusal writes nothing.
+   */
+  async intake(init: CreateTaskInit, limit: number, limits: DailyLimits): Promise<IntakeAnswer> {
+    this.rememberLimit(limit);
+    const now = Date.now();
+    const answer = this.tx((): IntakeAnswer => {
+      const kept = this.slots.initOf(init.id);
+      if (kept !== null) {
+        const same = (JSON.parse(kept) as TaskInit).bodyHash === init.bodyHash;
+        return same ? { kind: 'replay', verified: true } : { kind: 'conflict' };
+      }
+      if (this.index.createdAt(init.id) !== null) return { kind: 'replay', verified: false };
+      if (!this.quota.wasAdmitted(init.id)) {
+        const verdict = this.quota.count(limits, now);
+        if (!verdict.ok) return { kind: 'refused', refusal: verdict };
+      }
+      const body = init.body;
+      const entry = newIndexEntry(
+        { id: init.id, input: body.input, steps: body.steps, label: body.label ?? null },
+        now,
+      );
+      const kept2 = JSON.stringify({ ...init, at: now } satisfies TaskInit);
+      const granted = this.grantOrQueue(init.id, now, limit, kept2);
+      this.index.upsert(granted ? runningEntry(entry, now) : entry);
+      return { kind: 'created', granted, at: now };
+    });
+    if (answer.kind === 'created' && answer.granted) this.ctx.waitUntil(this.grants.tellGranted([init.id]));
+    await this.grants.arm(now);
+    return answer;
+  }
+
+  /**
+   * A task object with no row asks whether this tenant took its id in and has not handed it over:
+   * its init, and whether it holds a slot. Null for an id this tenant does not hold that way.
+   */
+  async lookup(taskId: string): Promise<HeldTask | null> {
+    const kept = this.slots.initOf(taskId);
+    if (kept === null) return null;
+    return { init: JSON.parse(kept) as TaskInit, granted: this.slots.holds(taskId) };
+  }
+
+  /**
    * Give back everything `enter` gave a task whose create then failed (its row could not be written):
    * the quota count, the index row, the slot or place in line.
    */
@@ -217,16 +279,18 @@ export class TenantObject extends DurableObject<Env> {
 
   /**
    * Inside the caller's transaction: a slot for `taskId` if one is free and nobody waits ahead of it
-   * (FIFO: only the first `free` in line may take one), else a place at the end of the line.
+   * (FIFO: only the first `free` in line may take one), else a place at the end of the line. `init`:
+   * the create init of a task taken in by intake, kept in its lane row.
    */
-  private grantOrQueue(taskId: string, now: number, limit: number): boolean {
+  private grantOrQueue(taskId: string, now: number, limit: number, init: string | null = null): boolean {
     if (this.slots.holds(taskId)) return true;
     const free = limit - this.slots.used();
     if (free > 0 && (this.slots.lineLength() === 0 || this.slots.heads(free).includes(taskId))) {
-      this.slots.take(taskId, now, false);
+      // a task taken in by intake has no object yet: its grant is unacknowledged until it is made
+      this.slots.take(taskId, now, init !== null, init);
       return true;
     }
-    this.slots.join(taskId, now);
+    this.slots.join(taskId, now, init);
     return false;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The TenantObject's SQLite schema: its append-only migrations (applied by migrations.ts when the
  * object wakes). The tables belong to tenant-index.ts (tasks), tenant-slots.ts (lane: the slots and
- * the line; slots and waiting before migration 7), tenant-usage.ts (usage, admitted) and
+ * the line, and since migration 8 the init of a task taken in by intake; slots and waiting before
+ * migration 7), tenant-usage.ts (usage, admitted) and
  * tenant-webhooks.ts.
  *
  * Every row written is billed, and so is every index entry a write touches (an index on a column a
@@ -111,5 +112,10 @@ export const TENANT_MIGRATIONS: readonly string[] = [
   INSERT INTO usage_v7 (day, tasks, output_bytes) SELECT day, tasks, output_bytes FROM usage;
   DROP TABLE usage;
   ALTER TABLE usage_v7 RENAME TO usage;
+  `,
+  // 8: a task taken in by intake (TenantObject.intake) has no object until it is handed its slot or
+  // looked at: what its object creates itself from is kept in its lane row (JSON; bytes, not rows)
+  `
+  ALTER TABLE lane ADD COLUMN init TEXT;
   `,
 ];

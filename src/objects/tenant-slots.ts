@@ -14,6 +14,12 @@
  * slots are the ones whose holder's index row still says `queued` (the acknowledgement is the index
  * row's move to `running`), so they survive a restart without a row of their own.
  *
+ * A task taken in by intake (TenantObject.intake) has its create init in its lane row (`init`, JSON),
+ * written by the same INSERT that gives it a slot or a place in line and gone with the row: its object
+ * is made from it by the hand-off or by the first look (task-intake.ts). A holder with an init counts
+ * as unacknowledged when the object wakes (the hand-off may never have arrived; a resent grant to a
+ * task that has it costs one call and no row), so no row is written to acknowledge it.
+ *
  * Synchronous, no RPC: the TenantObject decides when to call tasks. Used only by TenantObject.
  */
 
@@ -51,6 +57,11 @@ export class TenantSlots {
     const unacked = new Set<string>();
     for (const r of this.sql.exec<{ task_id: string }>(
       "SELECT l.task_id FROM lane l JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding' AND t.status = 'queued'",
+    )) {
+      unacked.add(r.task_id);
+    }
+    for (const r of this.sql.exec<{ task_id: string }>(
+      "SELECT task_id FROM lane WHERE state = 'holding' AND init IS NOT NULL",
     )) {
       unacked.add(r.task_id);
     }
@@ -93,14 +104,30 @@ export class TenantSlots {
     return this.c.unacked.has(taskId);
   }
 
-  /** Give `taskId` a slot (leaving the line if it was in it). `handed`: not yet acknowledged. */
-  take(taskId: string, now: number, handed: boolean): void {
+  /** The create init kept for a task taken in by intake (JSON), or null. */
+  initOf(taskId: string): string | null {
+    const c = this.c;
+    if (!c.holders.has(taskId) && !c.waiting.has(taskId)) return null;
+    const r = this.sql.exec<{ init: string | null }>('SELECT init FROM lane WHERE task_id = ?', taskId).toArray()[0];
+    return r?.init ?? null;
+  }
+
+  /**
+   * Give `taskId` a slot (leaving the line if it was in it). `handed`: not yet acknowledged. `init`:
+   * a new row's create init (intake).
+   */
+  take(taskId: string, now: number, handed: boolean, init: string | null = null): void {
     const c = this.c;
     if (c.waiting.delete(taskId)) {
       this.sql.exec("UPDATE lane SET state = 'holding', since = ? WHERE task_id = ?", now, taskId);
       c.holders.set(taskId, now);
     } else if (!c.holders.has(taskId)) {
-      this.sql.exec("INSERT OR IGNORE INTO lane (task_id, state, since) VALUES (?, 'holding', ?)", taskId, now);
+      this.sql.exec(
+        "INSERT OR IGNORE INTO lane (task_id, state, since, init) VALUES (?, 'holding', ?, ?)",
+        taskId,
+        now,
+        init,
+      );
       c.holders.set(taskId, now);
     }
     if (handed) c.unacked.add(taskId);
@@ -112,14 +139,20 @@ export class TenantSlots {
   }
 
   /**
-   * Put `taskId` at the end of the line (a no-op when it already waits or holds a slot). Its `since`
+   * Put `taskId` at the end of the line (a no-op when it already waits or holds a slot), with its
+   * create init when intake took it in. Its `since`
    * never goes below the last one's, so the order rebuilt when the object wakes is the order of arrival.
    */
-  join(taskId: string, now: number): void {
+  join(taskId: string, now: number, init: string | null = null): void {
     const c = this.c;
     if (c.waiting.has(taskId) || c.holders.has(taskId)) return;
     const since = Math.max(now, c.lastSince);
-    this.sql.exec("INSERT OR IGNORE INTO lane (task_id, state, since) VALUES (?, 'waiting', ?)", taskId, since);
+    this.sql.exec(
+      "INSERT OR IGNORE INTO lane (task_id, state, since, init) VALUES (?, 'waiting', ?, ?)",
+      taskId,
+      since,
+      init,
+    );
     c.waiting.set(taskId, since);
     c.lastSince = since;
   }

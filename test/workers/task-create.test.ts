@@ -1,8 +1,9 @@
 /**
- * The create path's failure orders: a task asks its tenant once (quota, index row, slot) before it
- * writes anything, so a refusal or an unreachable tenant leaves nothing behind, a write that fails
- * after the tenant said yes gives everything back, a replayed Idempotency-Key never reaches the
- * tenant, and a batch's children are admitted whole or not at all.
+ * The create path's failure orders: a create is one tenant call (intake: quota, index row, slot)
+ * before anything is written, so a refusal or an unreachable tenant leaves nothing behind; a batch
+ * child's create (TaskObject.create, which asks its tenant through `enter`) whose write fails after
+ * the tenant said yes gives everything back; a replayed Idempotency-Key is answered by the task,
+ * whose object asks no tenant; and a batch's children are admitted whole or not at all.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -43,9 +44,17 @@ describe('creating a task: one tenant call, nothing half-made', () => {
   it('a tenant that cannot be reached is a retryable 503 and nothing is made; the retry then creates it', async () => {
     const key = `k-${crypto.randomUUID()}`;
     const id = await idFromIdempotencyKey('local', key);
-    const restore = await swapEnv(env.TASKS.getByName(id), 'TENANTS', unreachable);
+    // the create route's one call is the tenant's intake: its transaction fails
+    const tenant = env.TENANTS.getByName('local');
+    await runInDurableObject(tenant, (instance: object) => {
+      (instance as { tx: () => never }).tx = () => {
+        throw new Error('tenant unreachable');
+      };
+    });
     const { res, json } = await createTask(BODY, { 'idempotency-key': key });
-    await restore();
+    await runInDurableObject(tenant, (instance: object) => {
+      delete (instance as { tx?: unknown }).tx;
+    });
     expect(res.status).toBe(503);
     expect((json as unknown as { error: { code: string; retryable: boolean } }).error).toMatchObject({
       code: 'tenant.unavailable',
@@ -58,10 +67,11 @@ describe('creating a task: one tenant call, nothing half-made', () => {
     await call(`/api/tasks/${id}/cancel`, { method: 'POST' });
   });
 
-  it('a replayed Idempotency-Key answers from the task without calling the tenant', async () => {
+  it('a replayed Idempotency-Key answers from the task, whose object asks no tenant', async () => {
     const key = `k-${crypto.randomUUID()}`;
     const first = await createTask(BODY, { 'idempotency-key': key });
     expect(first.res.status).toBe(202);
+    await call(`/api/tasks/${first.json.id}`);
     const restore = await swapEnv(env.TASKS.getByName(first.json.id), 'TENANTS', unreachable);
     const replay = await createTask(BODY, { 'idempotency-key': key });
     await restore();

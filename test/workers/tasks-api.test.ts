@@ -105,17 +105,16 @@ describe('POST /api/tasks validation', () => {
 });
 
 describe('creating a task', () => {
-  it('answers 202 at once, started straight from the create when a slot was free', async () => {
+  it('answers 202 once the tenant took it in (queued, seq 1), and it starts from the hand-off when a slot was free', async () => {
     const { res, json } = await createTask(AUDIO_TASK);
     expect(res.status).toBe(202);
-    expect(json.status).toBe('running');
-    expect(json.task.progress).toBe(0);
+    expect(json.status).toBe('queued');
+    expect(json.task).toMatchObject({ progress: 0, seq: 1, attempt: 1 });
     expect(json.task.steps).toEqual([
-      { index: 0, op: 'audio', params: { format: 'mp3' }, status: 'running', progress: 0, outputs: [] },
+      { index: 0, op: 'audio', params: { format: 'mp3' }, status: 'pending', progress: 0, outputs: [] },
     ]);
-    const snap = (await (await call(`/api/tasks/${json.id}`)).json()) as TaskSnapshot;
-    expect(snap).toMatchObject({ id: json.id, attempt: 1 });
-    expect(['queued', 'running']).toContain(snap.status);
+    const snap = await waitStatus(json.id, 'running');
+    expect(snap).toMatchObject({ id: json.id, attempt: 1, createdAt: json.task.createdAt });
   });
 
   it('returns the same task for the same Idempotency-Key, even when sent concurrently', async () => {

@@ -2,16 +2,20 @@
  * /api/tasks: create, read, subscribe, cancel, retry, delete, and output links.
  *
  * Every handler reaches the task's own Durable Object by id; the object is the only place the task's
- * state lives, so any isolate anywhere answers the same.
+ * state lives, so any isolate anywhere answers the same. A create is taken in by the tenant alone
+ * (TenantObject.intake): the task's object is made when its slot comes or when it is first looked
+ * at, and it answers every call as if it had always been there (task-intake.ts).
  */
 import { Hono } from 'hono';
 import { idFromIdempotencyKey, isTaskId, newTaskId } from '../../lib/ids.ts';
 import { checkUrl } from '../../lib/url-safety.ts';
-import { allowHosts, dailyLimits } from '../../objects/config.ts';
+import { allowHosts, dailyLimits, taskConfig } from '../../objects/config.ts';
 import { retryOnReset } from '../../objects/idle-release.ts';
+import { type CreateTaskInit, intakeSnapshot } from '../../objects/task-intake.ts';
 import type { CreateAnswer } from '../../objects/task-object.ts';
+import type { IntakeAnswer } from '../../objects/tenant-object.ts';
 import { ClipyardError, type RpcResult, unwrap } from '../../protocol/errors.ts';
-import { createTaskSchema, TASK_STATUSES, type TaskStatus } from '../../protocol/task.ts';
+import { createTaskSchema, TASK_STATUSES, type TaskSnapshot, type TaskStatus } from '../../protocol/task.ts';
 import type { AppEnv } from '../auth.ts';
 import { TooManyRequests } from '../rate-limit.ts';
 import { forwardSubscription } from '../subscribe.ts';
@@ -73,8 +77,7 @@ tasks.post('/', async (c) => {
     throw new ClipyardError('request.invalid', 'Idempotency-Key must be 1-200 characters', { status: 400 });
   }
   const id = idemKey ? await idFromIdempotencyKey(tenant, idemKey) : newTaskId();
-  // One call: the task object asks its tenant once (quota, index, slot) before it writes anything.
-  const init = {
+  const init: CreateTaskInit = {
     id,
     tenant,
     body,
@@ -85,19 +88,49 @@ tasks.post('/', async (c) => {
     webhook,
     limits: dailyLimits(c.env),
   };
+  const config = taskConfig(c.env);
+  // One call: the tenant takes the task in (quota, index row, slot or place in line, its init kept).
+  let answer: IntakeAnswer;
+  try {
+    answer = await c.env.TENANTS.getByName(tenant).intake(init, config.maxConcurrentTasks, init.limits!);
+  } catch (err) {
+    console.warn(JSON.stringify({ level: 'warn', msg: 'tenant intake failed', task: id, error: String(err) }));
+    throw new ClipyardError('tenant.unavailable', 'the task could not be admitted just now; try again', {
+      status: 503,
+      retryable: true,
+    });
+  }
+  if (answer.kind === 'refused') {
+    const r = answer.refusal;
+    throw new TooManyRequests(r.code, r.message, r.retryAfterSeconds, false);
+  }
+  if (answer.kind === 'conflict') {
+    throw new ClipyardError('task.exists', 'this Idempotency-Key was already used for a different task', {
+      status: 409,
+    });
+  }
+  if (answer.kind === 'created') {
+    const snapshot = intakeSnapshot(init, answer.at, body.maxAttempts ?? config.maxAttempts);
+    return c.json({ id, status: snapshot.status, created: true, links: links(origin, id), task: snapshot }, 202);
+  }
+  // a replay: the task answers for itself (checked by its object when the tenant could not)
+  const snapshot = answer.verified
+    ? ((await unwrap(taskCall(c.env, id, (s) => s.get(tenant, origin)))) as TaskSnapshot)
+    : await replayed(c.env, init);
+  return c.json({ id, status: snapshot.status, created: false, links: links(origin, id), task: snapshot }, 200);
+});
+
+/** A replay the tenant could not check (the task no longer keeps its init there): its object compares. */
+async function replayed(env: Env, init: CreateTaskInit) {
   const result = (await unwrap(
-    taskCall(c.env, id, (s) => s.create(init)) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
+    taskCall(env, init.id, (s) => s.create(init)) as Promise<unknown> as Promise<RpcResult<CreateAnswer>>,
   )) as CreateAnswer;
   if ('refused' in result) {
     const r = result.refused;
     throw new TooManyRequests(r.code, r.message, r.retryAfterSeconds, false);
   }
-  const { snapshot, created } = result;
-  return c.json(
-    { id, status: snapshot.status, created, links: links(origin, id), task: snapshot },
-    created ? 202 : 200,
-  );
-});
+  return result.snapshot;
+}
 
 tasks.get('/', async (c) => {
   const status = c.req.query('status');
