@@ -118,10 +118,10 @@ export const TENANT_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE lane ADD COLUMN init TEXT;
   `,
-  // 9: a task taken in by intake is counted against its day's quota by its list row (\`counted\` 1,
-  // a column of the row intake writes anyway: bytes, not rows) instead of by an update of \`usage\`,
-  // which now holds the other counts (admitted ahead, counted by \`enter\`, deleted after intake);
-  // rows written before it keep 0, their count being in \`usage\` already (tenant-usage.ts)
+  // 9: a task taken in by intake is counted against its day's quota by its list row (`counted` 1,
+  // a column of the row intake writes anyway: bytes, not rows) instead of by an update of `usage`,
+  // which now holds the other counts (admitted ahead, counted by `enter`, deleted after intake);
+  // rows written before it keep 0, their count being in `usage` already (tenant-usage.ts)
   `
   ALTER TABLE tasks ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
   `,
