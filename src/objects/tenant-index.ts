@@ -157,6 +157,33 @@ export class TenantIndex {
     this.tallyCopy?.apply(before, { ...before, status: 'running', updatedAt: now });
   }
 
+  /**
+   * Inside the hand-off's transaction: a waiting task taken in by intake is handed its slot by its
+   * row (tenant-slots.ts): `handed_at`, and a queued row's move to running (seq + 1: its running
+   * event), as a grant at intake writes it. False when the task has no row (the lane row is written then).
+   */
+  handed(id: string, now: number): boolean {
+    const before = this.stored(id);
+    if (!before) return false;
+    if (before.status !== 'queued') {
+      this.sql.exec('UPDATE tasks SET handed_at = ? WHERE id = ?', now, id);
+      return true;
+    }
+    this.sql.exec(
+      "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ?, handed_at = ? WHERE id = ?",
+      now,
+      now,
+      id,
+    );
+    this.tallyCopy?.apply(before, { ...before, status: 'running', updatedAt: now });
+    return true;
+  }
+
+  /** A task joins the line again: an earlier hand-off no longer says it holds a slot (no row written if none). */
+  clearHanded(id: string): void {
+    this.sql.exec('UPDATE tasks SET handed_at = NULL WHERE id = ? AND handed_at IS NOT NULL', id);
+  }
+
   /** Remove a task's row; returns when it was created and whether it was its quota count (null: none). */
   remove(id: string): { createdAt: number; counted: boolean } | null {
     const before = this.stored(id);
@@ -170,7 +197,7 @@ export class TenantIndex {
   holderReports(): { taskId: string; status: TaskStatus | null; updatedAt: number | null }[] {
     return this.sql
       .exec<{ task_id: string; status: TaskStatus | null; updated_at: number | null }>(
-        "SELECT l.task_id, t.status, t.updated_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding'",
+        "SELECT l.task_id, t.status, t.updated_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding' OR t.handed_at IS NOT NULL",
       )
       .toArray()
       .map((r) => ({

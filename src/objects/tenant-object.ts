@@ -294,6 +294,8 @@ export class TenantObject extends DurableObject<Env> {
       this.slots.take(taskId, now, init !== null, init);
       return true;
     }
+    // a task that held a slot before (a retry) must not look handed one when the object wakes
+    if (init === null) this.index.clearHanded(taskId);
     this.slots.join(taskId, now, init);
     return false;
   }

@@ -158,7 +158,7 @@ describe('rows written per task', () => {
 });
 
 describe('rows written per task taken in by intake', () => {
-  it('a task granted a slot by its intake costs the tenant 5 rows, one that waited 7 (no usage row)', async () => {
+  it('a task granted a slot by its intake costs the tenant 5 rows, one that waited 6 (no usage row)', async () => {
     const tenant = newTenant();
     await standInTasks(tenant);
     const name = `t-${crypto.randomUUID()}`;
@@ -175,13 +175,14 @@ describe('rows written per task taken in by intake', () => {
       await tenant.slotState(); // a's hand-off answered (a waitUntil of the intake)
       const listed = await tenant.list({});
       const rowOf = (id: string) => listed.tasks.find((t) => t.id === id)!;
-      // a's last row 1, its lane row 1; b handed the slot: its lane row 1
+      // a's last row 1, its lane row 1; b handed the slot: its list row to running 1 (its lane row stays)
       await step(() => tenant.finish({ ...rowOf(a.id), status: 'succeeded', seq: 4, updatedAt: Date.now() }));
-      // b's acknowledgement (its row to running) 1, b's last row 1, its lane row 1
+      expect((await tenant.list({})).tasks.find((t) => t.id === b.id)).toMatchObject({ status: 'running', seq: 2 });
+      // b's acknowledgement is no row (its row says running already); b's last row 1, its lane row 1
       await step(() => tenant.finish({ ...rowOf(b.id), status: 'succeeded', seq: 5, updatedAt: Date.now() }));
       return steps;
     });
-    expect(rows).toEqual([3, 3, 3, 3]);
+    expect(rows).toEqual([3, 3, 3, 2]);
     expect((await tenant.usage()).tasks).toBe(2);
   });
 });
@@ -228,6 +229,51 @@ describe('the quota count of tasks taken in by intake', () => {
     await wake();
     expect((await tenant.usage()).tasks).toBe(3);
     expect(await tenant.usage(Date.now() - DAY_MS)).toMatchObject({ day: dayKey(Date.now() - DAY_MS), tasks: 1 });
+  });
+});
+
+describe('a hand-off written in the list row', () => {
+  it('makes a waiting task a holder across a wake (its grant sent again); a task that joins the line again waits', async () => {
+    const tenant = newTenant();
+    const granted: string[] = [];
+    await runInDurableObject(tenant, (o: TenantObject) => {
+      const holder = o as unknown as { env: Env };
+      const real = holder.env;
+      const TASKS = {
+        getByName: (id: string) => ({
+          slotGranted: async () => {
+            granted.push(id);
+            return true;
+          },
+        }),
+      };
+      holder.env = new Proxy(real, { get: (t, k) => (k === 'TASKS' ? TASKS : Reflect.get(t, k)) });
+    });
+    const name = `t-${crypto.randomUUID()}`;
+    const [a, b, c] = [intakeInit(name), intakeInit(name), intakeInit(name)];
+    for (const i of [a, b, c]) await tenant.intake(i, 1, LIMITS);
+    const wake = () =>
+      runInDurableObject(tenant, (o: TenantObject) => {
+        const copies = o as unknown as { slots: { invalidate(): void }; index: { invalidate(): void } };
+        copies.slots.invalidate();
+        copies.index.invalidate();
+      });
+    await tenant.release(a.id); // b handed a's slot: its lane row still says waiting
+    expect(await tenant.slotState()).toEqual({ running: [b.id], waiting: [c.id] });
+    await wake();
+    expect(await tenant.slotState()).toEqual({ running: [b.id], waiting: [c.id] });
+    expect((await tenant.list({ status: 'running' })).tasks.map((t) => t.id)).toContain(b.id);
+    expect((await tenant.list({ status: 'queued' })).tasks.map((t) => t.id)).toEqual([c.id]);
+    // after the wake, b's grant counts as unsent (it keeps its init): the alarm sends it again
+    granted.length = 0;
+    await runInDurableObject(tenant, (o: TenantObject) => o.alarm());
+    expect(granted).toContain(b.id);
+    // b gives its slot back and joins the line again (a retry): c is handed the slot, b waits, also after a wake
+    await tenant.release(b.id);
+    expect(await tenant.acquire(b.id, 1)).toEqual({ granted: false });
+    expect(await tenant.slotState()).toEqual({ running: [c.id], waiting: [b.id] });
+    await wake();
+    expect(await tenant.slotState()).toEqual({ running: [c.id], waiting: [b.id] });
   });
 });
 
