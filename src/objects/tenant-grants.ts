@@ -54,7 +54,11 @@ export class TenantGrants {
   handOff(limit: number): string[] {
     const heads = this.host.slots.heads(limit - this.host.slots.used());
     const now = Date.now();
-    for (const id of heads) this.host.slots.take(id, now, true);
+    for (const id of heads) {
+      // a task taken in by intake is handed its slot by its list row alone (tenant-slots.ts)
+      const inListRow = this.host.slots.hasInit(id) && this.host.index.handed(id, now);
+      this.host.slots.take(id, now, true, null, inListRow);
+    }
     return heads;
   }
 

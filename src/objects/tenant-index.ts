@@ -75,11 +75,11 @@ export class TenantIndex {
     this.tallyCopy = null;
   }
 
-  /** What the tally and the seq check need of a stored row. */
-  private stored(id: string): (TallyRow & { seq: number }) | null {
+  /** What the tally and the seq check need of a stored row, and whether it counts against its day's quota. */
+  private stored(id: string): (TallyRow & { seq: number; counted: boolean }) | null {
     const r = this.sql
-      .exec<{ status: TaskStatus; created_at: number; updated_at: number; seq: number }>(
-        'SELECT status, created_at, updated_at, seq FROM tasks WHERE id = ?',
+      .exec<{ status: TaskStatus; created_at: number; updated_at: number; seq: number; counted: number }>(
+        'SELECT status, created_at, updated_at, seq, counted FROM tasks WHERE id = ?',
         id,
       )
       .toArray()[0];
@@ -90,11 +90,15 @@ export class TenantIndex {
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
       seq: Number(r.seq),
+      counted: Number(r.counted) === 1,
     };
   }
 
-  /** Record a task's latest state; ignored when a newer report is already stored. */
-  upsert(entry: TaskIndexEntry): void {
+  /**
+   * Record a task's latest state; ignored when a newer report is already stored. `counted`: a new
+   * row that is its task's count against the quota of the day it was created (intake; tenant-usage.ts).
+   */
+  upsert(entry: TaskIndexEntry, counted = false): void {
     const before = this.stored(entry.id);
     if (before && entry.seq < before.seq) return;
     if (before) {
@@ -111,8 +115,8 @@ export class TenantIndex {
       );
     } else {
       this.sql.exec(
-        `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tasks (id, status, label, source, ops, progress, message, attempt, seq, created_at, updated_at, counted)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         entry.id,
         entry.status,
         entry.label,
@@ -124,6 +128,7 @@ export class TenantIndex {
         entry.seq,
         entry.createdAt,
         entry.updatedAt,
+        counted ? 1 : 0,
       );
     }
     this.tallyCopy?.apply(before, {
@@ -152,18 +157,47 @@ export class TenantIndex {
     this.tallyCopy?.apply(before, { ...before, status: 'running', updatedAt: now });
   }
 
-  remove(id: string): void {
+  /**
+   * Inside the hand-off's transaction: a waiting task taken in by intake is handed its slot by its
+   * row (tenant-slots.ts): `handed_at`, and a queued row's move to running (seq + 1: its running
+   * event), as a grant at intake writes it. False when the task has no row (the lane row is written then).
+   */
+  handed(id: string, now: number): boolean {
     const before = this.stored(id);
-    if (!before) return;
+    if (!before) return false;
+    if (before.status !== 'queued') {
+      this.sql.exec('UPDATE tasks SET handed_at = ? WHERE id = ?', now, id);
+      return true;
+    }
+    this.sql.exec(
+      "UPDATE tasks SET status = 'running', message = 'starting', seq = seq + 1, updated_at = ?, handed_at = ? WHERE id = ?",
+      now,
+      now,
+      id,
+    );
+    this.tallyCopy?.apply(before, { ...before, status: 'running', updatedAt: now });
+    return true;
+  }
+
+  /** A task joins the line again: an earlier hand-off no longer says it holds a slot (no row written if none). */
+  clearHanded(id: string): void {
+    this.sql.exec('UPDATE tasks SET handed_at = NULL WHERE id = ? AND handed_at IS NOT NULL', id);
+  }
+
+  /** Remove a task's row; returns when it was created and whether it was its quota count (null: none). */
+  remove(id: string): { createdAt: number; counted: boolean } | null {
+    const before = this.stored(id);
+    if (!before) return null;
     this.sql.exec('DELETE FROM tasks WHERE id = ?', id);
     this.tallyCopy?.apply(before, null);
+    return { createdAt: before.createdAt, counted: before.counted };
   }
 
   /** Each slot holder with what the index last heard of it (null: nothing), for the reclaim of slots. */
   holderReports(): { taskId: string; status: TaskStatus | null; updatedAt: number | null }[] {
     return this.sql
       .exec<{ task_id: string; status: TaskStatus | null; updated_at: number | null }>(
-        "SELECT l.task_id, t.status, t.updated_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding'",
+        "SELECT l.task_id, t.status, t.updated_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.state = 'holding' OR t.handed_at IS NOT NULL",
       )
       .toArray()
       .map((r) => ({

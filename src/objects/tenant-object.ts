@@ -171,8 +171,10 @@ export class TenantObject extends DurableObject<Env> {
         return same ? { kind: 'replay', verified: true } : { kind: 'conflict' };
       }
       if (this.index.createdAt(init.id) !== null) return { kind: 'replay', verified: false };
-      if (!this.quota.wasAdmitted(init.id)) {
-        const verdict = this.quota.count(limits, now);
+      // counted by its list row (tenant-usage.ts), unless admitted ahead
+      const counted = !this.quota.wasAdmitted(init.id);
+      if (counted) {
+        const verdict = this.quota.count(limits, now, 1, true);
         if (!verdict.ok) return { kind: 'refused', refusal: verdict };
       }
       const body = init.body;
@@ -182,7 +184,8 @@ export class TenantObject extends DurableObject<Env> {
       );
       const kept2 = JSON.stringify({ ...init, at: now } satisfies TaskInit);
       const granted = this.grantOrQueue(init.id, now, limit, kept2);
-      this.index.upsert(granted ? runningEntry(entry, now) : entry);
+      this.index.upsert(granted ? runningEntry(entry, now) : entry, counted);
+      if (counted) this.quota.rowCounted(now, 1);
       return { kind: 'created', granted, at: now };
     });
     if (answer.kind === 'created' && answer.granted) this.ctx.waitUntil(this.grants.tellGranted([init.id]));
@@ -206,11 +209,11 @@ export class TenantObject extends DurableObject<Env> {
    */
   async leave(taskId: string): Promise<void> {
     const granted = this.tx(() => {
-      if (!this.quota.unadmit(taskId)) {
-        const createdAt = this.index.createdAt(taskId);
-        if (createdAt !== null) this.quota.uncount(createdAt);
-      }
-      this.index.remove(taskId);
+      const admitted = this.quota.unadmit(taskId);
+      const removed = this.index.remove(taskId);
+      // a counted row's removal gives its count back; another's is in `usage`
+      if (removed?.counted) this.quota.rowCounted(removed.createdAt, -1);
+      else if (!admitted && removed) this.quota.uncount(removed.createdAt);
       this.slots.drop(taskId);
       return this.grants.handOff(this.limitOf());
     });
@@ -232,10 +235,11 @@ export class TenantObject extends DurableObject<Env> {
     await this.grants.tellGranted(granted);
   }
 
-  /** Forget a deleted task (and any slot or place in line it had). */
+  /** Forget a deleted task (and any slot or place in line it had); its quota count stays. */
   async forget(id: string): Promise<void> {
     const granted = this.tx(() => {
-      this.index.remove(id);
+      const removed = this.index.remove(id);
+      if (removed?.counted) this.quota.keepCount(removed.createdAt);
       this.slots.drop(id);
       return this.grants.handOff(this.limitOf());
     });
@@ -290,6 +294,8 @@ export class TenantObject extends DurableObject<Env> {
       this.slots.take(taskId, now, init !== null, init);
       return true;
     }
+    // a task that held a slot before (a retry) must not look handed one when the object wakes
+    if (init === null) this.index.clearHanded(taskId);
     this.slots.join(taskId, now, init);
     return false;
   }
@@ -311,6 +317,7 @@ export class TenantObject extends DurableObject<Env> {
     } catch (err) {
       this.slots.invalidate();
       this.index.invalidate();
+      this.quota.invalidate();
       for (const [id, at] of acks) this.acks.set(id, at);
       throw err;
     }

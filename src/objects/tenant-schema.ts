@@ -118,4 +118,14 @@ export const TENANT_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE lane ADD COLUMN init TEXT;
   `,
+  // 9: a task taken in by intake is counted against its day's quota by its list row (`counted` 1,
+  // a column of the row intake writes anyway: bytes, not rows) instead of by an update of `usage`,
+  // which now holds the other counts (admitted ahead, counted by `enter`, deleted after intake);
+  // rows written before it keep 0, their count being in `usage` already (tenant-usage.ts). And a
+  // waiting task taken in by intake is handed its slot by its list row alone (`handed_at`, with its
+  // move to running) instead of that and an update of its lane row (tenant-slots.ts)
+  `
+  ALTER TABLE tasks ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tasks ADD COLUMN handed_at INTEGER;
+  `,
 ];

@@ -20,6 +20,12 @@
  * as unacknowledged when the object wakes (the hand-off may never have arrived; a resent grant to a
  * task that has it costs one call and no row), so no row is written to acknowledge it.
  *
+ * Such a task handed a slot from the line keeps its lane row as it was ('waiting'): the hand-off
+ * writes its list row instead (running, with `handed_at`, tenant-index.ts), one row where the lane
+ * row's change and the acknowledgement's were two (migration 9). When the object wakes, a waiting
+ * lane row whose task's list row has `handed_at` is a holder since then; a task that joins the line
+ * again has it cleared first (TenantObject.grantOrQueue), so it never names an older hand-off.
+ *
  * Synchronous, no RPC: the TenantObject decides when to call tasks. Used only by TenantObject.
  */
 
@@ -30,8 +36,19 @@ interface Copy {
   waiting: Map<string, number>;
   /** holders handed a slot that have not yet said they took it */
   unacked: Set<string>;
+  /** tasks whose lane row keeps a create init (taken in by intake) */
+  withInit: Set<string>;
   /** the latest `since` in the line (a newcomer's is never lower) */
   lastSince: number;
+}
+
+/** A lane row as the copy is loaded from it, with its task's hand-off from its list row. */
+interface LaneRow extends Record<string, SqlStorageValue> {
+  task_id: string;
+  state: string;
+  since: number;
+  has_init: number;
+  handed_at: number | null;
 }
 
 export class TenantSlots {
@@ -46,10 +63,13 @@ export class TenantSlots {
     if (this.copy) return this.copy;
     const holders = new Map<string, number>();
     const line: { id: string; since: number }[] = [];
-    for (const r of this.sql.exec<{ task_id: string; state: string; since: number }>(
-      'SELECT task_id, state, since FROM lane',
+    const withInit = new Set<string>();
+    for (const r of this.sql.exec<LaneRow>(
+      'SELECT l.task_id, l.state, l.since, l.init IS NOT NULL AS has_init, t.handed_at FROM lane l LEFT JOIN tasks t ON t.id = l.task_id',
     )) {
+      if (Number(r.has_init) === 1) withInit.add(r.task_id);
       if (r.state === 'holding') holders.set(r.task_id, Number(r.since));
+      else if (r.handed_at !== null) holders.set(r.task_id, Number(r.handed_at));
       else line.push({ id: r.task_id, since: Number(r.since) });
     }
     line.sort((a, b) => a.since - b.since || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -60,12 +80,8 @@ export class TenantSlots {
     )) {
       unacked.add(r.task_id);
     }
-    for (const r of this.sql.exec<{ task_id: string }>(
-      "SELECT task_id FROM lane WHERE state = 'holding' AND init IS NOT NULL",
-    )) {
-      unacked.add(r.task_id);
-    }
-    this.copy = { holders, waiting, unacked, lastSince: line.at(-1)?.since ?? 0 };
+    for (const id of withInit) if (holders.has(id)) unacked.add(id);
+    this.copy = { holders, waiting, unacked, withInit, lastSince: line.at(-1)?.since ?? 0 };
     return this.copy;
   }
 
@@ -104,6 +120,11 @@ export class TenantSlots {
     return this.c.unacked.has(taskId);
   }
 
+  /** Does the task's lane row keep a create init (taken in by intake)? */
+  hasInit(taskId: string): boolean {
+    return this.c.withInit.has(taskId);
+  }
+
   /** The create init kept for a task taken in by intake (JSON), or null. */
   initOf(taskId: string): string | null {
     const c = this.c;
@@ -114,12 +135,13 @@ export class TenantSlots {
 
   /**
    * Give `taskId` a slot (leaving the line if it was in it). `handed`: not yet acknowledged. `init`:
-   * a new row's create init (intake).
+   * a new row's create init (intake). `inListRow`: a waiting task's hand-off is written in its list
+   * row (`handed_at`), and its lane row stays as it is.
    */
-  take(taskId: string, now: number, handed: boolean, init: string | null = null): void {
+  take(taskId: string, now: number, handed: boolean, init: string | null = null, inListRow = false): void {
     const c = this.c;
     if (c.waiting.delete(taskId)) {
-      this.sql.exec("UPDATE lane SET state = 'holding', since = ? WHERE task_id = ?", now, taskId);
+      if (!inListRow) this.sql.exec("UPDATE lane SET state = 'holding', since = ? WHERE task_id = ?", now, taskId);
       c.holders.set(taskId, now);
     } else if (!c.holders.has(taskId)) {
       this.sql.exec(
@@ -129,6 +151,7 @@ export class TenantSlots {
         init,
       );
       c.holders.set(taskId, now);
+      if (init !== null) c.withInit.add(taskId);
     }
     if (handed) c.unacked.add(taskId);
   }
@@ -154,6 +177,7 @@ export class TenantSlots {
       init,
     );
     c.waiting.set(taskId, since);
+    if (init !== null) c.withInit.add(taskId);
     c.lastSince = since;
   }
 
@@ -161,6 +185,7 @@ export class TenantSlots {
   drop(taskId: string): boolean {
     const c = this.c;
     c.unacked.delete(taskId);
+    c.withInit.delete(taskId);
     const held = c.holders.delete(taskId);
     if (held || c.waiting.delete(taskId)) this.sql.exec('DELETE FROM lane WHERE task_id = ?', taskId);
     return held;

@@ -11,6 +11,13 @@
  * Both tables are keyed by their primary keys only (WITHOUT ROWID, migration 7) and `admitted` has no
  * other index (it is pruned by a scan, once a day per instance), so each admission is one row written.
  *
+ * A task taken in by intake (TenantObject.intake) is counted by its own list row instead (`counted` 1
+ * in `tasks`, migration 9), which that transaction writes anyway: the day's count is the `usage` row
+ * plus the counted list rows created that day. That sum is read once per day (a range of the
+ * newest-first index) and then kept in memory, told of every counted row written or removed; a
+ * transaction that fails drops it. A counted row that is deleted (`forget`) moves its count into the
+ * `usage` row, so deleting a task never gives its quota back, as before.
+ *
  * Its writes go in the caller's transaction: every caller (TenantObject) wraps them in one.
  */
 import { type Admission, admit, DAY_MS, type DailyLimits, type DailyUsage, dayKey } from '../lib/quota.ts';
@@ -22,6 +29,8 @@ export class TenantUsage {
   private readonly storage: DurableObjectStorage;
   /** the day this instance last pruned old rows: pruning is once a day per instance, not per admit */
   private prunedDay: string | null = null;
+  /** how many counted list rows were created on `day` (null: not read since the object woke) */
+  private listed: { day: string; n: number } | null = null;
 
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
@@ -32,7 +41,44 @@ export class TenantUsage {
     const row = this.storage.sql
       .exec<{ tasks: number; output_bytes: number }>('SELECT tasks, output_bytes FROM usage WHERE day = ?', day)
       .toArray()[0];
-    return { day, tasks: Number(row?.tasks ?? 0), outputBytes: Number(row?.output_bytes ?? 0) };
+    return { day, tasks: Number(row?.tasks ?? 0) + this.listedOn(nowMs), outputBytes: Number(row?.output_bytes ?? 0) };
+  }
+
+  /** The counted list rows created on the UTC day of `nowMs` (kept in memory for the latest day read). */
+  private listedOn(nowMs: number): number {
+    const day = dayKey(nowMs);
+    if (this.listed?.day === day) return this.listed.n;
+    const start = Math.floor(nowMs / DAY_MS) * DAY_MS;
+    const n = Number(
+      this.storage.sql
+        .exec<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM tasks WHERE created_at >= ? AND created_at < ? AND counted = 1',
+          start,
+          start + DAY_MS,
+        )
+        .one().n,
+    );
+    this.listed = { day, n };
+    return n;
+  }
+
+  /** A counted list row created at `createdAt` was written (+1) or removed (-1), in the caller's transaction. */
+  rowCounted(createdAt: number, delta: 1 | -1): void {
+    if (this.listed?.day === dayKey(createdAt)) this.listed.n += delta;
+  }
+
+  /** A counted list row is being removed (the task deleted): its day keeps the count, in `usage`. */
+  keepCount(createdAt: number): void {
+    this.storage.sql.exec(
+      'INSERT INTO usage (day, tasks) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET tasks = tasks + 1',
+      dayKey(createdAt),
+    );
+    this.rowCounted(createdAt, -1);
+  }
+
+  /** Forget the in-memory count (a transaction that wrote through it rolled back). */
+  invalidate(): void {
+    this.listed = null;
   }
 
   /** Was this id counted ahead of its task (an `admitted` row)? */
@@ -59,17 +105,23 @@ export class TenantUsage {
     return { ...verdict, fresh };
   }
 
-  /** Count `n` tasks against today's quota (no `admitted` rows), or refuse them all. */
-  count(limits: DailyLimits, nowMs: number, n = 1): Admission {
+  /**
+   * Count `n` tasks against today's quota (no `admitted` rows), or refuse them all. `byRow`: the
+   * caller writes the one task's counted list row (created at `nowMs`) in this transaction, which is
+   * its count; nothing is written here for it.
+   */
+  count(limits: DailyLimits, nowMs: number, n = 1, byRow = false): Admission {
     const sql = this.storage.sql;
     const usage = this.usage(nowMs);
     const verdict = admit(usage, limits, nowMs, n);
     if (!verdict.ok) return verdict;
-    sql.exec(
-      'INSERT INTO usage (day, tasks) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET tasks = tasks + excluded.tasks',
-      usage.day,
-      n,
-    );
+    if (!byRow) {
+      sql.exec(
+        'INSERT INTO usage (day, tasks) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET tasks = tasks + excluded.tasks',
+        usage.day,
+        n,
+      );
+    }
     if (this.prunedDay !== usage.day) {
       const old = dayKey(nowMs - USAGE_KEEP_DAYS * DAY_MS);
       sql.exec('DELETE FROM usage WHERE day < ?', old);

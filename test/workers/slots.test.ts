@@ -235,6 +235,8 @@ describe('tenant schema', () => {
         { day: '2026-12-01', tasks: 7, output_bytes: 100 },
       ]);
       expect(rows('SELECT task_id, day FROM admitted')).toEqual([{ task_id: 'z', day: '2026-12-01' }]);
+      // rows from before migration 9 are counted in `usage` already, not by the row
+      expect(rows('SELECT DISTINCT counted FROM tasks')).toEqual([{ counted: 0 }]);
       expect(rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")).toEqual([
         { name: 'tasks_by_created' },
         { name: 'tasks_ended_badly' },
@@ -248,5 +250,6 @@ describe('tenant schema', () => {
     expect(await t.stub.slotState()).toEqual({ running: ['a'], waiting: ['c', 'b'] });
     expect(await t.stub.counts(60_000)).toMatchObject({ running: 1, queued: 2, failed: 1, succeeded: 0 });
     expect((await t.stub.list({ status: 'failed' })).tasks.map((r) => r.id)).toEqual(['d']);
+    expect(await t.stub.usage(Date.parse('2026-12-01T12:00:00Z'))).toMatchObject({ tasks: 7, outputBytes: 100 });
   });
 });

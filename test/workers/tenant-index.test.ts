@@ -1,13 +1,17 @@
 /**
  * The tenant's index and what each task costs it: the counts and the list's filter by an active
  * status come from the in-memory tally (tenant-tally.ts), which must agree with the rows after every
- * kind of write and after the object wakes; and the rows a task writes in the tenant's SQLite (each
- * index entry is one) stay at the budget of migration 7.
+ * kind of write and after the object wakes; the rows a task writes in the tenant's SQLite (each
+ * index entry is one) stay at the budget of migration 7 (9 for a task taken in by intake, counted
+ * against the quota by its list row); and that count agrees with the rows through every way a row
+ * comes and goes.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { newTaskId } from '../../src/lib/ids.ts';
+import { DAY_MS, dayKey } from '../../src/lib/quota.ts';
+import type { CreateTaskInit } from '../../src/objects/task-intake.ts';
 import type { TaskIndexEntry, TenantObject } from '../../src/objects/tenant-object.ts';
 import type { TaskStatus } from '../../src/protocol/task.ts';
 
@@ -152,6 +156,142 @@ describe('rows written per task', () => {
     expect(rows).toEqual([4, 4, 3, 3]);
   });
 });
+
+describe('rows written per task taken in by intake', () => {
+  it('a task granted a slot by its intake costs the tenant 5 rows, one that waited 6 (no usage row)', async () => {
+    const tenant = newTenant();
+    await standInTasks(tenant);
+    const name = `t-${crypto.randomUUID()}`;
+    const [a, b] = [intakeInit(name), intakeInit(name)];
+    const rows = await countRows(tenant, async () => {
+      const steps: number[] = [];
+      const step = async (f: () => Promise<unknown>) => {
+        const before = written.n;
+        await f();
+        steps.push(written.n - before);
+      };
+      await step(() => tenant.intake(a, 1, LIMITS)); // index row 1 + newest-first 1, lane 1 (the count is the row)
+      await step(() => tenant.intake(b, 1, LIMITS)); // the same, its lane row waiting
+      await tenant.slotState(); // a's hand-off answered (a waitUntil of the intake)
+      const listed = await tenant.list({});
+      const rowOf = (id: string) => listed.tasks.find((t) => t.id === id)!;
+      // a's last row 1, its lane row 1; b handed the slot: its list row to running 1 (its lane row stays)
+      await step(() => tenant.finish({ ...rowOf(a.id), status: 'succeeded', seq: 4, updatedAt: Date.now() }));
+      expect((await tenant.list({})).tasks.find((t) => t.id === b.id)).toMatchObject({ status: 'running', seq: 2 });
+      // b's acknowledgement is no row (its row says running already); b's last row 1, its lane row 1
+      await step(() => tenant.finish({ ...rowOf(b.id), status: 'succeeded', seq: 5, updatedAt: Date.now() }));
+      return steps;
+    });
+    expect(rows).toEqual([3, 3, 3, 2]);
+    expect((await tenant.usage()).tasks).toBe(2);
+  });
+});
+
+describe('the quota count of tasks taken in by intake', () => {
+  it('is the usage row plus the counted list rows of the day, through replays, deletes, admissions and a wake', async () => {
+    const tenant = newTenant();
+    await standInTasks(tenant);
+    const name = `t-${crypto.randomUUID()}`;
+    const limits = { tasksPerDay: 4, outputBytesPerDay: 0 };
+    const usageRow = () =>
+      runInDurableObject(tenant, (_o: TenantObject, state) =>
+        state.storage.sql.exec('SELECT day, tasks FROM usage').toArray(),
+      );
+    const wake = () =>
+      runInDurableObject(tenant, (o: TenantObject) => {
+        (o as unknown as { quota: { invalidate(): void } }).quota.invalidate();
+      });
+    const [a, b, c, d, e] = Array.from({ length: 5 }, () => intakeInit(name));
+    expect(await tenant.intake(a, 100, limits)).toMatchObject({ kind: 'created' });
+    expect(await tenant.intake(b, 100, limits)).toMatchObject({ kind: 'created' });
+    expect(await tenant.intake(b, 100, limits)).toEqual({ kind: 'replay', verified: true }); // not counted again
+    expect(await usageRow()).toEqual([]);
+    expect((await tenant.usage()).tasks).toBe(2);
+    // admitted ahead: counted by its admission, not again by its row
+    await tenant.admit(c.id, limits);
+    expect(await tenant.intake(c, 100, limits)).toMatchObject({ kind: 'created' });
+    expect((await tenant.usage()).tasks).toBe(3);
+    // a deleted task keeps its count (moved to the usage row)
+    await tenant.forget(a.id);
+    expect((await tenant.usage()).tasks).toBe(3);
+    await wake();
+    expect((await tenant.usage()).tasks).toBe(3);
+    expect(await tenant.intake(d, 100, limits)).toMatchObject({ kind: 'created' });
+    expect(await tenant.intake(e, 100, limits)).toMatchObject({ kind: 'refused' });
+    expect((await tenant.list({})).tasks.map((t) => t.id)).not.toContain(e.id);
+    await wake();
+    expect((await tenant.usage()).tasks).toBe(4);
+    expect(await tenant.intake(e, 100, limits)).toMatchObject({ kind: 'refused' });
+    // a row created yesterday counts for yesterday only
+    await runInDurableObject(tenant, (_o: TenantObject, state) => {
+      state.storage.sql.exec('UPDATE tasks SET created_at = created_at - ? WHERE id = ?', DAY_MS, d.id);
+    });
+    await wake();
+    expect((await tenant.usage()).tasks).toBe(3);
+    expect(await tenant.usage(Date.now() - DAY_MS)).toMatchObject({ day: dayKey(Date.now() - DAY_MS), tasks: 1 });
+  });
+});
+
+describe('a hand-off written in the list row', () => {
+  it('makes a waiting task a holder across a wake (its grant sent again); a task that joins the line again waits', async () => {
+    const tenant = newTenant();
+    const granted: string[] = [];
+    await runInDurableObject(tenant, (o: TenantObject) => {
+      const holder = o as unknown as { env: Env };
+      const real = holder.env;
+      const TASKS = {
+        getByName: (id: string) => ({
+          slotGranted: async () => {
+            granted.push(id);
+            return true;
+          },
+        }),
+      };
+      holder.env = new Proxy(real, { get: (t, k) => (k === 'TASKS' ? TASKS : Reflect.get(t, k)) });
+    });
+    const name = `t-${crypto.randomUUID()}`;
+    const [a, b, c] = [intakeInit(name), intakeInit(name), intakeInit(name)];
+    for (const i of [a, b, c]) await tenant.intake(i, 1, LIMITS);
+    const wake = () =>
+      runInDurableObject(tenant, (o: TenantObject) => {
+        const copies = o as unknown as { slots: { invalidate(): void }; index: { invalidate(): void } };
+        copies.slots.invalidate();
+        copies.index.invalidate();
+      });
+    await tenant.release(a.id); // b handed a's slot: its lane row still says waiting
+    expect(await tenant.slotState()).toEqual({ running: [b.id], waiting: [c.id] });
+    await wake();
+    expect(await tenant.slotState()).toEqual({ running: [b.id], waiting: [c.id] });
+    expect((await tenant.list({ status: 'running' })).tasks.map((t) => t.id)).toContain(b.id);
+    expect((await tenant.list({ status: 'queued' })).tasks.map((t) => t.id)).toEqual([c.id]);
+    // after the wake, b's grant counts as unsent (it keeps its init): the alarm sends it again
+    granted.length = 0;
+    await runInDurableObject(tenant, (o: TenantObject) => o.alarm());
+    expect(granted).toContain(b.id);
+    // b gives its slot back and joins the line again (a retry): c is handed the slot, b waits, also after a wake
+    await tenant.release(b.id);
+    expect(await tenant.acquire(b.id, 1)).toEqual({ granted: false });
+    expect(await tenant.slotState()).toEqual({ running: [c.id], waiting: [b.id] });
+    await wake();
+    expect(await tenant.slotState()).toEqual({ running: [c.id], waiting: [b.id] });
+  });
+});
+
+/** The init of a task taken in by `tenant`'s intake. */
+function intakeInit(tenant: string): CreateTaskInit {
+  const body = { input: { url: 'http://a.example/a.mp4' }, steps: [{ op: 'probe' as const }] };
+  return { id: newTaskId(), tenant, body, inputKey: null, bodyHash: 'h', origin: 'http://localhost' };
+}
+
+/** Slot grants reach stand-in tasks that take them (no task object is made or writes). */
+async function standInTasks(tenant: DurableObjectStub<TenantObject>): Promise<void> {
+  await runInDurableObject(tenant, (o: TenantObject) => {
+    const holder = o as unknown as { env: Env };
+    const real = holder.env;
+    const TASKS = { getByName: () => ({ slotGranted: async () => true }) };
+    holder.env = new Proxy(real, { get: (t, k) => (k === 'TASKS' ? TASKS : Reflect.get(t, k)) });
+  });
+}
 
 /** Rows written by every statement while `f` runs (the tenant's: nothing else writes meanwhile). */
 const written = { n: 0 };
