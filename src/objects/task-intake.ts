@@ -24,6 +24,7 @@ import type { CreateTaskBody, TaskSnapshot } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import type { RunTimeline } from './run-timeline.ts';
 import { newTaskRow, type StepRow, toTask } from './task-rows.ts';
+import { fromBaseline } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import type { TaskStore } from './task-store.ts';
 import type { EntryAnswer } from './tenant-object.ts';
@@ -127,6 +128,8 @@ export class TaskMaker {
     // the store writes the timeline and the request body with the task row
     timeline.created(body, at);
     store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()));
+    // a schema just created from the baseline has no outbox tables: no lookup later
+    if (fromBaseline(this.host.ctx.storage)) webhooks.noTables();
     // a new task's outbox is empty: only a target is written
     if (init.webhook) webhooks.setTarget(init.webhook, init.origin);
   }

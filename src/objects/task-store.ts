@@ -211,8 +211,9 @@ export class TaskStore {
 
   private insertTask(init: NewTask): TaskEvent {
     return this.tx(() => {
-      // a new object's schema is created here, in the transaction that writes its first row
-      ensureSchema(this.storage);
+      // a new object's schema is created here, in the transaction that writes its first row; the
+      // baseline has no events table, so the log need not look for one
+      if (ensureSchema(this.storage)) this.log.noTable();
       // the first event (in the row's tail: task-log.ts) and the companion's columns are in the row as inserted
       const { row, first } = newTaskRow(init);
       // the schema's version lives in this row (task-schema.ts)

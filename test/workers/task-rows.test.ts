@@ -4,7 +4,8 @@
  * row (1), then one UPDATE per transaction: the grant with the step's start, and the step's end with
  * the task's success. No version table (task-schema.ts), no transaction of its own for a step's start
  * or for the success after the last step (lib/task-lifecycle.ts). The events stay gap-free and in the
- * order a client always saw them.
+ * order a client always saw them. Its schema made from the baseline, it never asks sqlite_master which
+ * tables exist (the baseline says: task-schema.ts).
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -49,6 +50,8 @@ describe('rows a task writes', () => {
       }
       const written = seen.filter((s) => s.cursor.rowsWritten > 0);
       expect(written.some((s) => s.text.includes('schema_migrations'))).toBe(false);
+      // its schema was created from the baseline by its create: no table is looked up afterwards
+      expect(seen.filter((s) => s.text.includes('sqlite_master')).map((s) => s.text)).toEqual([]);
       expect(written.filter((s) => s.text.startsWith('UPDATE task'))).toHaveLength(2);
       expect(written.reduce((n, s) => n + s.cursor.rowsWritten, 0)).toBe(5);
       const events = new TaskStore(state.storage).eventsAfter(0);
