@@ -105,8 +105,16 @@ export interface MakerHost {
   webhooks: WebhookOutbox;
   /** the task's attempts when its body names none */
   maxAttempts(): number;
-  /** one lifecycle input, settled once its effects have */
-  perform(input: LifecycleInput): Promise<void>;
+  /**
+   * one lifecycle input, settled once its effects have; with `within`, its move's write is handed to
+   * `within` to run (inside the new row's transaction). Its write is done when this returns.
+   */
+  perform(input: LifecycleInput, within?: (write: () => void) => void): Promise<void>;
+}
+
+/** A new task's first lifecycle input: its tenant's answer (a slot, or a place in line). */
+function firstMove(granted: boolean, now: number): LifecycleInput {
+  return granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now };
 }
 
 export class TaskMaker {
@@ -122,12 +130,13 @@ export class TaskMaker {
    * Write the task row from its init: queued, its first event at `at`, its timeline and request body,
    * its webhook target. Synchronous: no other call runs between the check for a row and this write.
    */
-  write(init: CreateTaskInit, at: number): void {
+  write(init: CreateTaskInit, at: number, then?: () => void): void {
     const { store, timeline, webhooks } = this.host;
     const body = init.body;
     // the store writes the timeline and the request body with the task row
     timeline.created(body, at);
-    store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()));
+    // `then` (the first move) is written with the row, in its one INSERT
+    store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()), then);
     // a schema just created from the baseline has no outbox tables: no lookup later
     if (fromBaseline(this.host.ctx.storage)) webhooks.noTables();
     // a new task's outbox is empty: only a target is written
@@ -155,8 +164,10 @@ export class TaskMaker {
       });
     }
     if (!answer.ok) return answer;
+    let moved: Promise<void>;
     try {
-      this.write(init, now);
+      // the row and its first move (the tenant's answer), one row written
+      moved = this.host.perform(firstMove(answer.granted, now), (move) => this.write(init, now, move));
     } catch (err) {
       // the tenant said yes but nothing was written: its admission, row and slot go back
       console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
@@ -166,6 +177,7 @@ export class TaskMaker {
         retryable: true,
       });
     }
+    await moved;
     return answer;
   }
 
@@ -175,12 +187,15 @@ export class TaskMaker {
    * for an init older than this instance's delete of the task (a stale hand-off).
    */
   async make(init: TaskInit, granted: boolean): Promise<boolean> {
-    if (!this.host.store.task()) {
-      if (init.at <= this.removedAt) return false;
-      this.write(init, init.at);
+    const input = firstMove(granted, Date.now());
+    if (this.host.store.task()) {
+      await this.host.perform(input);
+      return true;
     }
-    const now = Date.now();
-    await this.host.perform(granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now });
+    if (init.at <= this.removedAt) return false;
+    // the row and the grant's move (or the denial's) in one transaction and one row written: the row
+    // is inserted running, its events still seq 1 queued and then the grant's
+    await this.host.perform(input, (move) => this.write(init, init.at, move));
     return true;
   }
 

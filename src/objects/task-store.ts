@@ -198,10 +198,16 @@ export class TaskStore {
     return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
 
-  create(init: NewTask): TaskEvent {
+  /**
+   * Write a new task's row: queued, its first event (seq 1). `then`, when given, runs inside the same
+   * transaction once the row is the store's copy (a move made on it, e.g. the grant of a task that
+   * gets its slot at once): the row is inserted at the transaction's end with what `then` changed, so
+   * the two cost one row written, not an INSERT and an UPDATE. If `then` throws, nothing is written.
+   */
+  create(init: NewTask, then?: () => void): TaskEvent {
     this.forget();
     try {
-      return this.insertTask(init);
+      return this.insertTask(init, then);
     } catch (err) {
       // a schema created by the transaction that rolled back is gone with it
       migrate(this.storage);
@@ -209,7 +215,7 @@ export class TaskStore {
     }
   }
 
-  private insertTask(init: NewTask): TaskEvent {
+  private insertTask(init: NewTask, then?: () => void): TaskEvent {
     return this.tx(() => {
       // a new object's schema is created here, in the transaction that writes its first row; the
       // baseline has no events table, so the log need not look for one
@@ -221,16 +227,13 @@ export class TaskStore {
       this.log.load(null);
       this.log.append([first]);
       Object.assign(row, this.companion?.columns(), this.log.columns());
-      const cols = Object.keys(row);
-      this.sql.exec(
-        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-        ...Object.values(row),
-      );
+      // inserted at the transaction's end (RowWriter.insert), with what `then` changes
+      this.row.insert(row);
       // the row as inserted is the copy: a new object's next read costs no query (and no statement compiled)
       this.cachedTask = toTask(row);
-      this.row.read(row);
       this.cachedSteps = JSON.parse(String(row.steps)) as StepRow[];
       this.cachedOutputs = [];
+      then?.();
       return first;
     });
   }
