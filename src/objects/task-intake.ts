@@ -6,9 +6,11 @@
  * - `intakeSnapshot`: the snapshot the create's 202 answers with, built from the init alone (pure).
  *   It is exactly the snapshot of the object's first state (queued, seq 1, created at the intake
  *   time), so a subscriber may pass its seq as `after=`.
- * - `TaskMaker`: inside a TaskObject, the task row written from the init, then the lifecycle's
+ * - `TaskMaker`: inside a TaskObject, the task row written from the init with the lifecycle's
  *   `slot_granted` (the tenant's hand-off, or a look at a task already handed a slot) or
- *   `slot_denied` (a look at a task still in line). A call that finds no task row asks the requesting
+ *   `slot_denied` (a look at a task still in line), in one transaction and one INSERT: the row is
+ *   stored already running (or waiting), while its events are still seq 1 queued, then the move's
+ *   (TaskStore.create's `then`). A call that finds no task row asks the requesting
  *   tenant whether it holds the id (`fromTenant`); another tenant's id stays unknown. The older way
  *   in, a create through the object itself (`enter`: the tenant asked first, then the row written),
  *   is kept for a batch's children and for a replay the tenant cannot check.
