@@ -20,7 +20,8 @@
  * task-rows.ts writes them); events take their seq from the cached row and go into the row's tail
  * (task-log.ts), so a move, a flush or a patch writes exactly one row. A new object has no schema
  * until its create, whose transaction creates a baseline holding only the tables it writes
- * (task-schema.ts).
+ * (task-schema.ts) and inserts the row at its end with the task's first move (`create`'s `then`), so
+ * a task granted a slot at once is one row written, stored running.
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
