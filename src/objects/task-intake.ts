@@ -6,9 +6,11 @@
  * - `intakeSnapshot`: the snapshot the create's 202 answers with, built from the init alone (pure).
  *   It is exactly the snapshot of the object's first state (queued, seq 1, created at the intake
  *   time), so a subscriber may pass its seq as `after=`.
- * - `TaskMaker`: inside a TaskObject, the task row written from the init, then the lifecycle's
+ * - `TaskMaker`: inside a TaskObject, the task row written from the init with the lifecycle's
  *   `slot_granted` (the tenant's hand-off, or a look at a task already handed a slot) or
- *   `slot_denied` (a look at a task still in line). A call that finds no task row asks the requesting
+ *   `slot_denied` (a look at a task still in line), in one transaction and one INSERT: the row is
+ *   stored already running (or waiting), while its events are still seq 1 queued, then the move's
+ *   (TaskStore.create's `then`). A call that finds no task row asks the requesting
  *   tenant whether it holds the id (`fromTenant`); another tenant's id stays unknown. The older way
  *   in, a create through the object itself (`enter`: the tenant asked first, then the row written),
  *   is kept for a batch's children and for a replay the tenant cannot check.
@@ -24,6 +26,7 @@ import type { CreateTaskBody, TaskSnapshot } from '../protocol/task.ts';
 import type { WebhookTarget } from '../protocol/webhook.ts';
 import type { RunTimeline } from './run-timeline.ts';
 import { newTaskRow, type StepRow, toTask } from './task-rows.ts';
+import { fromBaseline } from './task-schema.ts';
 import { snapshotOf } from './task-snapshot.ts';
 import type { TaskStore } from './task-store.ts';
 import type { EntryAnswer } from './tenant-object.ts';
@@ -104,8 +107,16 @@ export interface MakerHost {
   webhooks: WebhookOutbox;
   /** the task's attempts when its body names none */
   maxAttempts(): number;
-  /** one lifecycle input, settled once its effects have */
-  perform(input: LifecycleInput): Promise<void>;
+  /**
+   * one lifecycle input, settled once its effects have; with `within`, its move's write is handed to
+   * `within` to run (inside the new row's transaction). Its write is done when this returns.
+   */
+  perform(input: LifecycleInput, within?: (write: () => void) => void): Promise<void>;
+}
+
+/** A new task's first lifecycle input: its tenant's answer (a slot, or a place in line). */
+function firstMove(granted: boolean, now: number): LifecycleInput {
+  return granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now };
 }
 
 export class TaskMaker {
@@ -121,12 +132,15 @@ export class TaskMaker {
    * Write the task row from its init: queued, its first event at `at`, its timeline and request body,
    * its webhook target. Synchronous: no other call runs between the check for a row and this write.
    */
-  write(init: CreateTaskInit, at: number): void {
+  write(init: CreateTaskInit, at: number, then?: () => void): void {
     const { store, timeline, webhooks } = this.host;
     const body = init.body;
     // the store writes the timeline and the request body with the task row
     timeline.created(body, at);
-    store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()));
+    // `then` (the first move) is written with the row, in its one INSERT
+    store.create(newTaskOf(init, at, body.maxAttempts ?? this.host.maxAttempts()), then);
+    // a schema just created from the baseline has no outbox tables: no lookup later
+    if (fromBaseline(this.host.ctx.storage)) webhooks.noTables();
     // a new task's outbox is empty: only a target is written
     if (init.webhook) webhooks.setTarget(init.webhook, init.origin);
   }
@@ -152,8 +166,10 @@ export class TaskMaker {
       });
     }
     if (!answer.ok) return answer;
+    let moved: Promise<void>;
     try {
-      this.write(init, now);
+      // the row and its first move (the tenant's answer), one row written
+      moved = this.host.perform(firstMove(answer.granted, now), (move) => this.write(init, now, move));
     } catch (err) {
       // the tenant said yes but nothing was written: its admission, row and slot go back
       console.error(JSON.stringify({ level: 'error', msg: 'task create failed', task: init.id, error: String(err) }));
@@ -163,6 +179,7 @@ export class TaskMaker {
         retryable: true,
       });
     }
+    await moved;
     return answer;
   }
 
@@ -172,12 +189,15 @@ export class TaskMaker {
    * for an init older than this instance's delete of the task (a stale hand-off).
    */
   async make(init: TaskInit, granted: boolean): Promise<boolean> {
-    if (!this.host.store.task()) {
-      if (init.at <= this.removedAt) return false;
-      this.write(init, init.at);
+    const input = firstMove(granted, Date.now());
+    if (this.host.store.task()) {
+      await this.host.perform(input);
+      return true;
     }
-    const now = Date.now();
-    await this.host.perform(granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now });
+    if (init.at <= this.removedAt) return false;
+    // the row and the grant's move (or the denial's) in one transaction and one row written: the row
+    // is inserted running, its events still seq 1 queued and then the grant's
+    await this.host.perform(input, (move) => this.write(init, init.at, move));
     return true;
   }
 

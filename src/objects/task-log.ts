@@ -110,6 +110,11 @@ export class TaskLog {
     return this.hasTable() ? this.rows.compact(lastSeq, maxRows, keepRecent) : 0;
   }
 
+  /** The events table is known missing (a schema just created from the baseline, which omits it). */
+  noTable(): void {
+    this.table = false;
+  }
+
   /** Read SQLite again (a transaction rolled back, or the storage was wiped). */
   forget(): void {
     this.tail = undefined;

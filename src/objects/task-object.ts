@@ -22,7 +22,7 @@ import {
 } from '../lib/task-lifecycle.ts';
 import { isTerminal } from '../lib/task-status.ts';
 import { ClipyardError, rpcResult } from '../protocol/errors.ts';
-import type { TaskSnapshot, TaskStatus } from '../protocol/task.ts';
+import type { TaskEvent, TaskSnapshot, TaskStatus } from '../protocol/task.ts';
 import { BatchReporter, childReportOf } from './batch-report.ts';
 import { dailyLimits, socketConfig, type TaskConfig, taskConfig } from './config.ts';
 import { countEntryPoints, IdleRelease, idleReleaseMs } from './idle-release.ts';
@@ -159,7 +159,7 @@ export class TaskObject extends DurableObject<Env> {
       timeline: this.timeline,
       webhooks: this.webhooks,
       maxAttempts: () => this.config.maxAttempts,
-      perform: (input) => this.perform(input).done,
+      perform: (input, within) => this.perform(input, within).done,
     });
     this.wakeSources = [
       (now) =>
@@ -249,9 +249,9 @@ export class TaskObject extends DurableObject<Env> {
 
   private async enter(init: CreateTaskInit): Promise<CreateAnswer> {
     const now = Date.now();
+    // the tenant's answer and the task's first move (slot granted or denied) are written with the row
     const answer = await this.maker.enter(init, now, this.config.maxConcurrentTasks, dailyLimits(this.env));
     if (!answer.ok) return { refused: answer };
-    await this.perform(answer.granted ? { kind: 'slot_granted', now } : { kind: 'slot_denied', now }).done;
     return { snapshot: await this.snapshot(init.origin), created: true };
   }
 
@@ -478,14 +478,23 @@ export class TaskObject extends DurableObject<Env> {
    * Decide one lifecycle input, write the move with its events (one transaction), broadcast them,
    * then carry out its effects. The write is synchronous; `done` settles once the effects have.
    */
-  private perform(input: LifecycleInput): { decision: Decision; done: Promise<void> } {
-    const state = this.lifecycleState();
-    if (!state) return { decision: { ok: false, reason: 'no such task' }, done: Promise.resolve() };
-    const cfg = this.config;
-    const decision = decide(state, input, cfg);
+  private perform(
+    input: LifecycleInput,
+    within?: (write: () => void) => void,
+  ): { decision: Decision; done: Promise<void> } {
+    const out = { decision: { ok: false, reason: 'no such task' } as Decision, events: [] as TaskEvent[] };
+    const write = () => {
+      const state = this.lifecycleState();
+      if (!state) return;
+      out.decision = decide(state, input, this.config);
+      if (out.decision.ok) out.events = this.store.applyMove(out.decision.move, input.now);
+    };
+    // `within`: the write runs inside another one's transaction (a new task's row: task-intake.ts)
+    if (within) within(write);
+    else write();
+    const { decision, events } = out;
     if (!decision.ok) return { decision, done: Promise.resolve() };
     const { move } = decision;
-    const events = this.store.applyMove(move, input.now);
     this.sockets.broadcast(events);
     if (move.to !== null && isTerminal(move.to)) this.queueWebhook(move.to);
     const rearm = move.to !== null || move.patch.runAt !== undefined;

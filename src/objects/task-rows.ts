@@ -200,6 +200,8 @@ export class RowWriter {
   private stored: Map<string, SqlStorageValue> | undefined;
   /** inside a transaction: what it changes; null outside one */
   private changes: Map<string, SqlStorageValue> | null = null;
+  /** inside a create's transaction: the new row, inserted at its end with what the transaction changed */
+  private inserting: Row | null = null;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -219,6 +221,17 @@ export class RowWriter {
     this.changes = new Map();
   }
 
+  /**
+   * Inside a transaction: the task row is new (every column, as newTaskRow gives it). It is written
+   * at the transaction's end by one INSERT that carries the transaction's other changes too, so a
+   * move made on the new row (a grant at once) costs no UPDATE of its own.
+   */
+  insert(row: Row): void {
+    if (!this.changes) throw new Error('task row written outside a transaction');
+    this.inserting = row;
+    this.stored = new Map(ROW_COLUMNS.map((c) => [c, row[c] ?? null]));
+  }
+
   /** Inside a transaction: columns to write when it ends. */
   set(columns: Record<string, SqlStorageValue>): void {
     if (!this.changes) throw new Error('task row written outside a transaction');
@@ -231,6 +244,19 @@ export class RowWriter {
     if (!changes) return;
     this.changes = null;
     for (const extra of more) if (extra) for (const [k, v] of Object.entries(extra)) changes.set(k, v);
+    const inserting = this.inserting;
+    if (inserting) {
+      this.inserting = null;
+      // the changes are columns the new row has: the same INSERT text for every create
+      for (const [k, v] of changes) inserting[k] = v;
+      const cols = Object.keys(inserting);
+      this.sql.exec(
+        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+        ...Object.values(inserting),
+      );
+      this.stored = new Map(ROW_COLUMNS.map((c) => [c, inserting[c] ?? null]));
+      return;
+    }
     if (changes.size === 0) return;
     if ([...changes.keys()].some((k) => !IN_ROW.has(k))) {
       // a column outside the usual set: its own statement (none today)
@@ -260,6 +286,7 @@ export class RowWriter {
   /** The transaction rolled back (or the row is gone): read SQLite again. */
   forget(): void {
     this.changes = null;
+    this.inserting = null;
     this.stored = undefined;
   }
 }

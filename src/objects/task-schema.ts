@@ -183,6 +183,8 @@ const VERSION_IN_ROW_SINCE = 9;
 
 /** Objects whose database has no schema yet (see migrate). */
 const unborn = new WeakSet<DurableObjectStorage>();
+/** Objects whose schema `ensureSchema` created from BASELINE (so the tables it omits are known missing). */
+const baselined = new WeakSet<DurableObjectStorage>();
 
 /**
  * Apply every migration newer than the stored version, all in one transaction. A new object (an
@@ -192,6 +194,8 @@ const unborn = new WeakSet<DurableObjectStorage>();
  */
 export function migrate(storage: DurableObjectStorage, list: readonly string[] = MIGRATIONS): void {
   const sql = storage.sql;
+  // read from SQLite again: a schema ensureSchema created may have rolled back with its transaction
+  baselined.delete(storage);
   const found = new Set(
     sql
       .exec<{ name: string }>(
@@ -228,10 +232,23 @@ export function schemaMissing(storage: DurableObjectStorage): boolean {
 /**
  * Create the schema of an object that has none (inside the caller's transaction): the baseline and
  * any migration after it. No version is written here: the task row's INSERT carries SCHEMA_VERSION.
+ * Answers whether it created the schema (false: the object had one).
  */
-export function ensureSchema(storage: DurableObjectStorage): void {
-  if (!unborn.has(storage)) return;
+export function ensureSchema(storage: DurableObjectStorage): boolean {
+  if (!unborn.has(storage)) return false;
   for (const statement of BASELINE.statements) storage.sql.exec(statement);
   for (let v = BASELINE.version + 1; v <= MIGRATIONS.length; v++) storage.sql.exec(MIGRATIONS[v - 1]!);
   unborn.delete(storage);
+  baselined.add(storage);
+  return true;
+}
+
+/**
+ * Was this object's schema created from BASELINE by this instance (`ensureSchema`)? Then the tables
+ * the baseline omits (BASELINE_OMITS) are known missing, and the modules that create theirs when
+ * first needed (the webhook outbox, the task log) need not ask sqlite_master. False for an object
+ * migrated from an older schema, which may have them. Reset by `migrate` (a rollback).
+ */
+export function fromBaseline(storage: DurableObjectStorage): boolean {
+  return baselined.has(storage);
 }

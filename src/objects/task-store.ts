@@ -20,7 +20,8 @@
  * task-rows.ts writes them); events take their seq from the cached row and go into the row's tail
  * (task-log.ts), so a move, a flush or a patch writes exactly one row. A new object has no schema
  * until its create, whose transaction creates a baseline holding only the tables it writes
- * (task-schema.ts).
+ * (task-schema.ts) and inserts the row at its end with the task's first move (`create`'s `then`), so
+ * a task granted a slot at once is one row written, stored running.
  */
 
 import type { Move, NewEvent, TaskPatch } from '../lib/task-lifecycle.ts';
@@ -198,10 +199,16 @@ export class TaskStore {
     return this.pending.empty ? written : [...written, ...this.pending.events.filter((e) => e.seq > after)];
   }
 
-  create(init: NewTask): TaskEvent {
+  /**
+   * Write a new task's row: queued, its first event (seq 1). `then`, when given, runs inside the same
+   * transaction once the row is the store's copy (a move made on it, e.g. the grant of a task that
+   * gets its slot at once): the row is inserted at the transaction's end with what `then` changed, so
+   * the two cost one row written, not an INSERT and an UPDATE. If `then` throws, nothing is written.
+   */
+  create(init: NewTask, then?: () => void): TaskEvent {
     this.forget();
     try {
-      return this.insertTask(init);
+      return this.insertTask(init, then);
     } catch (err) {
       // a schema created by the transaction that rolled back is gone with it
       migrate(this.storage);
@@ -209,10 +216,11 @@ export class TaskStore {
     }
   }
 
-  private insertTask(init: NewTask): TaskEvent {
+  private insertTask(init: NewTask, then?: () => void): TaskEvent {
     return this.tx(() => {
-      // a new object's schema is created here, in the transaction that writes its first row
-      ensureSchema(this.storage);
+      // a new object's schema is created here, in the transaction that writes its first row; the
+      // baseline has no events table, so the log need not look for one
+      if (ensureSchema(this.storage)) this.log.noTable();
       // the first event (in the row's tail: task-log.ts) and the companion's columns are in the row as inserted
       const { row, first } = newTaskRow(init);
       // the schema's version lives in this row (task-schema.ts)
@@ -220,16 +228,13 @@ export class TaskStore {
       this.log.load(null);
       this.log.append([first]);
       Object.assign(row, this.companion?.columns(), this.log.columns());
-      const cols = Object.keys(row);
-      this.sql.exec(
-        `INSERT INTO task (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-        ...Object.values(row),
-      );
+      // inserted at the transaction's end (RowWriter.insert), with what `then` changes
+      this.row.insert(row);
       // the row as inserted is the copy: a new object's next read costs no query (and no statement compiled)
       this.cachedTask = toTask(row);
-      this.row.read(row);
       this.cachedSteps = JSON.parse(String(row.steps)) as StepRow[];
       this.cachedOutputs = [];
+      then?.();
       return first;
     });
   }

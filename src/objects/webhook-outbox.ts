@@ -196,6 +196,14 @@ export class WebhookOutbox {
     await Promise.all(due.map((id) => this.attempt(id)));
   }
 
+  /**
+   * The owner just created its schema without the outbox's tables (a new task object's baseline,
+   * task-schema.ts): they are known missing, so no read asks sqlite_master. `setTarget` creates them.
+   */
+  noTables(): void {
+    this.tables = false;
+  }
+
   /** Forget every delivery and the target (the owner was deleted). */
   clear(): void {
     this.generation++;

@@ -12,11 +12,13 @@ import {
   BASELINE,
   BASELINE_DIFFERS,
   BASELINE_OMITS,
+  fromBaseline,
   MIGRATIONS,
   migrate,
   SCHEMA_VERSION,
 } from '../../src/objects/task-schema.ts';
 import { TaskStore } from '../../src/objects/task-store.ts';
+import { WebhookOutbox } from '../../src/objects/webhook-outbox.ts';
 import type { TaskEvent } from '../../src/protocol/task.ts';
 import { call, createTask } from './helpers.ts';
 
@@ -188,6 +190,27 @@ describe('task schema', () => {
       // opened again: nothing left to apply, everything still there
       migrate(state.storage);
       expect(new TaskStore(state.storage).eventsAfter(0).map((e) => e.seq)).toEqual([1, 2]);
+      // not made from the baseline: its outbox looks its tables up (migration 5 built them) and finds its target
+      expect(fromBaseline(state.storage)).toBe(false);
+      sql.exec("INSERT INTO webhook_target (one, url, events, origin) VALUES (1, 'https://hook.test/', '[]', 'o')");
+      const outbox = new WebhookOutbox(state.storage, () => {
+        throw new Error('not delivering');
+      });
+      expect(outbox.target()).toEqual({ url: 'https://hook.test/', events: [] });
+    });
+  });
+
+  it('an object whose create made its schema from the baseline knows it has no events or outbox tables', async () => {
+    const { json } = await createTask({ input: { url: 'http://127.0.0.1:1/a.mp4' }, steps: [{ op: 'probe' }] });
+    await runInDurableObject(env.TASKS.getByName(json.id), (_obj, state) => {
+      expect(fromBaseline(state.storage)).toBe(true);
+      const found = tables(state.storage.sql);
+      for (const t of ['events', 'webhook_target', 'webhook_deliveries', 'webhook_attempts']) {
+        expect(found[t]).toBeUndefined();
+      }
+      // a rollback or a new instance reads SQLite again
+      migrate(state.storage);
+      expect(fromBaseline(state.storage)).toBe(false);
     });
   });
 
