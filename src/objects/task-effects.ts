@@ -74,8 +74,7 @@ export class TaskEffects {
         this.deps.batch.statusChanged();
         return;
       case 'close_sockets':
-        this.deps.sockets.closeAll(effect.reason);
-        return;
+        return this.deps.sockets.closeAllInSlices(effect.reason);
       case 'housekeeping':
         this.deps.store.compact();
         await this.expireOutputs(Date.now());
