@@ -74,7 +74,7 @@ export class TaskEffects {
         this.deps.batch.statusChanged();
         return;
       case 'close_sockets':
-        return this.deps.sockets.closeAllInSlices(effect.reason);
+        return this.deps.sockets.closeAllSoon(effect.reason);
       case 'housekeeping':
         this.deps.store.compact();
         await this.expireOutputs(Date.now());
