@@ -19,10 +19,6 @@ import { CLOSE_TOO_BIG, noteClientMessage } from './socket-guard.ts';
 const encoder = new TextEncoder();
 /** A WebSocket client may send at most this many messages per connection (it only needs pings). */
 export const MAX_CLIENT_MESSAGES = 1_000;
-/** How long after a task's end the object closes the sockets its clients have not closed (closeAllSoon). */
-export const CLOSE_DELAY_MS = 100;
-/** WebSockets closed in one turn at a task's end (closeAllSoon). */
-export const CLOSE_SLICE = 10;
 
 export class Subscribers<S, E extends { seq: number }> {
   private readonly ctx: DurableObjectState;
@@ -139,38 +135,15 @@ export class Subscribers<S, E extends { seq: number }> {
   /** End every subscription normally (the task or batch ended, or was deleted). */
   closeAll(reason: string): void {
     this.listed = null;
-    for (const ws of this.ctx.getWebSockets()) Subscribers.close(ws, reason);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(1000, reason);
+      } catch {
+        /* already closed */
+      }
+    }
     for (const writer of this.sse) writer.close().catch(() => {});
     this.sse.clear();
-  }
-
-  /**
-   * End every subscription a little after the end's last event was sent (CLOSE_DELAY_MS), then
-   * CLOSE_SLICE WebSockets at a time with a turn of the event loop between slices. Why: a client that
-   * stops at the terminal status (as subscribers should, see the header) closes first, and the object
-   * only answers its close; closing every socket at once from both sides in the same instant held
-   * workerd's one thread ~0.3 ms per socket while other tasks' frames waited behind it (bench/NOTES.md,
-   * "Progress latency"). Every socket already has the terminal event when this starts; one that
-   * comes meanwhile is closed at once by acceptWebSocket. Settles when every socket has been closed.
-   */
-  async closeAllSoon(reason: string): Promise<void> {
-    this.listed = null;
-    for (const writer of this.sse) writer.close().catch(() => {});
-    this.sse.clear();
-    await new Promise((resolve) => setTimeout(resolve, CLOSE_DELAY_MS));
-    const sockets = this.ctx.getWebSockets();
-    for (let i = 0; i < sockets.length; i += CLOSE_SLICE) {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-      for (const ws of sockets.slice(i, i + CLOSE_SLICE)) Subscribers.close(ws, reason);
-    }
-  }
-
-  private static close(ws: WebSocket, reason: string): void {
-    try {
-      ws.close(1000, reason);
-    } catch {
-      /* already closed */
-    }
   }
 
   /** Count a client message; returns false when the client exceeded its allowance. */

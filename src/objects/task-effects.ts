@@ -74,7 +74,8 @@ export class TaskEffects {
         this.deps.batch.statusChanged();
         return;
       case 'close_sockets':
-        return this.deps.sockets.closeAllSoon(effect.reason);
+        this.deps.sockets.closeAll(effect.reason);
+        return;
       case 'housekeeping':
         this.deps.store.compact();
         await this.expireOutputs(Date.now());
