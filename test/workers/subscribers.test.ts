@@ -68,3 +68,24 @@ describe('live events and the subscribers of the moment', () => {
     await call(`/api/tasks/${json.id}/cancel`, { method: 'POST' });
   });
 });
+
+describe("a task's end and its subscribers", () => {
+  const SOCKETS = 23;
+
+  it('closes every WebSocket normally, each after the terminal status', async () => {
+    const { json } = await createTask(TASK);
+    await waitStatus(json.id, 'running');
+    const subs = [];
+    for (let i = 0; i < SOCKETS; i++) subs.push(await openSocket(json.id));
+    expect(await subscribers(json.id)).toBe(SOCKETS);
+    await call(`/api/tasks/${json.id}/cancel`, { method: 'POST' });
+    for (const s of subs) {
+      await s.until(() => s.closed() !== null);
+      expect(s.closed()).toEqual({ code: 1000 });
+      const last = s.messages.at(-1);
+      expect(last?.type === 'event' && last.event.kind === 'status' && last.event.status).toBe('canceled');
+    }
+    for (let i = 0; i < 100 && (await subscribers(json.id)) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await subscribers(json.id)).toBe(0);
+  });
+});
