@@ -21,6 +21,11 @@
 // nothing (every commit is in the page cache), a crash of the machine loses at most about a second,
 // the same bargain as Redis's `appendfsync everysec`. `always` keeps a sync per commit.
 //
+// Miniflare is not loaded here (CLIPYARD_ENGINE_HOST=miniflare, the inspector or the entry worker load it):
+// scripts/engine-config.mjs, a process that ends at once, has Miniflare build workerd's command line
+// and configuration, and this process runs workerd with them (runLean below): ~65 MB of RSS instead
+// of ~140 (bench/NOTES.md, "Memory outside workerd").
+//
 // Run as a process by scripts/system.mjs: node scripts/local-engine.mjs <options JSON>, with
 // { port, host, vars, persistTo, config, inspectorPort } in the JSON. Prints "ready on <url>" when it
 // answers, and with `inspectorPort` (0: any free port) "inspector on <ws url>": workerd's V8 inspector,
@@ -232,7 +237,7 @@ async function runLean() {
   });
   await new Promise((resolve) => loopback.listen(0, '127.0.0.1', resolve));
   loopback.unref();
-  const captured = await new Promise((resolve, reject) => {
+  const { command, args: capturedArgs, env: runtimeEnv, config } = await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--lite-mode', path.join(ROOT, 'scripts', 'engine-config.mjs')], {
       cwd: ROOT,
       // whatever Miniflare puts in its temporary directory stays with this engine's bundle directory
@@ -244,7 +249,9 @@ async function runLean() {
     child.once('error', reject);
     child.once('exit', () => {
       try {
-        resolve(JSON.parse(Buffer.concat(out).toString('utf8')));
+        // only the configuration's bytes are kept (a restart needs them), not the text that carried them
+        const line = JSON.parse(Buffer.concat(out.splice(0)).toString('utf8'));
+        resolve({ ...line, config: Buffer.from(line.config, 'base64') });
       } catch {
         reject(new Error('the local engine: Miniflare built no workerd configuration (see above)'));
       }
@@ -252,16 +259,15 @@ async function runLean() {
     child.stdin.end(JSON.stringify(mfOptions));
   });
   mkdirSync(path.join(outdir, 'tmp'), { recursive: true });
-  const args = captured.args.map((a) =>
+  const args = capturedArgs.map((a) =>
     a.startsWith('--external-addr=loopback=') ? `--external-addr=loopback=127.0.0.1:${loopback.address().port}` : a,
   );
-  const config = Buffer.from(captured.config, 'base64');
   const frontSocket = 'direct:1:Front';
   const start = () =>
     new Promise((resolve, reject) => {
-      const proc = spawn(captured.command, args, {
+      const proc = spawn(command, args, {
         stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-        env: { ...process.env, ...captured.env },
+        env: { ...process.env, ...runtimeEnv },
       });
       workerd = proc;
       relay(proc.stdout, process.stdout);
