@@ -237,7 +237,12 @@ async function runLean() {
   });
   await new Promise((resolve) => loopback.listen(0, '127.0.0.1', resolve));
   loopback.unref();
-  const { command, args: capturedArgs, env: runtimeEnv, config } = await new Promise((resolve, reject) => {
+  const {
+    command,
+    args: capturedArgs,
+    env: runtimeEnv,
+    config,
+  } = await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--lite-mode', path.join(ROOT, 'scripts', 'engine-config.mjs')], {
       cwd: ROOT,
       // whatever Miniflare puts in its temporary directory stays with this engine's bundle directory
