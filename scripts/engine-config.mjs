@@ -2,8 +2,8 @@
 // short-lived process so that the engine's long-lived one never loads Miniflare (scripts/local-engine.mjs,
 // "lean" host). Reads Miniflare's options as JSON on stdin, lets Miniflare assemble everything it would
 // run (services, disk paths, sockets, the bundle, bindings), and where Miniflare spawns workerd
-// writes one JSON line to stdout instead: { command, args, env, config } (env: what Miniflare adds to
-// the environment; config: the binary Cap'n Proto configuration workerd reads on stdin, base64), then
+// writes to stdout instead one JSON line, { command, args, env } (env: what Miniflare adds to the
+// environment), and after it the binary Cap'n Proto configuration workerd reads on its stdin; then
 // ends itself with SIGKILL so that no exit hook of Miniflare's removes what the configuration names.
 // Nothing is written to disk: the configuration holds the Worker's secrets.
 import childProcess from 'node:child_process';
@@ -30,8 +30,8 @@ childProcess.spawn = (...spawnArgs) => {
       cb();
     },
     final(cb) {
-      const line = JSON.stringify({ command, args, env, config: Buffer.concat(config).toString('base64') });
-      process.stdout.write(`${line}\n`, () => process.kill(process.pid, 'SIGKILL'));
+      const head = Buffer.from(`${JSON.stringify({ command, args, env })}\n`);
+      process.stdout.write(Buffer.concat([head, ...config]), () => process.kill(process.pid, 'SIGKILL'));
       cb();
     },
   });

@@ -237,6 +237,7 @@ async function runLean() {
   });
   await new Promise((resolve) => loopback.listen(0, '127.0.0.1', resolve));
   loopback.unref();
+  mkdirSync(path.join(outdir, 'tmp'), { recursive: true });
   const {
     command,
     args: capturedArgs,
@@ -254,16 +255,17 @@ async function runLean() {
     child.once('error', reject);
     child.once('exit', () => {
       try {
-        // only the configuration's bytes are kept (a restart needs them), not the text that carried them
-        const line = JSON.parse(Buffer.concat(out.splice(0)).toString('utf8'));
-        resolve({ ...line, config: Buffer.from(line.config, 'base64') });
+        // a JSON line, then the configuration's bytes (the only part kept: a restart needs them)
+        const all = Buffer.concat(out.splice(0));
+        const nl = all.indexOf(10);
+        if (nl < 0) throw new Error('no configuration');
+        resolve({ ...JSON.parse(all.subarray(0, nl).toString('utf8')), config: all.subarray(nl + 1) });
       } catch {
         reject(new Error('the local engine: Miniflare built no workerd configuration (see above)'));
       }
     });
     child.stdin.end(JSON.stringify(mfOptions));
   });
-  mkdirSync(path.join(outdir, 'tmp'), { recursive: true });
   const args = capturedArgs.map((a) =>
     a.startsWith('--external-addr=loopback=') ? `--external-addr=loopback=127.0.0.1:${loopback.address().port}` : a,
   );
