@@ -293,6 +293,12 @@ async function runLean() {
       proc.once('exit', (code, signal) => {
         if (workerd === proc) workerd = null;
         if (stopping) return;
+        // told to stop (a stop signals the engine's whole process group, workerd with it; workerd
+        // answers SIGTERM by exiting with 0): the engine stops too, whichever of the two saw it first
+        if (code === 0 || signal === 'SIGTERM' || signal === 'SIGINT') {
+          stop();
+          process.exit(0);
+        }
         if (!ports.has(frontSocket)) {
           reject(new Error(`workerd exited before it listened (${signal ?? code})`));
           return;
@@ -314,12 +320,12 @@ async function runLean() {
 // stop), before any listener added after it could finish: so what a stop must do is done first and
 // synchronously, and the last sync at the exit itself. (An async stop here never got past its first
 // await: every stop left its bundle directory behind and skipped the last sync.)
-const stop = () => {
+function stop() {
   stopping = true;
   if (syncTimer) clearInterval(syncTimer);
   rmSync(outdir, { recursive: true, force: true });
   if (workerd) workerd.kill('SIGKILL');
-};
+}
 process.prependListener('SIGTERM', stop);
 process.prependListener('SIGINT', stop);
 // without Miniflare's exit hook (lean), a stop ends this process itself

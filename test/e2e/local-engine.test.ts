@@ -103,4 +103,22 @@ describe.runIf(lean)('the local engine without Miniflare in its Node process', (
     expect(gone).toBe(true);
     expect(existsSync(path.join(bundles, own[0]!))).toBe(false);
   });
+
+  it('stops when workerd alone is told to stop, instead of starting it again', async () => {
+    const other = (await startWorker({
+      port: await freePort(),
+      runnerUrl: `http://127.0.0.1:${await freePort()}`,
+      persistTo: dir,
+    })) as { pid: number; exitCode: number | null; once: (e: string, f: () => void) => void };
+    const exited = new Promise<void>((r) => other.once('exit', r));
+    const [w] = children(other.pid, 'workerd');
+    process.kill(w!, 'SIGTERM');
+    try {
+      await Promise.race([exited, new Promise((_, no) => setTimeout(() => no(new Error('still running')), 20_000))]);
+    } finally {
+      await stopProcess(other);
+    }
+    expect(other.exitCode).toBe(0);
+    expect(children(other.pid, 'workerd')).toEqual([]);
+  });
 });
