@@ -20,6 +20,42 @@ export async function tenantOf(key: string): Promise<string> {
   return `k_${Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
+/** Most keys whose tenant one isolate remembers (only configured keys that matched are ever hashed). */
+export const TENANT_CACHE_SIZE = 64;
+/** key -> tenant, per isolate: a request of a known key hashes nothing; the oldest entry leaves first. */
+const tenants = new Map<string, string>();
+
+/** tenantOf, remembered per isolate for up to TENANT_CACHE_SIZE keys. */
+export async function cachedTenantOf(key: string): Promise<string> {
+  const known = tenants.get(key);
+  if (known !== undefined) return known;
+  const tenant = await tenantOf(key);
+  if (tenants.size >= TENANT_CACHE_SIZE) tenants.delete(tenants.keys().next().value as string);
+  tenants.set(key, tenant);
+  return tenant;
+}
+
+/** How many keys this isolate remembers (tests). */
+export function cachedTenantCount(): number {
+  return tenants.size;
+}
+
+/** API_KEYS parsed once per value of it. */
+let parsedKeys: { from: string; keys: string[] } = { from: '', keys: [] };
+function apiKeys(env: Env): string[] {
+  const raw = env.API_KEYS ?? '';
+  if (parsedKeys.from !== raw) {
+    parsedKeys = {
+      from: raw,
+      keys: raw
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    };
+  }
+  return parsedKeys.keys;
+}
+
 /** Longest key accepted for comparison; anything longer is not a key. */
 const MAX_KEY_LENGTH = 512;
 
@@ -37,10 +73,7 @@ type Resolution = { tenant: string } | { error: 'missing' | 'invalid' };
 
 /** The tenant a request speaks for: `local` without keys; an error when keys are set and none matched. */
 async function resolveTenant(env: Env, request: Request): Promise<Resolution> {
-  const keys = (env.API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
+  const keys = apiKeys(env);
   if (keys.length === 0) return { tenant: 'local' };
   const header = request.headers.get('authorization');
   const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')?.[1];
@@ -50,7 +83,7 @@ async function resolveTenant(env: Env, request: Request): Promise<Resolution> {
   if (given.length > MAX_KEY_LENGTH) return { error: 'invalid' };
   let matched = false;
   for (const k of keys) matched = timingSafeEqual(k, given) || matched;
-  return matched ? { tenant: await tenantOf(given) } : { error: 'invalid' };
+  return matched ? { tenant: await cachedTenantOf(given) } : { error: 'invalid' };
 }
 
 /** For routes anyone may call (health): sets `tenant` to '' when the caller is anonymous. */

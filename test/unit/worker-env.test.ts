@@ -33,6 +33,7 @@ describe('npm start passes the environment to the Worker', () => {
             'RUNNER_URL',
             'CLIPYARD_SQLITE_SYNC',
             'CLIPYARD_ENGINE_FRONT',
+            'CLIPYARD_ENGINE_HOST',
             'CLIPYARD_WS_DEFLATE',
           ].includes(v),
       );
