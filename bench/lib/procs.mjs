@@ -4,12 +4,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
 
-/** utime + stime of one process, in seconds; 0 when it is gone. */
+/**
+ * utime + stime of one process and cutime + cstime of its children that ended and were waited for,
+ * in seconds; 0 when it is gone. A short-lived child (the local engine's `sync -f` once a second)
+ * ends between two samples: its CPU is then in its parent's cutime/cstime, and counted there.
+ */
 function cpuSeconds(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS;
   } catch {
     return 0;
   }

@@ -131,9 +131,11 @@ function processTable(results) {
     if (!r) continue;
     for (const [proc, rss] of Object.entries(r.perProcess)) {
       const label = proc.split(': ')[0];
-      // runs before per-process CPU was recorded show the whole tree's CPU on each of its processes
-      const cpu = r.cpuByProcess?.[proc] ?? r.cpuSeconds[label];
-      lines.push(row([s.name, r.count, proc, fmtMb(rss), cpu?.toFixed(1) ?? '']));
+      // runs before per-process CPU was recorded show the whole tree's CPU on each of its processes;
+      // a process seen only in the RSS samples (it ended before the CPU reading) has no figure of
+      // its own: its CPU is in its parent's (procs.mjs)
+      const cpu = r.cpuByProcess ? r.cpuByProcess[proc] : r.cpuSeconds[label];
+      lines.push(row([s.name, r.count, proc, fmtMb(rss), cpu?.toFixed(1) ?? 'in its parent']));
     }
   }
   return lines.join('\n');
@@ -331,7 +333,9 @@ ${processTable(results)}
 ## Per-task resources
 
 CPU per task is the CPU of every process of the system (bench client and clipyard's runner stand-in
-excluded) over the scaling row, divided by the tasks finished. Writes: SQLite rows written for clipyard
+excluded) over the scaling row, divided by the tasks finished; a process's ended children count in
+it (/proc's cutime and cstime: the local engine's \`sync -f\` once a second, whose kernel time
+writing the object files back is the price of its syncing). Writes: SQLite rows written for clipyard
 (counted by the metered entry, below), keys Redis changed (INFO \`rdb_changes_since_last_save\`) for
 the peers.
 
