@@ -2,7 +2,7 @@
  * The clipyard Worker: routes the public API to each task's Durable Object, serves signed
  * downloads from R2, and re-exports the object classes. The web page is static assets (web/public).
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { ClipyardError, knownError } from '../protocol/errors.ts';
 import { type AppEnv, optionalTenant, requireTenant } from './auth.ts';
 import { rateLimitByIp, rateLimitByKey, TooManyRequests } from './rate-limit.ts';
@@ -10,6 +10,7 @@ import { requestLog } from './request-log.ts';
 import { batches } from './routes/batches.ts';
 import { files } from './routes/files.ts';
 import { health } from './routes/health.ts';
+import { corsHeaders } from './routes/hls-playlists.ts';
 import { openapi } from './routes/openapi.ts';
 import { tasks } from './routes/tasks.ts';
 import { uploads } from './routes/uploads.ts';
@@ -63,6 +64,14 @@ app.notFound((c) =>
 );
 
 app.onError((err, c) => {
+  const res = errorResponse(err, c);
+  // A download's refusal (expired, tampered, gone) is readable by the player on another site that
+  // asked, as the file itself would have been: without these headers it sees only a network error.
+  if (new URL(c.req.url).pathname.startsWith('/files/')) corsHeaders(res.headers);
+  return res;
+});
+
+function errorResponse(err: Error, c: Context<AppEnv>): Response {
   const known = knownError(err);
   if (err instanceof TooManyRequests) c.header('retry-after', String(err.retryAfterSeconds));
   if (known) {
@@ -73,7 +82,7 @@ app.onError((err, c) => {
   );
   const internal = new ClipyardError('internal', 'something went wrong on our side', { status: 500, retryable: true });
   return c.json({ error: internal.toBody() }, 500);
-});
+}
 
 export default {
   fetch: app.fetch,

@@ -83,6 +83,23 @@ describe('GET /files/<key>', () => {
     expect((await call(`/files/${key}`)).status).toBe(403);
   });
 
+  it("names its refusals to a player on another site: a 403 or 404 carries the file's CORS headers", async () => {
+    const key = await putFile('audio.mp3');
+    const expired = await signLink(env.LINK_SECRET, key, 1, Date.now() - 60_000);
+    const exp = await call(expired.path, { headers: { origin: 'https://player.example' } });
+    expect(exp.status).toBe(403);
+    expect(exp.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await codeOf(exp)).toBe('link.expired');
+    const gone = await signLink(env.LINK_SECRET, `tasks/${crypto.randomUUID()}/gone.mp3`, 60);
+    const missing = await call(gone.path, { headers: { origin: 'https://player.example' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await codeOf(missing)).toBe('output.not_found');
+    // the API's own errors are not opened up by this
+    const api = await call('/api/tasks/nope', { headers: { origin: 'https://player.example' } });
+    expect(api.headers.get('access-control-allow-origin')).not.toBe('*');
+  });
+
   it('accepts links signed with the previous secret during rotation', async () => {
     const key = await putFile('audio.mp3');
     const { path } = await signLink(env.LINK_SECRET_PREVIOUS!, key, 60);
